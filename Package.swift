@@ -1,0 +1,137 @@
+// swift-tools-version: 6.1
+//
+// swift-dedup: stateful deduplication of event streams, on an LMDB windowed state store.
+//
+// Module layout (see ../shared/STYLE.md):
+// - CStreamsLMDB / StreamsLMDB: the only place liblmdb is called from.
+// - StreamsState: the WindowStore protocol and its LMDB and in-memory implementations.
+// - StreamsJSON: allocation-free field extraction from JSON Lines records.
+// - StreamsCore: the runtime (Record, Topology, Processor, StreamTask, engine seams).
+// - StreamsDedup: the Deduplicator processor.
+// - StreamsTestKit: TopologyTestDriver for users' unit tests.
+// - StreamsEmbedded / DedupCLI: the embedded JSON Lines engine and the `dedup` executable.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "swift-dedup",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "StreamsLMDB", targets: ["StreamsLMDB"]),
+        .library(name: "StreamsState", targets: ["StreamsState"]),
+        .library(name: "StreamsJSON", targets: ["StreamsJSON"]),
+        .library(name: "StreamsCore", targets: ["StreamsCore"]),
+        .library(name: "StreamsDedup", targets: ["StreamsDedup"]),
+        .library(name: "StreamsTestKit", targets: ["StreamsTestKit"]),
+        .library(name: "StreamsEmbedded", targets: ["StreamsEmbedded"]),
+        .executable(name: "dedup", targets: ["DedupCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CStreamsLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(
+            name: "StreamsLMDB",
+            dependencies: ["CStreamsLMDB"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StreamsState",
+            dependencies: ["StreamsLMDB"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StreamsJSON",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StreamsCore",
+            dependencies: [
+                "StreamsState",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StreamsDedup",
+            dependencies: [
+                "StreamsCore",
+                "StreamsState",
+                "StreamsJSON",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StreamsTestKit",
+            dependencies: ["StreamsCore", "StreamsState"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StreamsEmbedded",
+            dependencies: [
+                "StreamsCore",
+                "StreamsState",
+                "StreamsJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "DedupCLI",
+            dependencies: [
+                "StreamsEmbedded",
+                "StreamsDedup",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A child process for crash tests: writes and commits to a store in a loop until SIGKILLed.
+        .executableTarget(
+            name: "StreamsTestSupportTools",
+            dependencies: ["StreamsState"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StreamsLMDBTests",
+            dependencies: ["StreamsLMDB"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StreamsStateTests",
+            dependencies: ["StreamsState", "StreamsLMDB", "StreamsTestSupportTools"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StreamsJSONTests",
+            dependencies: ["StreamsJSON"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StreamsCoreTests",
+            dependencies: ["StreamsCore", "StreamsTestKit", "StreamsState"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StreamsDedupTests",
+            dependencies: ["StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,1 @@
+// The StreamsEmbedded module.

@@ -1,0 +1,40 @@
+/// A named piece of task-local state that the runtime writes to while processing and then commits,
+/// aborts, restores and closes.
+///
+/// Writes accumulate in one open transaction until ``commit(metadata:)``; reads in between see
+/// them and ``abort()`` rolls them back. The runtime commits a store only after the output, the
+/// changelog and the input positions of the same batch are durable, so a store is never ahead of
+/// its changelog (STYLE.md, "Commit order").
+///
+/// Kafka Streams counterpart: `org.apache.kafka.streams.processor.StateStore`.
+///
+/// - Important: A store is owned by one task and used from one thread at a time; it is not
+///   `Sendable`. Never carry it across an `await` while a write is pending.
+public protocol StateStore: AnyObject {
+    /// The store's name, unique within a topology.
+    var name: String { get }
+
+    /// Where every mutation is reported, in order, or `nil` for a store without changelog.
+    ///
+    /// Restoring (``WindowStore/restore(from:)``) and expiry never write to the changelog.
+    var changelog: (any ChangelogSink)? { get set }
+
+    /// Commits every write since the last commit, atomically with `metadata`.
+    ///
+    /// - Parameter metadata: Key/value pairs stored in the same transaction as the data, for
+    ///   example the changelog position this state reflects. Keys starting with `streams.` are
+    ///   reserved for the store itself.
+    /// - Throws: ``StateStoreError`` when the store cannot be written; the pending writes are then
+    ///   rolled back.
+    func commit(metadata: [String: [UInt8]]) throws(StateStoreError)
+
+    /// Rolls back every write since the last commit.
+    func abort() throws(StateStoreError)
+
+    /// The committed (or pending) metadata value for `key`, or `nil` if none was ever stored.
+    func metadata(forKey key: String) throws(StateStoreError) -> [UInt8]?
+
+    /// Aborts pending writes, records a clean shutdown where the store supports it and releases
+    /// the store's resources. Any later call is a programmer error.
+    func close() throws(StateStoreError)
+}

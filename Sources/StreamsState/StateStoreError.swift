@@ -1,0 +1,43 @@
+public import StreamsLMDB
+
+/// An error of the state layer: a stable code, a message a user can act on, and the LMDB error
+/// underneath where there is one.
+public struct StateStoreError: Error, Sendable, CustomStringConvertible {
+    /// The stable kind of a ``StateStoreError``; match on it with `catch let e where e.code == …`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code's stable name.
+        public let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// LMDB failed; see ``StateStoreError/lmdb``.
+        public static let storage = Code("storage")
+        /// The store's files are not a swift-dedup store, or are damaged: rebuild it from its changelog.
+        public static let corrupt = Code("corrupt")
+        /// The store was built with other settings (retention, segment interval) than requested.
+        public static let configurationMismatch = Code("configurationMismatch")
+        /// A key or value is larger than the store accepts.
+        public static let tooLarge = Code("tooLarge")
+        /// The store was closed.
+        public static let closed = Code("closed")
+
+        /// The code's name.
+        public var description: String { name }
+    }
+
+    /// What kind of failure this is.
+    public var code: Code
+    /// What went wrong and what to do about it.
+    public var message: String
+    /// The LMDB error underneath, if any.
+    public var lmdb: LMDBError?
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, lmdb: LMDBError? = nil) {
+        self.code = code
+        self.message = message
+        self.lmdb = lmdb
+    }
+
+    /// `"<code>: <message>"`.
+    public var description: String { "\(code): \(message)" }
+}

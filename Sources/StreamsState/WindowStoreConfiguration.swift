@@ -1,0 +1,43 @@
+/// How a window store keeps entries: its name, retention and physical segment size.
+public struct WindowStoreConfiguration: Sendable, Hashable {
+    /// The store's name, unique within a topology.
+    public var name: String
+    /// How long an entry stays live after its timestamp, in stream time.
+    public var retention: Duration
+    /// The time span of one physical segment; `nil` means `max(retention / 2, 60 s)`, as in
+    /// Kafka Streams. Whole expired segments are dropped at once.
+    public var segmentInterval: Duration?
+
+    /// Creates a configuration.
+    ///
+    /// - Parameters:
+    ///   - name: The store's name.
+    ///   - retention: How long an entry stays live after its timestamp; at least 1 ms.
+    ///   - segmentInterval: The span of one segment; `nil` for `max(retention / 2, 60 s)`.
+    public init(name: String, retention: Duration, segmentInterval: Duration? = nil) {
+        self.name = name
+        self.retention = retention
+        self.segmentInterval = segmentInterval
+    }
+
+    /// ``retention`` in milliseconds.
+    public var retentionMs: Int64 { retention.milliseconds }
+
+    /// The effective segment interval in milliseconds.
+    public var segmentIntervalMs: Int64 {
+        if let segmentInterval { return max(1, segmentInterval.milliseconds) }
+        return max(retentionMs / 2, 60_000)
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded toward zero and clamped to `Int64`.
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (total, overflow2) = ms.addingReportingOverflow(attoseconds / 1_000_000_000_000_000)
+        if overflow2 { return seconds < 0 ? .min : .max }
+        return total
+    }
+}
