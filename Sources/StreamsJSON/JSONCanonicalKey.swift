@@ -225,7 +225,8 @@ public enum JSONCanonicalKey {
         if last > integerCount {
             let fractionFirst = max(first, integerCount) - integerCount
             key.append(
-                contentsOf: UnsafeBufferPointer(start: base + fractionStart + fractionFirst, count: last - integerCount - fractionFirst)
+                contentsOf: UnsafeBufferPointer(
+                    start: base + fractionStart + fractionFirst, count: last - integerCount - fractionFirst)
             )
         }
         if powerOfTen != 0 {

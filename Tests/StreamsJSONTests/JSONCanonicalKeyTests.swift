@@ -20,10 +20,12 @@ struct JSONCanonicalKeyTests {
         }
     }
 
-    @Test("canonical number forms", arguments: [
-        ("1", "1"), ("1.0", "1"), ("1500", "15e2"), ("-0.25", "-25e-2"), ("-0", "0"), ("0.0e7", "0"),
-        ("12345678901234567890123", "12345678901234567890123"), ("120.0340", "120034e-3"), ("5e-324", "5e-324"),
-    ])
+    @Test(
+        "canonical number forms",
+        arguments: [
+            ("1", "1"), ("1.0", "1"), ("1500", "15e2"), ("-0.25", "-25e-2"), ("-0", "0"), ("0.0e7", "0"),
+            ("12345678901234567890123", "12345678901234567890123"), ("120.0340", "120034e-3"), ("5e-324", "5e-324"),
+        ])
     func canonicalForm(number: String, form: String) throws {
         let key = try canonical(number)
         #expect(key.first == JSONCanonicalKey.numberTag)
@@ -98,14 +100,16 @@ struct JSONCanonicalKeyTests {
         }
     }
 
-    @Test("strings compare by their characters after decoding escapes", arguments: [
-        (#""caf\u00e9""#, #""café""#),
-        (#""caf\u00E9""#, #""café""#),
-        (#""\ud83d\ude00""#, #""😀""#),
-        (#""\/\\\"""#, #""/\\\"""#),
-        (#""\b\f\n\r\t""#, #""\u0008\u000c\u000A\u000d\u0009""#),
-        (#""\u0041\u0000z""#, #""A\u0000z""#),
-    ])
+    @Test(
+        "strings compare by their characters after decoding escapes",
+        arguments: [
+            (#""caf\u00e9""#, #""café""#),
+            (#""caf\u00E9""#, #""café""#),
+            (#""\ud83d\ude00""#, #""😀""#),
+            (#""\/\\\"""#, #""/\\\"""#),
+            (#""\b\f\n\r\t""#, #""\u0008\u000c\u000A\u000d\u0009""#),
+            (#""\u0041\u0000z""#, #""A\u0000z""#),
+        ])
     func equalStrings(lhs: String, rhs: String) throws {
         #expect(try canonical(lhs) == canonical(rhs))
     }
@@ -159,13 +163,15 @@ struct JSONCanonicalKeyTests {
         #expect(key.capacity >= 100)
     }
 
-    @Test("null and missing fields are missing; objects and arrays are not scalar keys", arguments: [
-        (#"{"a":null}"#, JSONFieldError.Code.missingField),
-        (#"{"b":1}"#, .missingField),
-        (#"{"a":{}}"#, .nonScalarKey),
-        (#"{"a":[1]}"#, .nonScalarKey),
-        (#"{"a":{"b":1}}"#, .nonScalarKey),
-    ])
+    @Test(
+        "null and missing fields are missing; objects and arrays are not scalar keys",
+        arguments: [
+            (#"{"a":null}"#, JSONFieldError.Code.missingField),
+            (#"{"b":1}"#, .missingField),
+            (#"{"a":{}}"#, .nonScalarKey),
+            (#"{"a":[1]}"#, .nonScalarKey),
+            (#"{"a":{"b":1}}"#, .nonScalarKey),
+        ])
     func invalidKeyFields(line: String, code: JSONFieldError.Code) throws {
         var extractor = JSONFieldExtractor(paths: [try JSONFieldPath("a")])
         var key: [UInt8] = []

@@ -88,7 +88,10 @@ struct JSONFieldExtractorPropertyTests {
             guard chance(30) else {
                 return ""
             }
-            return String((0..<Int.random(in: 1...3, using: &random)).map { _ in [" ", "\t", "\n", "\r"].randomElement(using: &random)! })
+            return String(
+                (0..<Int.random(in: 1...3, using: &random)).map { _ in
+                    [" ", "\t", "\n", "\r"].randomElement(using: &random)!
+                })
         }
 
         mutating func hex(_ unit: UInt32) -> String {
@@ -102,17 +105,18 @@ struct JSONFieldExtractorPropertyTests {
         mutating func write(string: String) -> String {
             var out = "\""
             for scalar in string.unicodeScalars {
-                let short: String? = switch scalar {
-                case "\"": "\\\""
-                case "\\": "\\\\"
-                case "/": chance(50) ? "\\/" : nil
-                case "\u{8}": "\\b"
-                case "\u{C}": "\\f"
-                case "\n": "\\n"
-                case "\r": "\\r"
-                case "\t": "\\t"
-                default: nil
-                }
+                let short: String? =
+                    switch scalar {
+                    case "\"": "\\\""
+                    case "\\": "\\\\"
+                    case "/": chance(50) ? "\\/" : nil
+                    case "\u{8}": "\\b"
+                    case "\u{C}": "\\f"
+                    case "\n": "\\n"
+                    case "\r": "\\r"
+                    case "\t": "\\t"
+                    default: nil
+                    }
                 let mustEscape = scalar == "\"" || scalar == "\\" || scalar.value < 0x20
                 if mustEscape || chance(25) {
                     if let short, chance(70) {
@@ -174,7 +178,8 @@ struct JSONFieldExtractorPropertyTests {
         case (let lhs as String, let rhs as String):
             return Array(lhs.utf8) == Array(rhs.utf8)
         case (let lhs as [String: Any], let rhs as [String: Any]):
-            return lhs.count == rhs.count && lhs.allSatisfy { key, value in rhs[key].map { jsonEqual(value, $0) } ?? false }
+            return lhs.count == rhs.count
+                && lhs.allSatisfy { key, value in rhs[key].map { jsonEqual(value, $0) } ?? false }
         case (let lhs as [Any], let rhs as [Any]):
             return lhs.count == rhs.count && zip(lhs, rhs).allSatisfy { jsonEqual($0, $1) }
         case (is NSNull, is NSNull):
@@ -318,7 +323,10 @@ struct JSONFieldExtractorPropertyTests {
                 let accepts = (try? result.get()) != nil
                 #expect(
                     accepts == oracleAccepts,
-                    "line \(iteration) paths \(paths): extractor \(result), Foundation accepts: \(oracleAccepts), bytes: \(String(decoding: bytes, as: UTF8.self))"
+                    """
+                    line \(iteration) paths \(paths): extractor \(result), Foundation accepts: \(oracleAccepts), \
+                    bytes: \(String(decoding: bytes, as: UTF8.self))
+                    """
                 )
                 if case .failure(let error) = result {
                     #expect(error.offset.map { $0 <= bytes.count } == true, "offset within the line: \(error)")

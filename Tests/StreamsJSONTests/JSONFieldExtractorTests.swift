@@ -9,7 +9,11 @@ struct JSONFieldExtractorTests {
         let paths = ["a", "b", "c.d", "c.e", "c", "t", "f", "o", "z", "c.z", "a.x", "b.c"]
         let fields = try scan(line, paths: paths).get()
         let kinds = fields.map(\.kind)
-        #expect(kinds == [.string, .array, .null, .number, .object, .true, .false, .object, .missing, .missing, .missing, .missing])
+        #expect(
+            kinds == [
+                .string, .array, .null, .number, .object, .true, .false, .object, .missing, .missing, .missing,
+                .missing,
+            ])
         #expect(text(of: fields[0], in: line) == #""x\"y""#)
         #expect(text(of: fields[1], in: line) == #"[1, {"c": 2}]"#)
         #expect(text(of: fields[2], in: line) == "null")
@@ -34,14 +38,16 @@ struct JSONFieldExtractorTests {
         #expect(text(of: fields[1], in: line) == "2")
     }
 
-    @Test("duplicate keys: the last occurrence wins, replacing the whole earlier value", arguments: [
-        (#"{"a":1,"a":2}"#, "a", "2"),
-        (#"{"o":{"id":1},"o":{"x":2}}"#, "o.id", ""),
-        (#"{"o":{"id":1},"o":5}"#, "o.id", ""),
-        (#"{"o":5,"o":{"id":1}}"#, "o.id", "1"),
-        (#"{"o":{"id":1,"id":"z"}}"#, "o.id", #""z""#),
-        (#"{"a":"x","b":0,"a":null}"#, "a", "null"),
-    ])
+    @Test(
+        "duplicate keys: the last occurrence wins, replacing the whole earlier value",
+        arguments: [
+            (#"{"a":1,"a":2}"#, "a", "2"),
+            (#"{"o":{"id":1},"o":{"x":2}}"#, "o.id", ""),
+            (#"{"o":{"id":1},"o":5}"#, "o.id", ""),
+            (#"{"o":5,"o":{"id":1}}"#, "o.id", "1"),
+            (#"{"o":{"id":1,"id":"z"}}"#, "o.id", #""z""#),
+            (#"{"a":"x","b":0,"a":null}"#, "a", "null"),
+        ])
     func lastDuplicateWins(line: String, path: String, expected: String) throws {
         let fields = try scan(line, paths: [path]).get()
         #expect(text(of: fields[0], in: line) == expected)
@@ -110,7 +116,8 @@ struct JSONFieldExtractorTests {
                 #expect(error.code == .tooDeep)
             }
         }
-        let objects = String(repeating: #"{"a":"#, count: maximum + 1) + "1" + String(repeating: "}", count: maximum + 1)
+        let objects =
+            String(repeating: #"{"a":"#, count: maximum + 1) + "1" + String(repeating: "}", count: maximum + 1)
         let deepPath = Array(repeating: "a", count: maximum + 1).joined(separator: ".")
         for paths in [[], [deepPath]] {
             if case .failure(let error) = scan(objects, paths: paths) {

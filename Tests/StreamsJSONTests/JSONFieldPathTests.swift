@@ -3,12 +3,14 @@ import Testing
 
 @Suite("JSONFieldPath")
 struct JSONFieldPathTests {
-    @Test("splits on dots and keeps the dotted form", arguments: [
-        ("customer", ["customer"]),
-        ("order.id", ["order", "id"]),
-        ("a.b.c", ["a", "b", "c"]),
-        ("café.😀", ["café", "😀"]),
-    ])
+    @Test(
+        "splits on dots and keeps the dotted form",
+        arguments: [
+            ("customer", ["customer"]),
+            ("order.id", ["order", "id"]),
+            ("a.b.c", ["a", "b", "c"]),
+            ("café.😀", ["café", "😀"]),
+        ])
     func splits(path: String, components: [String]) throws {
         let parsed = try JSONFieldPath(path)
         #expect(parsed.components == components)

@@ -31,9 +31,10 @@ func withBytes<R>(
 /// Scans `line` with an extractor for `paths`; returns the fields or the error.
 func scan(_ line: [UInt8], paths: [String]) -> Result<[JSONField], JSONFieldError> {
     do throws(JSONFieldError) {
-        var extractor = JSONFieldExtractor(paths: try paths.map { path throws(JSONFieldError) in
-            try JSONFieldPath(path)
-        })
+        var extractor = JSONFieldExtractor(
+            paths: try paths.map { path throws(JSONFieldError) in
+                try JSONFieldPath(path)
+            })
         try withBytes(line) { bytes throws(JSONFieldError) in try extractor.extract(from: bytes) }
         return .success(extractor.fields)
     } catch {
