@@ -1,3 +1,5 @@
+public import Logging
+
 /// How tasks run: identity, commit cadence, batch sizes and error policies.
 ///
 /// Kafka Streams counterpart: `StreamsConfig` (`application.id`, `commit.interval.ms`,
@@ -48,5 +50,13 @@ public struct StreamsConfiguration: Sendable {
         self.deserializationErrorPolicy = deserializationErrorPolicy
         self.processingErrorPolicy = processingErrorPolicy
         self.stateDirectory = stateDirectory
+    }
+}
+
+/// Logging helpers for callers that do not bootstrap swift-log themselves.
+public enum StreamsLogging {
+    /// A logger that discards everything (the test kit's default).
+    public static func disabled(label: String) -> Logger {
+        Logger(label: label, factory: { _ in SwiftLogNoOpLogHandler() })
     }
 }
