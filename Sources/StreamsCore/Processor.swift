@@ -3,7 +3,7 @@
 /// The lifecycle follows Kafka Streams: the task makes the processor with the topology's factory,
 /// passing the node's ``ProcessorContext`` (Kafka's `init(context)`; keep the context, look up
 /// stores and children, and schedule punctuators there), then calls ``process(_:)`` for each
-/// record, ``postCommit()`` after each commit, and ``close()`` exactly once when the task
+/// record, ``prepareCommit()`` and ``postCommit()`` around each commit, and ``close()`` exactly once when the task
 /// suspends or closes — also when it closes because of a failure.
 ///
 /// ```swift
@@ -30,6 +30,14 @@ public protocol Processor: AnyObject {
     ///   for bad input (deserialization policy); anything else goes to the processing policy.
     func process(_ record: Record) throws
 
+    /// Called before the task commits, while the processor can still write to its stores: the
+    /// writes become part of the commit. The default does nothing.
+    ///
+    /// Kafka Streams counterpart: the stores' `flush()` in `StreamTask.prepareCommit()`.
+    ///
+    /// - Throws: Any error; it fails the commit (the task closes dirty).
+    func prepareCommit() throws
+
     /// Called after the task committed (output, changelog and positions durable, stores committed);
     /// the place for work that should happen once per commit rather than per record, such as
     /// updating a gauge. The default does nothing.
@@ -41,6 +49,9 @@ public protocol Processor: AnyObject {
 }
 
 extension Processor {
+    /// Does nothing.
+    public func prepareCommit() throws {}
+
     /// Does nothing.
     public func postCommit() {}
 

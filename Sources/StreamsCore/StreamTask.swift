@@ -559,12 +559,29 @@ public final class StreamTask {
 
     // MARK: Commit
 
-    /// Collects what the engine must make durable for this task: consumed offsets, stream time and
-    /// the changelogs whose positions it must report. Allowed in RUNNING and SUSPENDED.
+    /// Lets every processor finish its writes (``Processor/prepareCommit()``), then collects what
+    /// the engine must make durable for this task: consumed offsets, stream time and the changelogs
+    /// whose positions it must report. Allowed in RUNNING and SUSPENDED.
     ///
     /// Kafka Streams counterpart: `StreamTask.prepareCommit()`.
-    public func prepareCommit() -> TaskCommit {
+    ///
+    /// - Throws: ``StreamsError`` when a processor's `prepareCommit` fails; do not commit then.
+    public func prepareCommit() throws(StreamsError) -> TaskCommit {
         precondition(state == .running || state == .suspended, "task \(id): prepareCommit in state \(state)")
+        for (i, processor) in processors.enumerated() {
+            guard let processor else { continue }
+            do {
+                try processor.prepareCommit()
+            } catch let error as StreamsError {
+                var error = error
+                if error.node == nil { error.node = nodes[i].name }
+                throw error
+            } catch let error as StateStoreError {
+                throw StreamsError(.stateStore, "a store failed in '\(nodes[i].name)': \(error)", node: nodes[i].name, underlying: error)
+            } catch {
+                throw StreamsError(.processing, "processor '\(nodes[i].name)' failed to prepare the commit: \(error)", node: nodes[i].name, underlying: error)
+            }
+        }
         var offsets: [TopicPartition: Int64] = [:]
         for (i, offset) in consumedOffsets.enumerated() {
             if let offset { offsets[inputs[i]] = offset }

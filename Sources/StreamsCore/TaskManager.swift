@@ -140,7 +140,9 @@ public final class TaskManager {
     public func commit() throws(StreamsError) {
         try failing { () throws(StreamsError) in
             let active = tasks.filter { $0.state == .running || $0.state == .suspended }
-            let unit = CommitUnit(tasks: active.map { $0.prepareCommit() })
+            var commits: [TaskCommit] = []
+            for task in active { commits.append(try task.prepareCommit()) }
+            let unit = CommitUnit(tasks: commits)
             let positions = try engine.commit(unit)
             for task in active {
                 try task.postCommit(changelogPositions: positions)

@@ -88,6 +88,22 @@ public struct Topology: Sendable {
         stores: [String] = [],
         _ factory: @escaping ProcessorFactory
     ) {
+        addProcessor(name, parents: parents, stores: stores, factory)
+    }
+
+    /// Adds a processor node; the same as the variadic form, with the parents as an array.
+    ///
+    /// - Parameters:
+    ///   - name: The node's name, unique among nodes.
+    ///   - parents: The sources or processors whose output this processor receives; at least one.
+    ///   - stores: Names of stores it may access.
+    ///   - factory: Makes the processor for one task from that task's context.
+    public mutating func addProcessor(
+        _ name: String,
+        parents: [String],
+        stores: [String] = [],
+        _ factory: @escaping ProcessorFactory
+    ) {
         nodes.append(NodeDefinition(name: name, kind: .processor(factory), parents: parents))
         for store in stores { connections.append((name, store)) }
     }
