@@ -258,7 +258,8 @@ public final class StreamTask {
         guard let position = ChangelogPosition(metadata: bytes) else {
             throw StreamsError(
                 .stateStore,
-                "store '\(name)' has a damaged changelog position (\(bytes.count) bytes); delete the store to rebuild it"
+                "store '\(name)' has a damaged changelog position (\(bytes.count) bytes); "
+                    + "delete the store to rebuild it"
             )
         }
         return position
@@ -286,13 +287,16 @@ public final class StreamTask {
                 )
                 if batch.entries.isEmpty { break }
                 guard let windowStore = store as? any WindowStore else {
-                    throw StreamsError(.stateStore, "store '\(name)' has a changelog but is not a WindowStore; only window stores can be restored")
+                    throw StreamsError(
+                        .stateStore,
+                        "store '\(name)' has a changelog but is not a WindowStore; only window stores can be restored")
                 }
                 do {
                     try windowStore.restore(from: batch.entries)
                     try windowStore.commit(metadata: [ChangelogPosition.metadataKey: batch.nextPosition.metadata])
                 } catch {
-                    throw StreamsError(.stateStore, "cannot restore store '\(name)' from \(changelog): \(error)", underlying: error)
+                    throw StreamsError(
+                        .stateStore, "cannot restore store '\(name)' from \(changelog): \(error)", underlying: error)
                 }
                 restored += batch.entries.count
                 position = batch.nextPosition
@@ -452,7 +456,8 @@ public final class StreamTask {
                 dead.headers.append(RecordHeader(name: "streams.error.code", string: failure.code.name))
                 dead.headers.append(RecordHeader(name: "streams.error.message", string: failure.message))
                 dead.headers.append(RecordHeader(name: "streams.error.node", string: failure.node ?? ""))
-                dead.headers.append(RecordHeader(name: "streams.error.origin", string: failure.origin?.description ?? ""))
+                dead.headers.append(
+                    RecordHeader(name: "streams.error.origin", string: failure.origin?.description ?? ""))
                 try collector.send(dead, topic: deadLetterSink.topic, sink: deadLetterSink.name, task: id)
                 deadLetterRecordCount += 1
                 logger.warning("sent record to dead-letter sink '\(deadLetterSink.name)': \(failure)")
@@ -470,14 +475,17 @@ public final class StreamTask {
 
     // MARK: Punctuation
 
-    func schedule(node: Int, intervalMs: Int64, type: PunctuationType, punctuator: @escaping Punctuator) -> Cancellable {
+    func schedule(node: Int, intervalMs: Int64, type: PunctuationType, punctuator: @escaping Punctuator) -> Cancellable
+    {
         precondition(intervalMs >= 1, "punctuation interval must be at least 1 ms")
         precondition(state == .running, "task \(id): schedule in state \(state)")
         let handle = Cancellable()
         let next: Int64?
         switch type {
         case .streamTime:
-            next = streamTimeMs == .min ? nil : PunctuationSchedule.nextBoundary(after: streamTimeMs, intervalMs: intervalMs)
+            next =
+                streamTimeMs == .min
+                ? nil : PunctuationSchedule.nextBoundary(after: streamTimeMs, intervalMs: intervalMs)
             nextStreamPunctuationMs = min(nextStreamPunctuationMs, next ?? .min)
         case .wallClockTime:
             let (sum, overflow) = clock.nowMs.addingReportingOverflow(intervalMs)
@@ -485,7 +493,8 @@ public final class StreamTask {
             nextWallClockPunctuationMs = min(nextWallClockPunctuationMs, next!)
         }
         schedules.append(
-            PunctuationSchedule(node: node, intervalMs: intervalMs, type: type, nextMs: next, punctuator: punctuator, handle: handle)
+            PunctuationSchedule(
+                node: node, intervalMs: intervalMs, type: type, nextMs: next, punctuator: punctuator, handle: handle)
         )
         return handle
     }
@@ -577,9 +586,13 @@ public final class StreamTask {
                 if error.node == nil { error.node = nodes[i].name }
                 throw error
             } catch let error as StateStoreError {
-                throw StreamsError(.stateStore, "a store failed in '\(nodes[i].name)': \(error)", node: nodes[i].name, underlying: error)
+                throw StreamsError(
+                    .stateStore, "a store failed in '\(nodes[i].name)': \(error)", node: nodes[i].name,
+                    underlying: error)
             } catch {
-                throw StreamsError(.processing, "processor '\(nodes[i].name)' failed to prepare the commit: \(error)", node: nodes[i].name, underlying: error)
+                throw StreamsError(
+                    .processing, "processor '\(nodes[i].name)' failed to prepare the commit: \(error)",
+                    node: nodes[i].name, underlying: error)
             }
         }
         var offsets: [TopicPartition: Int64] = [:]
@@ -646,7 +659,8 @@ public final class StreamTask {
         var firstError: StreamsError?
         for name in storeNames {
             do { try stores[name]?.close() } catch {
-                firstError = firstError ?? StreamsError(.stateStore, "cannot close store '\(name)': \(error)", underlying: error)
+                firstError =
+                    firstError ?? StreamsError(.stateStore, "cannot close store '\(name)': \(error)", underlying: error)
             }
         }
         stores.removeAll()

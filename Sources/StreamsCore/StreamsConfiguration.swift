@@ -16,7 +16,8 @@ public struct StreamsConfiguration: Sendable {
     /// The most changelog entries applied to a store per restore batch (and store commit);
     /// default 10 000.
     public var restoreBatchSize: Int
-    /// What to do with records that cannot be decoded or lack a needed field; default ``DeserializationErrorPolicy/fail``.
+    /// What to do with records that cannot be decoded or lack a needed field; default
+    /// ``DeserializationErrorPolicy/fail``.
     public var deserializationErrorPolicy: DeserializationErrorPolicy
     /// What to do when a processor fails otherwise; default ``ProcessingErrorPolicy/fail``.
     public var processingErrorPolicy: ProcessingErrorPolicy

@@ -27,14 +27,14 @@ public import StreamsState
 /// ## How the two engines implement it
 /// - **Embedded engine (JSON Lines files).** `poll` reads lines from the input files into one
 ///   buffer per batch; record offsets are byte offsets of line starts, and a restart resumes after
-///   the committed line. `send` appends to an in-memory buffer per output file. Changelog sinks
-///   buffer entries per store. `commit` appends the output buffers to the output files and fsyncs
-///   them, then appends the changelog entries to a local changelog file per store and atomically
-///   replaces a checkpoint file (write temp, fsync, rename, fsync directory) holding, per input,
-///   the committed offset and, per output, the committed file length (the checkpoint is the commit
-///   point: on restart, outputs are truncated to the checkpointed length, which discards output of
-///   an uncommitted batch). Changelog positions are entry counts (or byte offsets) of the local
-///   changelog files. `abort` drops the buffers.
+///   the committed line. `send` buffers output lines per output file; changelog sinks buffer entries
+///   per store. `commit` appends the output buffers to the output files and fsyncs them, then writes
+///   the checkpoint atomically (temp file, fsync, rename, fsync directory): per input the committed
+///   offset, per output the committed file length, the stream times, and the changelog entries
+///   (appended to a per-store changelog file fsynced before the rename, whose length the checkpoint
+///   records). The checkpoint rename is the commit point: on restart outputs are truncated to the
+///   checkpointed lengths and changelog files to theirs, discarding anything of an uncommitted
+///   batch. Changelog positions are entry counts of the changelog. `abort` drops the buffers.
 /// - **Kafka engine (librdkafka, `exactly_once_v2`).** `poll` consumes with
 ///   `isolation.level=read_committed`; offsets are Kafka offsets and restart resumes at
 ///   `offset + 1`. A transaction is begun at the first `send` after a commit; `send` produces to the
@@ -224,7 +224,9 @@ public struct TaskCommit: Sendable, Hashable {
     public var changelogs: [ChangelogID]
 
     /// Creates a task commit.
-    public init(taskId: TaskId, consumedOffsets: [TopicPartition: Int64], streamTimeMs: Int64, changelogs: [ChangelogID]) {
+    public init(
+        taskId: TaskId, consumedOffsets: [TopicPartition: Int64], streamTimeMs: Int64, changelogs: [ChangelogID]
+    ) {
         self.taskId = taskId
         self.consumedOffsets = consumedOffsets
         self.streamTimeMs = streamTimeMs

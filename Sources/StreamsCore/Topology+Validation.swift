@@ -43,7 +43,8 @@ extension Topology {
         if case .deadLetter(let sink) = configuration?.deserializationErrorPolicy {
             deadLetterSink = sink
             if let i = index[sink] {
-                if case .sink = nodes[i].kind {} else {
+                if case .sink = nodes[i].kind {
+                } else {
                     problems.append("dead-letter node '\(sink)' is not a sink; add it with addSink")
                 }
             } else {
@@ -67,7 +68,8 @@ extension Topology {
                     } else if let other = sourceForTopic[topic] {
                         if other != i {
                             problems.append(
-                                "topic '\(topic)' is read by both source '\(nodes[other].name)' and source '\(node.name)'"
+                                "topic '\(topic)' is read by both source '\(nodes[other].name)' "
+                                    + "and source '\(node.name)'"
                             )
                         }
                     } else {
@@ -114,7 +116,8 @@ extension Topology {
         var connectedStores: Set<String> = []
         for (processor, store) in connections {
             guard storeIndex[store] != nil else {
-                problems.append("processor '\(processor)' is connected to unknown store '\(store)'; add it with addStateStore")
+                problems.append(
+                    "processor '\(processor)' is connected to unknown store '\(store)'; add it with addStateStore")
                 continue
             }
             guard let p = index[processor] else {

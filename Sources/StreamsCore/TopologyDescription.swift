@@ -46,7 +46,8 @@ public struct TopologyDescription: Sendable, CustomStringConvertible {
                     lines.append("    Processor: \(node.name) (stores: [\(node.stores.joined(separator: ", "))])")
                 }
                 if node.kind != "Sink" {
-                    lines.append("      --> " + (node.successors.isEmpty ? "none" : node.successors.joined(separator: ", ")))
+                    lines.append(
+                        "      --> " + (node.successors.isEmpty ? "none" : node.successors.joined(separator: ", ")))
                 }
                 if !node.predecessors.isEmpty {
                     lines.append("      <-- " + node.predecessors.joined(separator: ", "))

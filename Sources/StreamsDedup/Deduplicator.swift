@@ -90,7 +90,9 @@ public final class Deduplicator: Processor {
         keyExtractor = try configuration.key.compile()
         key.reserveCapacity(64)
         duplicatesChild = context.child(named: configuration.duplicatesChild)
-        emitChildren = context.childNames.filter { $0 != configuration.duplicatesChild }.compactMap { context.child(named: $0) }
+        emitChildren = context.childNames.filter { $0 != configuration.duplicatesChild }.compactMap {
+            context.child(named: $0)
+        }
         collector = configuration.statistics
         loggedStreamTimeMs = store.streamTimeMs
         metrics = Metrics(

@@ -142,7 +142,8 @@ struct CompiledKeyExtractor {
             case .custom(let body):
                 let bytes: [UInt8]?
                 do { bytes = try body(record) } catch {
-                    throw StreamsError(.invalidRecord, "the key extractor failed: \(error)", origin: record.origin, underlying: error)
+                    throw StreamsError(
+                        .invalidRecord, "the key extractor failed: \(error)", origin: record.origin, underlying: error)
                 }
                 guard let bytes else {
                     throw StreamsError(.invalidRecord, "the key extractor found no key", origin: record.origin)

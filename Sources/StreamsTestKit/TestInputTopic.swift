@@ -26,7 +26,9 @@ public struct TestInputTopic {
         timestampMs: Int64? = nil,
         headers: [RecordHeader] = []
     ) throws(StreamsError) {
-        try pipeRecords([TestRecord(key: key, value: value, timestampMs: timestampMs ?? driver.clock.nowMs, headers: headers)])
+        try pipeRecords([
+            TestRecord(key: key, value: value, timestampMs: timestampMs ?? driver.clock.nowMs, headers: headers)
+        ])
     }
 
     /// Pipes one record with UTF-8 key and value.
@@ -38,7 +40,9 @@ public struct TestInputTopic {
         timestampMs: Int64? = nil,
         headers: [RecordHeader] = []
     ) throws(StreamsError) {
-        try pipeRecords([TestRecord(key: key, value: value, timestampMs: timestampMs ?? driver.clock.nowMs, headers: headers)])
+        try pipeRecords([
+            TestRecord(key: key, value: value, timestampMs: timestampMs ?? driver.clock.nowMs, headers: headers)
+        ])
     }
 
     /// Pipes one record.

@@ -4,7 +4,9 @@ import StreamsTestKit
 
 @Suite("Error policies")
 struct ErrorPolicyTests {
-    private let failOn: [String: StreamsError.Code] = ["bad-json": .deserialization, "no-key": .invalidRecord, "boom": .processing]
+    private let failOn: [String: StreamsError.Code] = [
+        "bad-json": .deserialization, "no-key": .invalidRecord, "boom": .processing,
+    ]
 
     private func driver(
         _ log: EventLog,

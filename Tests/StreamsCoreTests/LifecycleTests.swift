@@ -51,7 +51,9 @@ struct LifecycleTests {
         try driver.inputTopic("input").pipeInput("first", timestampMs: 1)
         #expect(output.readValuesToList() == ["first"])
         driver.engine.failNextCommit = true
-        let error = try #require(throws: StreamsError.self) { try driver.inputTopic("input").pipeInput("second", timestampMs: 2) }
+        let error = try #require(throws: StreamsError.self) {
+            try driver.inputTopic("input").pipeInput("second", timestampMs: 2)
+        }
         #expect(error.code == .engine)
         #expect(output.readValuesToList().isEmpty)
         #expect(driver.engine.committedOffsets[TopicPartition(topic: "input")] == 0)

@@ -26,7 +26,9 @@ private final class Ticker: Processor {
 private func tickerTopology(_ log: EventLog, _ type: PunctuationType, cancelAfter: Int? = nil) -> Topology {
     var topology = Topology()
     topology.addSource("in", topics: "input")
-    topology.addProcessor("ticker", parents: "in") { Ticker(context: $0, log: log, type: type, cancelAfter: cancelAfter) }
+    topology.addProcessor("ticker", parents: "in") {
+        Ticker(context: $0, log: log, type: type, cancelAfter: cancelAfter)
+    }
     topology.addSink("out", topic: "ticks", parents: "ticker")
     return topology
 }

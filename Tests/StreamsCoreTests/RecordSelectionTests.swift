@@ -21,8 +21,12 @@ struct RecordSelectionTests {
         let c = driver.inputTopic("topic-c")
         try driver.batch {
             // Enqueued in an order unrelated to the expected processing order.
-            try c.pipeRecords([TestRecord(key: nil, value: "c5", timestampMs: 5), TestRecord(key: nil, value: "c1", timestampMs: 1)])
-            try b.pipeRecords([TestRecord(key: nil, value: "b5", timestampMs: 5), TestRecord(key: nil, value: "b7", timestampMs: 7)])
+            try c.pipeRecords([
+                TestRecord(key: nil, value: "c5", timestampMs: 5), TestRecord(key: nil, value: "c1", timestampMs: 1),
+            ])
+            try b.pipeRecords([
+                TestRecord(key: nil, value: "b5", timestampMs: 5), TestRecord(key: nil, value: "b7", timestampMs: 7),
+            ])
             try a.pipeRecords([
                 TestRecord(key: nil, value: "a2", timestampMs: 2), TestRecord(key: nil, value: "a5", timestampMs: 5),
                 TestRecord(key: nil, value: "a9", timestampMs: 9),

@@ -45,15 +45,20 @@ final class FlakyWindowStore: WindowStore {
     ) throws(StateStoreError) -> Int64? {
         try inner.insertIfAbsent(key: key, timestampMs: timestampMs, value: value, conflictRange: conflictRange)
     }
-    func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> [WindowEntry] {
+    func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> [WindowEntry]
+    {
         try inner.fetch(key: key, from: fromMs, to: toMs)
     }
     func forEachEntry(_ body: (WindowEntry) throws -> Void) throws { try inner.forEachEntry(body) }
     func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) {
         try inner.delete(key: key, timestampMs: timestampMs)
     }
-    func advanceStreamTime(to timestampMs: Int64) throws(StateStoreError) { try inner.advanceStreamTime(to: timestampMs) }
-    func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError) { try inner.restore(from: entries) }
+    func advanceStreamTime(to timestampMs: Int64) throws(StateStoreError) {
+        try inner.advanceStreamTime(to: timestampMs)
+    }
+    func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError) {
+        try inner.restore(from: entries)
+    }
 }
 
 /// Stores each record's value as a key at the record's time, and forwards it.
@@ -98,7 +103,8 @@ struct RestoreTests {
         let changelog = ChangelogID(taskId: TaskId(partition: 0), storeName: "seen")
 
         do {
-            let driver = try TopologyTestDriver(topology(failCommit: false), configuration: configuration, engine: engine)
+            let driver = try TopologyTestDriver(
+                topology(failCommit: false), configuration: configuration, engine: engine)
             try driver.inputTopic("input").pipeInput("a", timestampMs: 1_000)
             try driver.close()
         }
@@ -106,7 +112,8 @@ struct RestoreTests {
 
         do {
             // The engine's commit succeeds (output, changelog, offsets durable); the store's fails.
-            let driver = try TopologyTestDriver(topology(failCommit: false), configuration: configuration, engine: engine)
+            let driver = try TopologyTestDriver(
+                topology(failCommit: false), configuration: configuration, engine: engine)
             let flaky = try #require(driver.stateStore(named: "seen") as? FlakyWindowStore)
             flaky.failCommit.store(true, ordering: .relaxed)
             let error = try #require(throws: StreamsError.self) {
@@ -115,7 +122,8 @@ struct RestoreTests {
             #expect(error.code == .stateStore)
         }
         #expect(engine.committedChangelogs[changelog]?.count == 2)
-        #expect(engine.committedOutput["output"]?.map { String(decoding: $0.record.value, as: UTF8.self) } == ["a", "b"])
+        #expect(
+            engine.committedOutput["output"]?.map { String(decoding: $0.record.value, as: UTF8.self) } == ["a", "b"])
 
         // Reopen the LMDB files directly: the store is behind (it only has "a", position 1).
         do {
@@ -131,7 +139,10 @@ struct RestoreTests {
         // Restart: restore replays entry 1 ("b") and records position 2; then processing resumes.
         let driver = try TopologyTestDriver(topology(failCommit: false), configuration: configuration, engine: engine)
         let store = try #require(driver.windowStore(named: "seen"))
-        #expect(try store.allEntries().map(\.key).sorted { $0.lexicographicallyPrecedes($1) } == [Array("a".utf8), Array("b".utf8)])
+        #expect(
+            try store.allEntries().map(\.key).sorted { $0.lexicographicallyPrecedes($1) } == [
+                Array("a".utf8), Array("b".utf8),
+            ])
         #expect(try store.metadata(forKey: ChangelogPosition.metadataKey) == ChangelogPosition(2).metadata)
         #expect(store.streamTimeMs == 2_000)
         #expect(driver.streamTimeMs == 2_000)  // committed stream time resumes

@@ -97,7 +97,8 @@ struct TopologyTests {
         var topology = Topology()
         topology.addSource("in", topics: "a")
         topology.addSink("out", topic: "o", parents: "in")
-        let configuration = StreamsConfiguration(applicationId: "t", deserializationErrorPolicy: .deadLetter(sink: "dlq"))
+        let configuration = StreamsConfiguration(
+            applicationId: "t", deserializationErrorPolicy: .deadLetter(sink: "dlq"))
         let message = try #require(problems(topology, configuration: configuration))
         #expect(message.contains("dead-letter sink 'dlq' is not in the topology"))
 

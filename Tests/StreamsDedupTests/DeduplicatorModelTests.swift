@@ -169,5 +169,5 @@ extension TemporaryDirectory {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -51,7 +51,10 @@ struct DeduplicatorTests {
                 #"{"id":1}"#, #"{"id":"1"}"#, #"{"id":"caf\u00e9"}"#, #"{"id":true}"#, #"{"id":false}"#,
             ]
         )
-        #expect(driver.outputTopic("dups").readValuesToList() == [#"{"id":1.0}"#, #"{"id":10e-1}"#, #"{"id":"\u0031"}"#, #"{"id":"café"}"#])
+        #expect(
+            driver.outputTopic("dups").readValuesToList() == [
+                #"{"id":1.0}"#, #"{"id":10e-1}"#, #"{"id":"\u0031"}"#, #"{"id":"café"}"#,
+            ])
         try driver.close()
     }
 
@@ -59,14 +62,18 @@ struct DeduplicatorTests {
         let bad = [#"{"other":1}"#, #"{"id":null}"#, #"{"id":{"a":1}}"#, #"{"id":[1]}"#, #"not json"#]
 
         let strict = try driver()
-        let error = try #require(throws: StreamsError.self) { try strict.inputTopic("events").pipeInput(bad[0], timestampMs: 5) }
+        let error = try #require(throws: StreamsError.self) {
+            try strict.inputTopic("events").pipeInput(bad[0], timestampMs: 5)
+        }
         #expect(error.code == .invalidRecord)
         #expect(error.message.contains("key field 'id'"))
         #expect(error.origin == RecordOrigin(partition: TopicPartition(topic: "events"), offset: 0))
         #expect(error.node == "dedup")
 
         let notJSON = try driver()
-        let error2 = try #require(throws: StreamsError.self) { try notJSON.inputTopic("events").pipeInput(bad[4], timestampMs: 5) }
+        let error2 = try #require(throws: StreamsError.self) {
+            try notJSON.inputTopic("events").pipeInput(bad[4], timestampMs: 5)
+        }
         #expect(error2.code == .deserialization)
 
         let statistics = DeduplicationStatisticsCollector()
@@ -83,7 +90,8 @@ struct DeduplicatorTests {
         let composite = try driver(key: .composite([.jsonField("customer"), .header("region"), .recordKey]))
         let input = composite.inputTopic("events")
         func pipe(_ value: String, region: String, key: String) throws {
-            try input.pipeInput(key: key, value, timestampMs: 0, headers: [RecordHeader(name: "region", string: region)])
+            try input.pipeInput(
+                key: key, value, timestampMs: 0, headers: [RecordHeader(name: "region", string: region)])
         }
         try pipe(#"{"customer":"ab"}"#, region: "c", key: "k")
         try pipe(#"{"customer":"a"}"#, region: "bc", key: "k")  // no ambiguity between ("ab","c") and ("a","bc")
@@ -92,7 +100,9 @@ struct DeduplicatorTests {
         #expect(composite.outputTopic("unique").queueSize == 3)
         #expect(composite.outputTopic("dups").queueSize == 1)
         // A missing header is an invalid record.
-        let error = try #require(throws: StreamsError.self) { try input.pipeInput(key: "k", #"{"customer":"x"}"#, timestampMs: 0) }
+        let error = try #require(throws: StreamsError.self) {
+            try input.pipeInput(key: "k", #"{"customer":"x"}"#, timestampMs: 0)
+        }
         #expect(error.code == .invalidRecord)
         #expect(error.message.contains("no header 'region'"))
     }
@@ -115,7 +125,10 @@ struct DeduplicatorTests {
         let input = driver.inputTopic("events")
         for t: Int64 in [0, 1_000, 9_999, 10_000, 25_000] { try input.pipeInput(#"{"id":"a"}"#, timestampMs: t) }
         #expect(driver.outputTopic("unique").readRecordsToList().map(\.timestampMs) == [0, 10_000, 25_000])
-        #expect(statistics.snapshot == DeduplicationStatistics(seen: 5, emitted: 3, duplicates: 2, invalid: 0, storeEntries: statistics.snapshot.storeEntries))
+        #expect(
+            statistics.snapshot
+                == DeduplicationStatistics(
+                    seen: 5, emitted: 3, duplicates: 2, invalid: 0, storeEntries: statistics.snapshot.storeEntries))
         #expect(statistics.snapshot.storeEntries >= 1)
     }
 

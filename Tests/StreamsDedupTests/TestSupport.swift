@@ -3,9 +3,9 @@ import StreamsDedup
 import StreamsState
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The window store implementations every deduplicator test runs with.
