@@ -164,6 +164,7 @@ public enum JSONCanonicalKey {
             fractionCount = index - fractionStart
         }
         var exponent = 0
+        var exponentTooLarge = false
         if index < end && base[index] | 0x20 == UInt8(ascii: "e") {
             index += 1
             var exponentNegative = false
@@ -176,14 +177,11 @@ public enum JSONCanonicalKey {
             }
             let digitsStart = index
             while index < end && JSONScanner.isDigit(base[index]) {
-                guard index - digitsStart < 15 else {
-                    throw JSONFieldError(
-                        .numberOutOfRange,
-                        "the number's exponent has more than 15 digits; it cannot be used as a key",
-                        offset: range.lowerBound
-                    )
+                if index - digitsStart < 15 {
+                    exponent = exponent * 10 + Int(base[index] - JSONScanner.zero)
+                } else {
+                    exponentTooLarge = true
                 }
-                exponent = exponent * 10 + Int(base[index] - JSONScanner.zero)
                 index += 1
             }
             if exponentNegative {
@@ -204,6 +202,13 @@ public enum JSONCanonicalKey {
             key.append(JSONScanner.zero)  // Zero, whatever its sign or exponent.
             return
         }
+        guard !exponentTooLarge else {
+            throw JSONFieldError(
+                .numberOutOfRange,
+                "the number's exponent has more than 15 digits; it cannot be used as a key",
+                offset: range.lowerBound
+            )
+        }
         var last = digitCount
         while digit(last - 1) == JSONScanner.zero {
             last -= 1
@@ -220,7 +225,8 @@ public enum JSONCanonicalKey {
         if last > integerCount {
             let fractionFirst = max(first, integerCount) - integerCount
             key.append(
-                contentsOf: UnsafeBufferPointer(start: base + fractionStart + fractionFirst, count: last - integerCount - fractionFirst)
+                contentsOf: UnsafeBufferPointer(
+                    start: base + fractionStart + fractionFirst, count: last - integerCount - fractionFirst)
             )
         }
         if powerOfTen != 0 {

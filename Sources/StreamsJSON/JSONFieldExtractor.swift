@@ -148,7 +148,8 @@ public struct JSONFieldExtractor: Sendable {
             scanner.skipWhitespace()
 
             var match = -1
-            for child in nodes[node].children where scanner.decodedEquals(keyRange, escaped: escaped, nodes[child].name) {
+            for child in nodes[node].children where scanner.decodedEquals(keyRange, escaped: escaped, nodes[child].name)
+            {
                 match = child
                 break
             }

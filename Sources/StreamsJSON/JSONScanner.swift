@@ -198,7 +198,8 @@ struct JSONScanner {
                 throw error(.unexpectedEnd, "line ends early inside '\(literal)'")
             }
             guard base[pos + index] == bytes[index] else {
-                throw error(.invalidLiteral, "expected '\(literal)', found \(describe(at: pos + index))", at: pos + index)
+                throw error(
+                    .invalidLiteral, "expected '\(literal)', found \(describe(at: pos + index))", at: pos + index)
             }
         }
         pos += count
@@ -321,7 +322,8 @@ struct JSONScanner {
         case 0xF1...0xF3: continuationCount = 3
         case 0xF4: continuationCount = 3; high = 0x8F
         default:
-            throw error(.invalidUTF8, "byte 0x\(String(lead, radix: 16, uppercase: true)) cannot start a UTF-8 sequence")
+            throw error(
+                .invalidUTF8, "byte 0x\(String(lead, radix: 16, uppercase: true)) cannot start a UTF-8 sequence")
         }
         guard pos + continuationCount < end else {
             throw error(.invalidUTF8, "the line ends inside a UTF-8 sequence")
