@@ -85,6 +85,7 @@ let package = Package(
             name: "StreamsEmbedded",
             dependencies: [
                 "StreamsCore",
+                "StreamsDedup",
                 "StreamsState",
                 "StreamsJSON",
                 .product(name: "Logging", package: "swift-log"),

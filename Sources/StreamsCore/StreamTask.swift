@@ -355,6 +355,14 @@ public final class StreamTask {
     /// The number of buffered records, over all inputs.
     public var bufferedRecordCount: Int { queues.reduce(0) { $0 + $1.count } }
 
+    /// The number of buffered records of one input. Engines that must keep the record order
+    /// independent of batch boundaries (the embedded engine) process at most the smallest count
+    /// over their non-exhausted inputs, then refill (Kafka Streams' `max.task.idle.ms` idea).
+    public func bufferedRecordCount(for partition: TopicPartition) -> Int {
+        guard let i = inputIndex[partition] else { return 0 }
+        return queues[i].count
+    }
+
     /// The index of the input to take the next record from, or `nil` if nothing is buffered.
     @inline(__always)
     private func nextInput() -> Int? {

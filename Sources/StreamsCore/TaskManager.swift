@@ -113,6 +113,20 @@ public final class TaskManager {
         }
     }
 
+    /// Processes at most `maxRecords` buffered records of every task (no polling), with
+    /// stream-time punctuation.
+    ///
+    /// - Returns: The number of records processed.
+    /// - Throws: ``StreamsError``; every task is then closed dirty.
+    @discardableResult
+    public func processBuffered(maxRecords: Int) throws(StreamsError) -> Int {
+        try failing { () throws(StreamsError) in
+            var processed = 0
+            for task in tasks { processed += try task.process(maxRecords: maxRecords) }
+            return processed
+        }
+    }
+
     /// Runs every task's due wall-clock punctuators.
     ///
     /// - Throws: ``StreamsError``; every task is then closed dirty.

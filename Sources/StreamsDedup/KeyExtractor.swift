@@ -51,6 +51,18 @@ public struct KeyExtractor: Sendable {
     }
 
     /// Checks the JSON paths and prepares a per-processor extractor.
+    /// The exact bytes under which the ``Deduplicator`` stores `record`'s key, for tools that
+    /// look keys up in a store (`dedup inspect --key`). Not for the hot path: it compiles the
+    /// extractor on every call.
+    ///
+    /// - Throws: ``StreamsError`` as the deduplicator would for this record.
+    public func storeKey(for record: Record) throws(StreamsError) -> [UInt8] {
+        var compiled = try compile()
+        var key: [UInt8] = []
+        try compiled.extract(record, into: &key)
+        return key
+    }
+
     func compile() throws(StreamsError) -> CompiledKeyExtractor {
         var paths: [JSONFieldPath] = []
         var compiled: [CompiledKeyExtractor.Part] = []

@@ -58,6 +58,9 @@ public struct DedupJobConfiguration: Sendable, Hashable {
     public var follow: Bool
     /// Where the state lives; default ``StoreKind/lmdb``.
     public var store: StoreKind
+    /// The changelog is rewritten from the store's live entries once it is larger than this and
+    /// three times its size after the last compaction; default 64 MiB.
+    public var compactionThresholdBytes: Int64 = 64 << 20
 
     /// Creates a configuration; optional parameters have the defaults documented on their properties.
     public init(
