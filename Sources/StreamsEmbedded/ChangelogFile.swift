@@ -256,14 +256,16 @@ public final class ChangelogFile: ChangelogSink {
                 return .replay(from: storePosition.offset)
             }
             return .rebuild(
-                reason: "the store is at changelog position \(storePosition), which the committed changelog (\(position)) does not contain"
+                reason:
+                    "the store is at changelog position \(storePosition), which the committed changelog (\(position)) does not contain"
             )
         }
         if storePosition == header.compactedFrom {
             return header.baseLength == position.offset ? .upToDate : .replay(from: header.baseLength)
         }
         return .rebuild(
-            reason: "the store is at changelog position \(storePosition), from another changelog generation than \(position.generation)"
+            reason:
+                "the store is at changelog position \(storePosition), from another changelog generation than \(position.generation)"
         )
     }
 }

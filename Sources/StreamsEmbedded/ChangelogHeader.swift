@@ -73,7 +73,8 @@ public struct ChangelogHeader: Sendable, Hashable {
         guard raw.loadLittleEndian(at: 12, as: UInt32.self) == UInt32(Self.size),
             raw.loadLittleEndian(at: 52, as: UInt32.self) == crc
         else {
-            throw EmbeddedError(.corrupt, "the changelog \(path) has a damaged header (checksum mismatch): \(hint)", path: path)
+            throw EmbeddedError(
+                .corrupt, "the changelog \(path) has a damaged header (checksum mismatch): \(hint)", path: path)
         }
         generation = raw.loadLittleEndian(at: 16, as: UInt64.self)
         let fromGeneration = raw.loadLittleEndian(at: 24, as: UInt64.self)
@@ -81,7 +82,8 @@ public struct ChangelogHeader: Sendable, Hashable {
         compactedFrom = fromGeneration == 0 ? nil : ChangelogPosition(generation: fromGeneration, offset: fromOffset)
         baseLength = Int64(bitPattern: raw.loadLittleEndian(at: 40, as: UInt64.self))
         guard baseLength >= Int64(Self.size) else {
-            throw EmbeddedError(.corrupt, "the changelog \(path) has a damaged header (base length \(baseLength)): \(hint)", path: path)
+            throw EmbeddedError(
+                .corrupt, "the changelog \(path) has a damaged header (base length \(baseLength)): \(hint)", path: path)
         }
     }
 }

@@ -65,7 +65,9 @@ enum ChangelogRecord {
         let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[frameSize..<size]), continuing: length)
         guard crc == stored else { return .invalid("checksum mismatch") }
         let keyLength = Int(raw.loadLittleEndian(at: frameSize, as: UInt32.self))
-        guard keyLength <= payloadLength - fixedPayloadSize else { return .invalid("key length \(keyLength) exceeds the record") }
+        guard keyLength <= payloadLength - fixedPayloadSize else {
+            return .invalid("key length \(keyLength) exceeds the record")
+        }
         let keyStart = frameSize + 4
         let afterKey = keyStart + keyLength
         let timestamp = Int64(bitPattern: raw.loadLittleEndian(at: afterKey, as: UInt64.self))
@@ -74,7 +76,8 @@ enum ChangelogRecord {
         let key = Array(raw[keyStart..<afterKey])
         switch kind {
         case 1:
-            return .entry(ChangelogEntry(key: key, timestampMs: timestamp, value: Array(raw[valueStart..<size])), size: size)
+            return .entry(
+                ChangelogEntry(key: key, timestampMs: timestamp, value: Array(raw[valueStart..<size])), size: size)
         case 0 where valueStart == size:
             return .entry(ChangelogEntry(key: key, timestampMs: timestamp, value: nil), size: size)
         default:

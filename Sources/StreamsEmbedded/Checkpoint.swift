@@ -58,7 +58,9 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         public var malformed: Int64
 
         /// Creates counters; all default to zero.
-        public init(recordsRead: Int64 = 0, recordsWritten: Int64 = 0, duplicatesDropped: Int64 = 0, malformed: Int64 = 0) {
+        public init(
+            recordsRead: Int64 = 0, recordsWritten: Int64 = 0, duplicatesDropped: Int64 = 0, malformed: Int64 = 0
+        ) {
             self.recordsRead = recordsRead
             self.recordsWritten = recordsWritten
             self.duplicatesDropped = duplicatesDropped
@@ -125,7 +127,8 @@ public struct Checkpoint: Codable, Sendable, Hashable {
     public static func load(from path: String) throws(EmbeddedError) -> Checkpoint? {
         guard FileSystemCalls.exists(path) else { return nil }
         let bytes = try FileSystemCalls.readAll(path, role: "checkpoint")
-        let hint = "restore it from a backup, or delete the state directory to start over (the outputs are then rewritten from the beginning)"
+        let hint =
+            "restore it from a backup, or delete the state directory to start over (the outputs are then rewritten from the beginning)"
         struct VersionOnly: Decodable { var version: Int }
         let version: Int
         do {
@@ -148,7 +151,8 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         do {
             checkpoint = try JSONDecoder().decode(Checkpoint.self, from: Data(bytes))
         } catch {
-            throw EmbeddedError(.corrupt, "the checkpoint \(path) is missing fields or has wrong types (\(error)): \(hint)", path: path)
+            throw EmbeddedError(
+                .corrupt, "the checkpoint \(path) is missing fields or has wrong types (\(error)): \(hint)", path: path)
         }
         if let problem = checkpoint.problem {
             throw EmbeddedError(.corrupt, "the checkpoint \(path) is inconsistent: \(problem): \(hint)", path: path)

@@ -252,7 +252,8 @@ public final class LineReader {
             }
         }
         if !blank {
-            batch.append(Span(start: start, count: count, offset: lineOffset, number: lineNumber, endOffset: byteOffset))
+            batch.append(
+                Span(start: start, count: count, offset: lineOffset, number: lineNumber, endOffset: byteOffset))
         }
         start = next
     }

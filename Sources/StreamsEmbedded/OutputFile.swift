@@ -108,7 +108,9 @@ public final class OutputFile {
                 length = committed
             }
             try file.sync()
-            if !existed { try FileSystemCalls.syncDirectory(FileSystemCalls.parent(of: path), role: "output directory") }
+            if !existed {
+                try FileSystemCalls.syncDirectory(FileSystemCalls.parent(of: path), role: "output directory")
+            }
         } catch {
             file.closeFile()
             throw error

@@ -48,7 +48,8 @@ public final class StateDirectory {
             if code == EINTR { continue }
             file.closeFile()
             if code == EWOULDBLOCK {
-                let owner = (try? FileSystemCalls.readAll(path + "/lock", role: "state directory lock"))
+                let owner =
+                    (try? FileSystemCalls.readAll(path + "/lock", role: "state directory lock"))
                     .map { String(decoding: $0, as: UTF8.self).trimmingWhitespace } ?? ""
                 let who = owner.isEmpty ? "another process" : "another process (pid \(owner))"
                 throw EmbeddedError(

@@ -25,7 +25,8 @@ enum EmbeddedWriter {
             mode: checkpoint.map { .resume(committedLength: $0.outputs[0].committedLength) } ?? .truncate
         )
         var store = try LMDBWindowStore(directory: state.storePath, configuration: configuration)
-        let storePosition = try store.metadata(forKey: ChangelogPosition.metadataKey).flatMap(ChangelogPosition.init(metadataBytes:))
+        let storePosition = try store.metadata(forKey: ChangelogPosition.metadataKey).flatMap(
+            ChangelogPosition.init(metadataBytes:))
         switch changelog.recovery(forStoreAt: storePosition) {
         case .upToDate:
             break
@@ -48,7 +49,8 @@ enum EmbeddedWriter {
                 line.removeAll(keepingCapacity: true)
                 line.append(contentsOf: "{\"n\":\(n),\"i\":\(i)}".utf8)
                 try line.withUnsafeBytes { try output.appendLine($0) }
-                try store.put(key: Array("k\(n)-\(i)".utf8), timestampMs: Int64(n * batch + i), value: Array("v\(n)".utf8))
+                try store.put(
+                    key: Array("k\(n)-\(i)".utf8), timestampMs: Int64(n * batch + i), value: Array("v\(n)".utf8))
                 if i == batch / 2 && n % 3 == 0 {
                     try output.flush()
                     try changelog.flush()

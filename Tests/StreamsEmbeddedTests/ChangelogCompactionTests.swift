@@ -50,7 +50,8 @@ struct ChangelogCompactionTests {
         try new.sync()
         #expect(new.recovery(forStoreAt: old.position) == .replay(from: new.header.baseLength))
         #expect(try Self.restored(from: new) == Set(try store.allEntries()))
-        #expect(FileManager.default.fileExists(atPath: old.path), "the old generation must stay until the checkpoint moves")
+        #expect(
+            FileManager.default.fileExists(atPath: old.path), "the old generation must stay until the checkpoint moves")
         try new.removeOtherGenerations()
         #expect(!FileManager.default.fileExists(atPath: old.path))
     }
@@ -92,12 +93,15 @@ struct ChangelogCompactionTests {
         #expect(!FileManager.default.fileExists(atPath: again.path))
     }
 
-    @Test("model: random operations, syncs and compactions; the changelog always rebuilds the store", arguments: [1, 2, 3] as [UInt64])
+    @Test(
+        "model: random operations, syncs and compactions; the changelog always rebuilds the store",
+        arguments: [1, 2, 3] as [UInt64])
     func model(seed: UInt64) throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         var rng = SplitMix64(seed: seed)
-        let store = InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "m", retention: .milliseconds(5_000)))
+        let store = InMemoryWindowStore(
+            configuration: WindowStoreConfiguration(name: "m", retention: .milliseconds(5_000)))
         var changelog = try ChangelogFile(directory: dir.path, committed: nil)
         store.changelog = changelog
         var time: Int64 = 0
@@ -106,7 +110,8 @@ struct ChangelogCompactionTests {
             let ts = time - Int64.random(in: 0...3_000, using: &rng)  // never ahead of stream time, as in the engine
             switch Int.random(in: 0..<10, using: &rng) {
             case 0..<5:
-                _ = try store.insertIfAbsent(key: key, timestampMs: ts, value: [UInt8(step & 0xFF)], conflictRange: (ts - 1_000)...(ts + 1_000))
+                _ = try store.insertIfAbsent(
+                    key: key, timestampMs: ts, value: [UInt8(step & 0xFF)], conflictRange: (ts - 1_000)...(ts + 1_000))
             case 5..<7: try store.put(key: key, timestampMs: ts, value: Array("s\(step)".utf8))
             case 7: try store.delete(key: key, timestampMs: ts)
             default:
@@ -127,7 +132,8 @@ struct ChangelogCompactionTests {
             }
         }
         try changelog.sync()
-        let rebuilt = InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "m", retention: .milliseconds(5_000)))
+        let rebuilt = InMemoryWindowStore(
+            configuration: WindowStoreConfiguration(name: "m", retention: .milliseconds(5_000)))
         try changelog.reader().restore(into: rebuilt)
         rebuilt.advanceStreamTime(to: store.streamTimeMs)
         #expect(Set(try rebuilt.allEntries()) == Set(try store.allEntries()), "seed \(seed)")

@@ -10,8 +10,10 @@ struct ChangelogFileTests {
         return (0..<count).map { i in
             let key = (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let value: [UInt8]? =
-                i % 5 == 0 ? nil : (0..<Int.random(in: 0...60, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            return ChangelogEntry(key: key, timestampMs: Int64.random(in: -1_000...Int64.max / 2, using: &rng), value: value)
+                i % 5 == 0
+                ? nil : (0..<Int.random(in: 0...60, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            return ChangelogEntry(
+                key: key, timestampMs: Int64.random(in: -1_000...Int64.max / 2, using: &rng), value: value)
         }
     }
 
@@ -36,7 +38,8 @@ struct ChangelogFileTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         var entries = Self.sampleEntries(2_000)
-        entries.append(ChangelogEntry(key: Array("big".utf8), timestampMs: 7, value: [UInt8](repeating: 9, count: 3 << 20)))
+        entries.append(
+            ChangelogEntry(key: Array("big".utf8), timestampMs: 7, value: [UInt8](repeating: 9, count: 3 << 20)))
         entries.append(ChangelogEntry(key: [], timestampMs: .min, value: []))
         let changelog = try ChangelogFile(directory: dir.path, committed: nil)
         #expect(changelog.position == ChangelogPosition(generation: 1, offset: Int64(ChangelogHeader.size)))
@@ -94,7 +97,11 @@ struct ChangelogFileTests {
         let reader = try ChangelogReader(path: changelog.path)
         let read = try Self.readAll(reader, batch: 64)
         let expectedCount = kind == "garbage" ? entries.count + 1 : entries.count
-        #expect(read == Array((entries + [ChangelogEntry(key: Array("tail".utf8), timestampMs: 1, value: Array("value".utf8))]).prefix(expectedCount)))
+        #expect(
+            read
+                == Array(
+                    (entries + [ChangelogEntry(key: Array("tail".utf8), timestampMs: 1, value: Array("value".utf8))])
+                        .prefix(expectedCount)))
         #expect(reader.tornTail != nil)
         #expect(reader.validLength == (kind == "garbage" ? full : committed.offset))
 
@@ -177,10 +184,12 @@ struct ChangelogFileTests {
         #expect(changelog.recovery(forStoreAt: end) == .upToDate)
         #expect(changelog.recovery(forStoreAt: start) == .replay(from: start.offset))
         if case .rebuild = changelog.recovery(forStoreAt: nil) {} else { Issue.record("no position must rebuild") }
-        if case .rebuild = changelog.recovery(forStoreAt: ChangelogPosition(generation: 1, offset: end.offset + 1)) {} else {
+        if case .rebuild = changelog.recovery(forStoreAt: ChangelogPosition(generation: 1, offset: end.offset + 1)) {
+        } else {
             Issue.record("a store ahead of the changelog must rebuild")
         }
-        if case .rebuild = changelog.recovery(forStoreAt: ChangelogPosition(generation: 7, offset: 100)) {} else {
+        if case .rebuild = changelog.recovery(forStoreAt: ChangelogPosition(generation: 7, offset: 100)) {
+        } else {
             Issue.record("another generation must rebuild")
         }
     }
@@ -206,7 +215,8 @@ struct ChangelogFileTests {
         try store.close()
 
         let reopened = try LMDBWindowStore(directory: storeDirectory, configuration: configuration)
-        let at = try reopened.metadata(forKey: ChangelogPosition.metadataKey).flatMap(ChangelogPosition.init(metadataBytes:))
+        let at = try reopened.metadata(forKey: ChangelogPosition.metadataKey).flatMap(
+            ChangelogPosition.init(metadataBytes:))
         guard case .replay(let offset) = changelog.recovery(forStoreAt: at) else {
             Issue.record("expected a replay plan")
             return
@@ -214,6 +224,9 @@ struct ChangelogFileTests {
         #expect(try changelog.reader(from: offset).restore(into: reopened) == 51)
         try reopened.commit(metadata: [ChangelogPosition.metadataKey: changelog.position.metadataBytes])
         #expect(Set(try reopened.allEntries()) == expected)
-        #expect(try changelog.recovery(forStoreAt: reopened.metadata(forKey: ChangelogPosition.metadataKey).flatMap(ChangelogPosition.init(metadataBytes:))) == .upToDate)
+        #expect(
+            try changelog.recovery(
+                forStoreAt: reopened.metadata(forKey: ChangelogPosition.metadataKey).flatMap(
+                    ChangelogPosition.init(metadataBytes:))) == .upToDate)
     }
 }

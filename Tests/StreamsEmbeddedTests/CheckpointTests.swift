@@ -36,7 +36,9 @@ struct CheckpointTests {
 
     @Test(
         "damaged checkpoints give corrupt errors naming the file",
-        arguments: ["truncated", "empty", "garbage", "missingField", "negativeOffset", "badChangelog", "duplicateInput"]
+        arguments: [
+            "truncated", "empty", "garbage", "missingField", "negativeOffset", "badChangelog", "duplicateInput",
+        ]
     )
     func damaged(kind: String) throws {
         let dir = TemporaryDirectory()
@@ -67,7 +69,8 @@ struct CheckpointTests {
         defer { dir.remove() }
         let path = dir.file("checkpoint.json")
         try Self.sample.save(to: path)
-        let text = String(decoding: Files.read(path), as: UTF8.self).replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 2")
+        let text = String(decoding: Files.read(path), as: UTF8.self).replacingOccurrences(
+            of: "\"version\" : 1", with: "\"version\" : 2")
         Files.write(Array(text.utf8), to: path)
         let error = #expect(throws: EmbeddedError.self) { try Checkpoint.load(from: path) }
         #expect(error?.code == .unsupportedVersion)

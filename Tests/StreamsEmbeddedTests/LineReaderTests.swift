@@ -19,14 +19,17 @@ struct LineReaderTests {
             guard case .lines(let count) = status else { return (seen, status) }
             var inBatch = 0
             reader.forEachLine { line in
-                seen.append(Seen(text: String(decoding: line.bytes, as: UTF8.self), offset: line.offset, number: line.number))
+                seen.append(
+                    Seen(text: String(decoding: line.bytes, as: UTF8.self), offset: line.offset, number: line.number))
                 inBatch += 1
             }
             #expect(inBatch == count && count <= maxLines && count > 0)
         }
     }
 
-    @Test("CRLF, blank lines, a final line without newline; offsets and 1-based line numbers", arguments: [1, 3, 16, 1 << 20])
+    @Test(
+        "CRLF, blank lines, a final line without newline; offsets and 1-based line numbers",
+        arguments: [1, 3, 16, 1 << 20])
     func lines(chunkSize: Int) throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }

@@ -57,7 +57,9 @@ struct OutputFileTests {
         #expect(output.length == 15)
         try output.close()
 
-        let error = #expect(throws: EmbeddedError.self) { try OutputFile(path: path, mode: .resume(committedLength: 100)) }
+        let error = #expect(throws: EmbeddedError.self) {
+            try OutputFile(path: path, mode: .resume(committedLength: 100))
+        }
         #expect(error?.code == .positionMismatch)
         #expect(error?.message.contains(path) == true)
     }
@@ -112,7 +114,8 @@ struct OutputFileTests {
 
     @Test(
         "a full disk (ENOSPC, real tmpfs of 64 KiB) gives diskFull naming the file; the committed part is intact",
-        .enabled(if: SmallFileSystem.isPermitted, "mounting a tmpfs is not permitted here (needs root with CAP_SYS_ADMIN)")
+        .enabled(
+            if: SmallFileSystem.isPermitted, "mounting a tmpfs is not permitted here (needs root with CAP_SYS_ADMIN)")
     )
     func diskFull() throws {
         let fs = try SmallFileSystem(size: "64k")

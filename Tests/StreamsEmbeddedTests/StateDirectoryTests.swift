@@ -11,8 +11,11 @@ struct StateDirectoryTests {
         let path = dir.file("state")
         let first = try StateDirectory(path: path)
         var isDirectory: ObjCBool = false
-        #expect(FileManager.default.fileExists(atPath: first.storePath, isDirectory: &isDirectory) && isDirectory.boolValue)
-        #expect(FileManager.default.fileExists(atPath: first.changelogPath, isDirectory: &isDirectory) && isDirectory.boolValue)
+        #expect(
+            FileManager.default.fileExists(atPath: first.storePath, isDirectory: &isDirectory) && isDirectory.boolValue)
+        #expect(
+            FileManager.default.fileExists(atPath: first.changelogPath, isDirectory: &isDirectory)
+                && isDirectory.boolValue)
         #expect(String(decoding: Files.read(first.lockPath), as: UTF8.self) == "\(getpid())\n")
 
         let error = #expect(throws: EmbeddedError.self) { try StateDirectory(path: path) }
@@ -34,7 +37,8 @@ struct StateDirectoryTests {
         #expect(try state.loadCheckpoint() == nil)
         let changelog = try state.openChangelog(committed: nil)
         #expect(changelog.path.hasPrefix(state.changelogPath + "/"))
-        let checkpoint = Checkpoint(generation: 1, inputs: [], outputs: [], changelog: changelog.position, streamTimeMs: nil)
+        let checkpoint = Checkpoint(
+            generation: 1, inputs: [], outputs: [], changelog: changelog.position, streamTimeMs: nil)
         try state.save(checkpoint)
         #expect(try state.loadCheckpoint() == checkpoint)
         #expect(FileManager.default.fileExists(atPath: state.checkpointPath))
