@@ -112,7 +112,7 @@ let package = Package(
         // A child process for crash tests: writes and commits to a store in a loop until SIGKILLed.
         .executableTarget(
             name: "StreamsTestSupportTools",
-            dependencies: ["StreamsState"],
+            dependencies: ["StreamsState", "StreamsEmbedded"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -123,6 +123,11 @@ let package = Package(
         .testTarget(
             name: "StreamsStateTests",
             dependencies: ["StreamsState", "StreamsLMDB", "StreamsTestSupportTools"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StreamsEmbeddedTests",
+            dependencies: ["StreamsEmbedded", "StreamsState"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
