@@ -32,7 +32,7 @@ extension Dedup {
 
         func run() throws {
             try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-            let generator = SampleGenerator(producers: producers, duplicateRate: duplicateRate, seed: seed)
+            var generator = SampleGenerator(producers: producers, duplicateRate: duplicateRate, seed: seed)
             let files = try generator.write(records: records, into: outputDirectory)
             print(files.joined(separator: "\n"))
         }

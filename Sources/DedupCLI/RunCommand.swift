@@ -1,7 +1,8 @@
-import ArgumentParser
+public import ArgumentParser
 import Logging
 import ServiceLifecycle
-import StreamsEmbedded
+public import StreamsEmbedded
+import UnixSignals
 import Synchronization
 
 #if canImport(Glibc)

@@ -167,8 +167,9 @@ public final class DedupJob {
         let factory: WindowStoreFactory
         if let state {
             let logger = self.logger
+            let storePath = state.storePath
             factory = WindowStoreFactory { storeConfiguration, _ in
-                try Self.openStore(at: state.storePath, configuration: storeConfiguration, logger: logger)
+                try Self.openStore(at: storePath, configuration: storeConfiguration, logger: logger)
             }
         } else {
             factory = .inMemory
@@ -182,21 +183,27 @@ public final class DedupJob {
 
     /// Opens the LMDB store; a damaged store, or one that cannot be trusted after an OS restart,
     /// is deleted so that the task rebuilds it from the changelog.
-    static func openStore(at path: String, configuration: WindowStoreConfiguration, logger: Logger) throws -> LMDBWindowStore {
+    static func openStore(
+        at path: String,
+        configuration: WindowStoreConfiguration,
+        logger: Logger
+    ) throws(StateStoreError) -> LMDBWindowStore {
+        let store: LMDBWindowStore
         do {
-            let store = try LMDBWindowStore(directory: path, configuration: configuration)
-            if case .untrusted(let reason) = store.integrity {
-                logger.warning("rebuilding the store in \(path) from the changelog: \(reason)")
-                try store.close()
-                try LMDBWindowStore.destroy(directory: path)
-                return try LMDBWindowStore(directory: path, configuration: configuration)
-            }
-            return store
-        } catch let error as StateStoreError where error.code == .corrupt {
+            store = try LMDBWindowStore(directory: path, configuration: configuration)
+        } catch {
+            guard error.code == .corrupt else { throw error }
             logger.warning("rebuilding the store in \(path) from the changelog: \(error.message)")
             try LMDBWindowStore.destroy(directory: path)
             return try LMDBWindowStore(directory: path, configuration: configuration)
         }
+        if case .untrusted(let reason) = store.integrity {
+            logger.warning("rebuilding the store in \(path) from the changelog: \(reason)")
+            try store.close()
+            try LMDBWindowStore.destroy(directory: path)
+            return try LMDBWindowStore(directory: path, configuration: configuration)
+        }
+        return store
     }
 }
 

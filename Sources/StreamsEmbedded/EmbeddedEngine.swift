@@ -1,5 +1,5 @@
-public import StreamsCore
-public import StreamsState
+internal import StreamsCore
+internal import StreamsState
 internal import StreamsJSON
 
 /// The embedded engine: JSON Lines files in, JSON Lines files out, a local changelog, and an

@@ -1,4 +1,5 @@
 internal import Foundation
+internal import StreamsState
 
 /// The settings a state directory was built with (`STATE/job.json`). A rerun with another key,
 /// time field, window or grace would silently mix two semantics in one store, so it is refused.

@@ -30,6 +30,9 @@ public final class OutputFile {
         /// Continue after a crash or a stop: the file must hold at least `committedLength` bytes
         /// (the checkpoint's length for it), and everything after them is cut off and synced.
         case resume(committedLength: Int64)
+        /// Continue without cutting anything off (at-least-once): what was written after the last
+        /// commit stays, and may be written again.
+        case append
     }
 
     /// The path given, or `-` for standard output.
@@ -106,6 +109,8 @@ public final class OutputFile {
                 }
                 if size > committed { try file.truncate(to: committed) }
                 length = committed
+            case .append:
+                length = try file.size()
             }
             try file.sync()
             if !existed {
