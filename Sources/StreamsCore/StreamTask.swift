@@ -78,15 +78,17 @@ public final class StreamTask {
     public let inputs: [TopicPartition]
     /// The task's state.
     public private(set) var state: State = .created
+    // Hot per-record state: a task runs on one thread and these are never accessed re-entrantly,
+    // so Swift's dynamic exclusivity checks (a measurable share of a record) are switched off.
     /// The largest timestamp of the records processed so far (`Int64.min` before any). Never goes back.
-    public private(set) var streamTimeMs: Int64 = .min
+    @exclusivity(unchecked) public private(set) var streamTimeMs: Int64 = .min
     /// Whether a processor called ``ProcessorContext/requestCommit()`` since the last commit.
-    public internal(set) var commitRequested = false
+    @exclusivity(unchecked) public internal(set) var commitRequested = false
     /// How many records were consumed without output because of ``DeserializationErrorPolicy/skip``
     /// or ``ProcessingErrorPolicy/skip``.
-    public private(set) var skippedRecordCount = 0
+    @exclusivity(unchecked) public private(set) var skippedRecordCount = 0
     /// How many records were sent to the dead-letter sink.
-    public private(set) var deadLetterRecordCount = 0
+    @exclusivity(unchecked) public private(set) var deadLetterRecordCount = 0
 
     let configuration: StreamsConfiguration
     let clock: any WallClock
@@ -97,19 +99,19 @@ public final class StreamTask {
     private var contexts: [ProcessorContext?]
     /// Per input: the source node that reads it.
     private let inputSources: [Int]
-    private var queues: [RecordQueue]
+    @exclusivity(unchecked) private var queues: [RecordQueue]
     /// Per input: the offset of the last record consumed.
-    private var consumedOffsets: [Int64?]
+    @exclusivity(unchecked) private var consumedOffsets: [Int64?]
     private let inputIndex: [TopicPartition: Int]
     /// Stores by name, in declaration order in ``storeNames``.
     var stores: [String: any StateStore] = [:]
     private var storeNames: [String] = []
     private var changelogs: [String: ChangelogID] = [:]
     private var schedules: [PunctuationSchedule] = []
-    private var nextStreamPunctuationMs: Int64 = .max
+    @exclusivity(unchecked) private var nextStreamPunctuationMs: Int64 = .max
     private var nextWallClockPunctuationMs: Int64 = .max
-    var currentOrigin: RecordOrigin?
-    private var failedNode: Int?
+    @exclusivity(unchecked) var currentOrigin: RecordOrigin?
+    @exclusivity(unchecked) private var failedNode: Int?
     private let deadLetterSink: (name: String, topic: String)?
 
     /// Creates a task and opens its stores (state CREATED).

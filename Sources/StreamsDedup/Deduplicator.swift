@@ -30,19 +30,21 @@ public final class Deduplicator: Processor {
     private let store: any WindowStore
     private let windowMs: Int64
     private let time: DeduplicationTime
-    private var keyExtractor: CompiledKeyExtractor
-    private var key: [UInt8] = []
+    // Hot per-record state: a processor is used by one task thread only and never re-entrantly,
+    // so Swift's dynamic exclusivity checks (a measurable share of a record) are switched off.
+    @exclusivity(unchecked) private var keyExtractor: CompiledKeyExtractor
+    @exclusivity(unchecked) private var key: [UInt8] = []
     private let duplicatesChild: ProcessorContext.Child?
     private let emitChildren: [ProcessorContext.Child]
     private let collector: DeduplicationStatisticsCollector?
     /// The largest timestamp written to the store (entries and markers) that the changelog holds.
-    private var loggedStreamTimeMs: Int64
-    private var pendingDelaysMs: [Int64] = []
+    @exclusivity(unchecked) private var loggedStreamTimeMs: Int64
+    @exclusivity(unchecked) private var pendingDelaysMs: [Int64] = []
     private var published = DeduplicationStatistics()
     private let metrics: Metrics
 
     /// The counts so far (store entries as of the last commit).
-    public private(set) var statistics = DeduplicationStatistics()
+    @exclusivity(unchecked) public private(set) var statistics = DeduplicationStatistics()
 
     private static let storedValue: [UInt8] = [1]
     private static let streamTimeMarker: [UInt8] = [0]

@@ -38,11 +38,12 @@ public final class ChangelogFile: ChangelogSink {
     public var appendedPosition: ChangelogPosition {
         ChangelogPosition(generation: header.generation, offset: writtenLength + Int64(buffer.count))
     }
+    // Appended per mutation from the store's thread only: no dynamic exclusivity checks.
     /// The number of records buffered since the last ``flush()``.
-    public private(set) var bufferedRecordCount = 0
+    @exclusivity(unchecked) public private(set) var bufferedRecordCount = 0
 
     private let descriptor: Descriptor
-    private var buffer: [UInt8] = []
+    @exclusivity(unchecked) private var buffer: [UInt8] = []
     private var writtenLength: Int64
     private var isClosed = false
 

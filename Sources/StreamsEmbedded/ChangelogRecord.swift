@@ -22,23 +22,25 @@ enum ChangelogRecord {
     ) {
         let payloadLength = fixedPayloadSize + key.count + (value?.count ?? 0)
         precondition(payloadLength <= maxPayloadSize, "changelog record of \(payloadLength) bytes exceeds 256 MiB")
-        let start = buffer.count
-        buffer.appendLittleEndian(UInt32(payloadLength))
-        buffer.appendLittleEndian(UInt32(0))
-        buffer.appendLittleEndian(UInt32(key.count))
-        buffer.append(contentsOf: key)
-        buffer.appendLittleEndian(UInt64(bitPattern: timestampMs))
-        if let value {
-            buffer.append(1)
-            buffer.append(contentsOf: value)
-        } else {
-            buffer.append(0)
+        // One growth and one pass of stores: this runs once per store mutation.
+        let start = buffer.appendZeros(frameSize + payloadLength)
+        buffer.withUnsafeMutableBytes { raw in
+            let record = raw.baseAddress! + start
+            record.storeBytes(of: UInt32(payloadLength).littleEndian, as: UInt32.self)
+            var p = record + frameSize
+            p.storeBytes(of: UInt32(key.count).littleEndian, as: UInt32.self)
+            p += 4
+            if let base = key.baseAddress, key.count > 0 { p.copyMemory(from: base, byteCount: key.count) }
+            p += key.count
+            p.storeBytes(of: UInt64(bitPattern: timestampMs).littleEndian, as: UInt64.self)
+            p += 8
+            p.storeBytes(of: value == nil ? 0 : 1, as: UInt8.self)
+            p += 1
+            if let value, let base = value.baseAddress, value.count > 0 { p.copyMemory(from: base, byteCount: value.count) }
+            let length = CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 4))
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: record + frameSize, count: payloadLength), continuing: length)
+            (record + 4).storeBytes(of: crc.littleEndian, as: UInt32.self)
         }
-        let crc = buffer.withUnsafeBytes { raw in
-            let length = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[start..<start + 4]))
-            return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start + frameSize)...]), continuing: length)
-        }
-        buffer.storeLittleEndian(crc, at: start + 4)
     }
 
     /// The outcome of decoding at the start of `raw`.

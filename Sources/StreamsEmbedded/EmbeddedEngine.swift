@@ -57,12 +57,13 @@ final class EmbeddedEngine: StreamsEngine {
     private(set) var changelog: ChangelogFile?
     private let changelogForwarder = ChangelogForwarder()
     private(set) var checkpoint: Checkpoint?
-    private var extractor: JSONFieldExtractor
+    // Hot per-record state, used from the job's thread only: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var extractor: JSONFieldExtractor
     private let keyFieldCount: Int
     private let clock: any WallClock
-    private var keyScratch: [UInt8] = []
+    @exclusivity(unchecked) private var keyScratch: [UInt8] = []
     /// Lines read in this run, valid or not.
-    private(set) var recordsRead = 0
+    @exclusivity(unchecked) private(set) var recordsRead = 0
     /// Changelog entries handed to a restoring store in this run.
     private(set) var restoredEntries = 0
     /// The first invalid line met under the `fail` policy: the input stops before it.
@@ -168,7 +169,7 @@ final class EmbeddedEngine: StreamsEngine {
         input.reader.forEachLine { line in
             guard stop == nil else { return }
             let valueStart = values.count
-            values.append(contentsOf: line.bytes)
+            values.appendBytes(line.bytes)
             let valueRange = valueStart..<values.count
             do throws(JSONFieldError) {
                 try extractor.extract(from: line.bytes)
@@ -291,7 +292,10 @@ final class EmbeddedEngine: StreamsEngine {
         for output in outputs.values {
             if isExactlyOnce { try output.sync() } else { try output.flush() }
         }
-        guard let state else { return [:] }
+        guard let state else {
+            // No durability (the in-memory store): nothing to record, positions are not used.
+            return Dictionary(uniqueKeysWithValues: (task?.changelogs ?? []).map { ($0, StreamsCore.ChangelogPosition.beginning) })
+        }
         // The changelog is synced under both guarantees (the store must never get ahead of it);
         // at-least-once saves the outputs' fsyncs and commits less often.
         try changelog?.sync()

@@ -49,7 +49,8 @@ public final class OutputFile {
     public let flushThreshold: Int
 
     private let descriptor: Descriptor
-    private var buffer: [UInt8]
+    // Appended per record from the job's thread only: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var buffer: [UInt8]
     /// Bytes handed to `write(2)` (and so in the file, unless a write failed part-way).
     private var writtenLength: Int64
     private var isClosed = false
@@ -134,7 +135,7 @@ public final class OutputFile {
     @inline(__always)
     public func append(_ bytes: UnsafeRawBufferPointer) throws(EmbeddedError) {
         precondition(!isClosed, "append to a closed OutputFile")
-        buffer.append(contentsOf: bytes)
+        buffer.appendBytes(bytes)
         if buffer.count >= flushThreshold { try flush() }
     }
 
@@ -144,7 +145,7 @@ public final class OutputFile {
     @inline(__always)
     public func appendLine(_ bytes: UnsafeRawBufferPointer) throws(EmbeddedError) {
         precondition(!isClosed, "append to a closed OutputFile")
-        buffer.append(contentsOf: bytes)
+        buffer.appendBytes(bytes)
         buffer.append(UInt8(ascii: "\n"))
         if buffer.count >= flushThreshold { try flush() }
     }
