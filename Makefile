@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds, and runs every test
 SWIFT ?= swift
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench bench-pipeline clean
 
 deps:
 	@scripts/install-deps.sh
@@ -21,6 +21,9 @@ demo: deps
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark
+
+bench-pipeline: deps
+	Benchmarks/pipeline.sh
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -733,7 +733,11 @@ public final class LMDBWindowStore: WindowStore {
                 }
             } else {
                 let length = schema.encodeShort(key, ts, into: keyBuffer)
-                try transaction!.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value, in: db)
+                // Through the segment's cached cursor: after insertIfAbsent's lookup it sits next to
+                // this key, and LMDB then skips the second descent.
+                try transaction!.withCachedCursor(on: db) { (cursor) throws(LMDBError) in
+                    try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
+                }
             }
         }
     }
