@@ -108,7 +108,7 @@ struct ErrorTests {
         #expect(result.stderr.contains(output), "\(result)")
 
         // A missing input is an I/O error too, and names the file.
-        let missing = try DedupCLI.run(Self.arguments(TemporaryDirectory(), inputs: ["nope.jsonl"]), in: dir.path)
+        let missing = try DedupCLI.run(Self.arguments(dir, inputs: ["nope.jsonl"]), in: dir.path)
         #expect(missing.status == 74, "\(missing)")
         #expect(missing.stderr.contains("nope.jsonl"), "\(missing)")
     }
