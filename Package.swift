@@ -125,6 +125,13 @@ let package = Package(
             dependencies: ["StreamsEmbedded", "StreamsState"],
             swiftSettings: swiftSettings
         ),
+        // Runs the real `dedup` executable as a child process; depending on DedupCLI makes
+        // `swift build --build-tests` build it (and lets the tests reach its parser).
+        .testTarget(
+            name: "DedupCLITests",
+            dependencies: ["DedupCLI", "StreamsEmbedded", "StreamsJSON"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "StreamsJSONTests",
             dependencies: ["StreamsJSON"],

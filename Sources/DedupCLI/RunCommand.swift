@@ -61,6 +61,15 @@ extension Dedup {
         @Option(help: ArgumentHelp("lmdb (default) or memory (no durability; for benchmarks).", visibility: .hidden))
         var store: DedupJobConfiguration.StoreKind = .lmdb
 
+        @Option(
+            name: .customLong("compaction-threshold"),
+            help: ArgumentHelp(
+                "Changelog size in bytes above which it is rewritten from the live entries (default 64 MiB).",
+                visibility: .hidden
+            )
+        )
+        var compactionThreshold: Int64?
+
         @Flag(help: "Keep reading as the inputs grow until SIGINT/SIGTERM, then commit and exit 0.")
         var follow = false
 
@@ -75,13 +84,16 @@ extension Dedup {
             if keys.isEmpty { throw ValidationError("give at least one --key field path, e.g. --key order.id") }
             if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be given only once") }
             if invalid != nil && onInvalid != .skip { throw ValidationError("--invalid needs --on-invalid skip") }
+            if let compactionThreshold, compactionThreshold <= 0 {
+                throw ValidationError("--compaction-threshold must be a positive number of bytes")
+            }
             if follow && inputs.contains("-") == false && store == .memory {
                 throw ValidationError("--follow needs the lmdb store")
             }
         }
 
         var jobConfiguration: DedupJobConfiguration {
-            DedupJobConfiguration(
+            var configuration = DedupJobConfiguration(
                 inputs: inputs,
                 output: output,
                 duplicatesOutput: duplicates,
@@ -97,6 +109,8 @@ extension Dedup {
                 follow: follow,
                 store: store
             )
+            if let compactionThreshold { configuration.compactionThresholdBytes = compactionThreshold }
+            return configuration
         }
 
         func run() async throws {

@@ -103,8 +103,14 @@ public final class DedupJob {
             if processable > 0 {
                 do { processed = try manager.processBuffered(maxRecords: processable) } catch { throw DedupJobError(error) }
             }
+            let generation = engine.checkpoint?.generation
             do { try manager.maybeCommit() } catch { throw DedupJobError(error) }
-            if let store = task.store(named: Self.storeName) as? any WindowStore {
+            // Compaction writes the store's live entries and commits the store, so it may run
+            // only right after a commit, when the store holds exactly what the checkpoint covers.
+            // (The changelog can already be past the threshold before any commit of this run.)
+            if engine.checkpoint?.generation != generation,
+                let store = task.store(named: Self.storeName) as? any WindowStore
+            {
                 _ = try engine.compactIfNeeded(store: store)
             }
 

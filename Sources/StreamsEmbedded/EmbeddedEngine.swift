@@ -329,9 +329,12 @@ final class EmbeddedEngine: StreamsEngine {
     // MARK: Compaction
 
     /// Rewrites the changelog from the store's live entries when it has grown past the threshold;
-    /// call right after a commit, when store and changelog agree.
+    /// call right after a commit, when store and changelog agree (elsewhere it returns `false`
+    /// when it can tell: records appended to the changelog since its last sync).
     func compactIfNeeded(store: any WindowStore) throws(DedupJobError) -> Bool {
-        guard let changelog, let state, var checkpoint else { return false }
+        guard let changelog, let state, var checkpoint, changelog.appendedPosition == changelog.position else {
+            return false
+        }
         let length = changelog.position.offset
         guard length > max(configuration.compactionThresholdBytes, 3 * changelog.header.baseLength) else { return false }
         do {
