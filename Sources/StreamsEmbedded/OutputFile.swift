@@ -86,7 +86,7 @@ public final class OutputFile {
         }
         isStandardOutput = false
         let existed = FileSystemCalls.exists(path)
-        let file = try Descriptor(opening: path, flags: O_WRONLY | O_CREAT | O_APPEND, role: "output file")
+        let file = try Descriptor(opening: path, flags: O_RDWR | O_CREAT | O_APPEND, role: "output file")
         do throws(EmbeddedError) {
             guard try file.isRegularFile() else {
                 throw EmbeddedError(
@@ -111,7 +111,11 @@ public final class OutputFile {
                 if size > committed { try file.truncate(to: committed) }
                 length = committed
             case .append:
-                length = try file.size()
+                // A kill in the middle of a write can leave a partial last line; it was never
+                // committed (commits only follow complete writes), so cut it rather than let the
+                // next line be glued onto it.
+                length = try Self.lengthThroughLastNewline(file)
+                if length < (try file.size()) { try file.truncate(to: length) }
             }
             try file.sync()
             if !existed {
@@ -127,6 +131,22 @@ public final class OutputFile {
 
     deinit {
         if !isClosed && !isStandardOutput { descriptor.closeFile() }
+    }
+
+    /// The length of `file` up to and including its last newline (0 if it has none).
+    private static func lengthThroughLastNewline(_ file: Descriptor) throws(EmbeddedError) -> Int64 {
+        var end = try file.size()
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 8)
+        defer { chunk.deallocate() }
+        while end > 0 {
+            let start = max(0, end - Int64(chunk.count))
+            let n = try file.readSome(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<Int(end - start)]), at: start)
+            if let i = UnsafeRawBufferPointer(rebasing: chunk[0..<n]).lastIndex(of: UInt8(ascii: "\n")) {
+                return start + Int64(i) + 1
+            }
+            end = start
+        }
+        return 0
     }
 
     /// Appends `bytes` to the buffer, writing the buffer out first if it passed ``flushThreshold``.

@@ -64,6 +64,28 @@ struct OutputFileTests {
         #expect(error?.message.contains(path) == true)
     }
 
+    @Test("append mode keeps whole lines written after a commit but cuts a torn last line", arguments: [0, 1, 70_000])
+    func appendCutsTornLine(longLine: Int) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("out.jsonl")
+        let long = String(repeating: "x", count: longLine)
+        Files.write(Array("one\n\(long)two\nthree-torn".utf8), to: path)
+        let output = try OutputFile(path: path, mode: .append)
+        #expect(Files.read(path) == Array("one\n\(long)two\n".utf8))
+        #expect(output.length == Int64(8 + longLine))
+        try output.append(Array("four\n".utf8))
+        try output.sync()
+        #expect(Files.read(path) == Array("one\n\(long)two\nfour\n".utf8))
+        try output.close()
+
+        Files.write(Array(String(repeating: "y", count: 70_000).utf8), to: path)  // no newline at all
+        let empty = try OutputFile(path: path, mode: .append)
+        #expect(empty.length == 0)
+        #expect(Files.read(path).isEmpty)
+        try empty.close()
+    }
+
     @Test("truncate rolls back a failed commit to the committed length")
     func rollback() throws {
         let dir = TemporaryDirectory()
