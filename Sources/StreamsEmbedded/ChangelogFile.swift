@@ -179,24 +179,8 @@ public final class ChangelogFile: ChangelogSink {
     ///   Part of the buffer may then be in the file, past ``position``: call
     ///   ``discardUncommitted()`` (or reopen) before appending again.
     public func flush() throws(EmbeddedError) {
-        guard !buffer.isEmpty else { return }
-        var written = 0
-        let result: Result<Void, EmbeddedError> = buffer.withUnsafeBytes { raw in
-            do throws(EmbeddedError) {
-                try descriptor.writeAll(raw, written: &written)
-                return .success(())
-            } catch {
-                return .failure(error)
-            }
-        }
-        writtenLength += Int64(written)
-        if written == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            bufferedRecordCount = 0
-        } else {
-            buffer.removeFirst(written)
-        }
-        try result.get()
+        try descriptor.writeDraining(&buffer, addingTo: &writtenLength)
+        if buffer.isEmpty { bufferedRecordCount = 0 }
     }
 
     /// Flushes and makes the file durable (`fsync`), then advances ``position``.

@@ -57,6 +57,29 @@ struct Descriptor {
 
     /// Reads up to `buffer.count` bytes; 0 means end of file, -1 "no data now" on a non-blocking
     /// descriptor.
+    /// Writes `buffer` out and removes what was written from it, adding that count to `total`,
+    /// also when the write fails part-way (the error is thrown afterwards): the unwritten rest
+    /// stays buffered for a retry.
+    func writeDraining(_ buffer: inout [UInt8], addingTo total: inout Int64) throws(EmbeddedError) {
+        guard !buffer.isEmpty else { return }
+        var written = 0
+        let result: Result<Void, EmbeddedError> = buffer.withUnsafeBytes { raw in
+            do throws(EmbeddedError) {
+                try writeAll(raw, written: &written)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        total += Int64(written)
+        if written == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+        } else {
+            buffer.removeFirst(written)
+        }
+        try result.get()
+    }
+
     func readSome(into buffer: UnsafeMutableRawBufferPointer) throws(EmbeddedError) -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
         while true {

@@ -180,23 +180,7 @@ public final class OutputFile {
     /// - Throws: ``EmbeddedError`` naming the file; ``EmbeddedError/Code/diskFull`` when the file
     ///   system is full. The bytes not written stay buffered; part of the buffer may be in the file.
     public func flush() throws(EmbeddedError) {
-        guard !buffer.isEmpty else { return }
-        var written = 0
-        let result: Result<Void, EmbeddedError> = buffer.withUnsafeBytes { raw in
-            do throws(EmbeddedError) {
-                try descriptor.writeAll(raw, written: &written)
-                return .success(())
-            } catch {
-                return .failure(error)
-            }
-        }
-        writtenLength += Int64(written)
-        if written == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-        } else {
-            buffer.removeFirst(written)
-        }
-        try result.get()
+        try descriptor.writeDraining(&buffer, addingTo: &writtenLength)
     }
 
     /// Flushes the buffer and makes the file durable (`fsync`); ``length`` then covers everything
