@@ -110,31 +110,38 @@ let package = Package(
             dependencies: ["StreamsState", "StreamsEmbedded"],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets (temporary directories, seeded randomness, built
+        // executables); never part of a product.
+        .target(
+            name: "StreamsTestSupport",
+            path: "Tests/StreamsTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "StreamsLMDBTests",
-            dependencies: ["StreamsLMDB"],
+            dependencies: ["StreamsLMDB", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StreamsStateTests",
-            dependencies: ["StreamsState", "StreamsLMDB", "StreamsTestSupportTools"],
+            dependencies: ["StreamsState", "StreamsLMDB", "StreamsTestSupportTools", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StreamsEmbeddedTests",
-            dependencies: ["StreamsEmbedded", "StreamsState"],
+            dependencies: ["StreamsEmbedded", "StreamsState", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         // Runs the real `dedup` executable as a child process; depending on DedupCLI makes
         // `swift build --build-tests` build it (and lets the tests reach its parser).
         .testTarget(
             name: "DedupCLITests",
-            dependencies: ["DedupCLI", "StreamsEmbedded", "StreamsJSON"],
+            dependencies: ["DedupCLI", "StreamsEmbedded", "StreamsJSON", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StreamsJSONTests",
-            dependencies: ["StreamsJSON"],
+            dependencies: ["StreamsJSON", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -144,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsDedupTests",
-            dependencies: ["StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState"],
+            dependencies: ["StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

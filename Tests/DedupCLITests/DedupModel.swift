@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StreamsTestSupport
 
 /// The Deduplicator contract of issue 4, written as plainly as possible, to compare `dedup run`
 /// with: a global merge of the inputs (smallest event time first, ties to the input given first),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StreamsTestSupport
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StreamsTestSupport
 
 @Suite("dedup run: the store rebuilt from the changelog")
 struct RecoveryTests {

@@ -1,41 +1,12 @@
 import Foundation
+import StreamsTestSupport
 import Testing
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A fresh directory under the system's temporary directory, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
 
-    init(_ label: String = #function) {
-        let name = "swift-dedup-cli-\(label.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
-        path = (NSTemporaryDirectory() as NSString).appendingPathComponent(name)
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    func remove() {
-        // Directories made read-only by a test must be writable again to be removed.
-        _ = chmod(path, 0o755)
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
-
-/// A small seeded generator, so a failing random test can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// What a finished `dedup` process left behind.
 struct DedupResult: CustomStringConvertible {
@@ -49,15 +20,7 @@ struct DedupResult: CustomStringConvertible {
 /// The real `dedup` executable, run as a child process.
 enum DedupCLI {
     /// The executable built next to the test bundle (`.build/<config>/dedup`).
-    static let path: String = {
-        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("dedup").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../.build/debug/dedup").standardized.path
-    }()
+    static let path = BuiltExecutable.path("dedup")
 
     /// Starts `dedup arguments` with standard output and error going to files in `directory`.
     static func launch(

@@ -3,6 +3,7 @@ import StreamsCore
 import StreamsDedup
 import StreamsTestKit
 import StreamsState
+import StreamsTestSupport
 
 /// The contract, written as directly as possible: every emitted `(k, t0)` is kept forever, and a
 /// record is a duplicate iff some emitted entry of its key has `|t − t0| < W` and `t0 + W > S − G`
@@ -65,7 +66,7 @@ struct DeduplicatorModelTests {
         let window = Int64(rng.next() % 60) + 1
         let grace = rng.next() % 3 == 0 ? 0 : Int64(rng.next() % 40)
         let keyCount = Int(rng.next() % 10) + 2
-        let directory = TemporaryDirectory()
+        let directory = SelfRemovingDirectory()
         let configuration = StreamsConfiguration(applicationId: "model", stateDirectory: directory.path)
         let dedup = DeduplicatorConfiguration(
             key: .jsonField("order.id"),
@@ -141,7 +142,7 @@ struct DeduplicatorModelTests {
     /// nothing): without the marker, the restored store would match an entry that had expired.
     @Test(arguments: StoreKind.allCases)
     func streamTimeMovedByADuplicateSurvivesRestore(store: StoreKind) throws {
-        let directory = TemporaryDirectory()
+        let directory = SelfRemovingDirectory()
         let configuration = StreamsConfiguration(applicationId: "marker", stateDirectory: directory.path)
         let dedup = DeduplicatorConfiguration(key: .jsonField("id"), window: .milliseconds(10))
         let topology = Self.topology(dedup, store: store.factory)
@@ -155,7 +156,7 @@ struct DeduplicatorModelTests {
             try driver.close()
         }
         // Rebuild from scratch: delete LMDB files so the store restores from the whole changelog.
-        _ = TemporaryDirectory.remove("\(directory.path)/marker")
+        _ = SelfRemovingDirectory.remove("\(directory.path)/marker")
         let driver = try TopologyTestDriver(topology, configuration: configuration, engine: engine)
         #expect(driver.windowStore(named: "dedup-store")?.streamTimeMs == 9)
         try driver.inputTopic("orders-a").pipeInput(#"{"id":"x"}"#, timestampMs: 5)
@@ -164,7 +165,7 @@ struct DeduplicatorModelTests {
     }
 }
 
-extension TemporaryDirectory {
+extension SelfRemovingDirectory {
     static func remove(_ path: String) -> Int32 { system("rm -rf '\(path)'") }
 }
 

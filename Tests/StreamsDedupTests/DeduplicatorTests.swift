@@ -3,6 +3,7 @@ import StreamsCore
 import StreamsDedup
 import StreamsState
 import StreamsTestKit
+import StreamsTestSupport
 
 @Suite("Deduplicator")
 struct DeduplicatorTests {
@@ -14,7 +15,7 @@ struct DeduplicatorTests {
         statistics: DeduplicationStatisticsCollector? = nil,
         withDuplicatesSink: Bool = true,
         store: StoreKind = .inMemory,
-        directory: TemporaryDirectory = TemporaryDirectory()
+        directory: SelfRemovingDirectory = SelfRemovingDirectory()
     ) throws -> TopologyTestDriver {
         var topology = Topology()
         topology.addSource("in", topics: "events")

@@ -24,7 +24,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
 }
 
 /// A temporary directory deleted when the value is released.
-final class TemporaryDirectory {
+final class SelfRemovingDirectory {
     let path: String
 
     init() {
@@ -39,19 +39,5 @@ final class TemporaryDirectory {
     }
 }
 
-/// A deterministic random number generator (SplitMix64), so failures can be replayed by seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import StreamsEmbedded
 import StreamsState
 import Testing
+import StreamsTestSupport
 
 @Suite("ChangelogFile")
 struct ChangelogFileTests {

@@ -2,6 +2,7 @@ import Foundation
 import StreamsEmbedded
 import StreamsState
 import Testing
+import StreamsTestSupport
 
 /// Kills a real child running the commit protocol (`StreamsTestSupportTools embedded-writer`) with
 /// SIGKILL at random moments and checks that every committed batch survives and nothing else does.
@@ -10,16 +11,7 @@ struct EmbeddedCrashTests {
     static let batch = 400
 
     /// The helper executable built next to the test bundle.
-    static var toolPath: String {
-        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("StreamsTestSupportTools").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-            "../../.build/debug/StreamsTestSupportTools"
-        ).standardized.path
-    }
+    static var toolPath: String { BuiltExecutable.path("StreamsTestSupportTools") }
 
     /// The changelog entries of batches `0..<count`, in order (see EmbeddedWriter.swift).
     static func expectedEntries(batches count: Int) -> [ChangelogEntry] {

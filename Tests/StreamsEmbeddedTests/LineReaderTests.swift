@@ -1,6 +1,7 @@
 import Foundation
 import StreamsEmbedded
 import Testing
+import StreamsTestSupport
 
 @Suite("LineReader")
 struct LineReaderTests {

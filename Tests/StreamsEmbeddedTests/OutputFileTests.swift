@@ -1,6 +1,7 @@
 import Foundation
 import StreamsEmbedded
 import Testing
+import StreamsTestSupport
 
 @Suite("OutputFile")
 struct OutputFileTests {

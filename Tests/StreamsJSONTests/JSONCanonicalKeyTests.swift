@@ -1,5 +1,6 @@
 import StreamsJSON
 import Testing
+import StreamsTestSupport
 
 @Suite("JSONCanonicalKey")
 struct JSONCanonicalKeyTests {

@@ -1,6 +1,7 @@
 import Foundation
 import StreamsJSON
 import Testing
+import StreamsTestSupport
 
 /// Randomized comparison of the extractor with Foundation's `JSONSerialization` (the oracle, tests only).
 @Suite("JSONFieldExtractor agrees with JSONSerialization")

@@ -1,6 +1,7 @@
 import Foundation
 import StreamsJSON
 import Testing
+import StreamsTestSupport
 
 @Suite("JSONTimestamp")
 struct JSONTimestampTests {
