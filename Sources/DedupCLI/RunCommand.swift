@@ -114,6 +114,12 @@ extension Dedup {
         }
 
         func run() async throws {
+            // Logs go to standard error (standard output may be the --output), warnings and up.
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = .warning
+                return handler
+            }
             let logger = Logger(label: "dedup")
             let progress = ProgressPrinter(enabled: !quiet && isatty(STDERR_FILENO) == 1)
             let service = DedupService(configuration: jobConfiguration, progress: progress, logger: logger)

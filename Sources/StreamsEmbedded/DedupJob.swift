@@ -74,8 +74,17 @@ public final class DedupJob {
             throw DedupJobError(error)
         }
         let manager = TaskManager(engine: engine, tasks: [task], configuration: streams, clock: clock, logger: logger)
-        progress?(DedupJobProgress(phase: .restoring(entries: 0), recordsRead: 0, duplicates: 0, recordsPerSecond: 0, position: ""))
+        if let progress {
+            var lastRestoreProgress = 0.0
+            engine.onRestoreProgress = { entries in
+                let now = monotonicSeconds()
+                guard now - lastRestoreProgress >= 0.25 else { return }
+                lastRestoreProgress = now
+                progress(DedupJobProgress(phase: .restoring(entries: entries), recordsRead: 0, duplicates: 0, recordsPerSecond: 0, position: ""))
+            }
+        }
         do { try manager.start() } catch { throw DedupJobError(error) }
+        engine.onRestoreProgress = nil
         if engine.restoredEntries > 0 {
             logger.info("restored \(engine.restoredEntries) changelog entries into the store")
         }

@@ -257,6 +257,7 @@ final class EmbeddedEngine: StreamsEngine {
             }
             let entries = try restoreReader!.nextBatch(maxEntries: maxEntries)
             restoredEntries += entries.count
+            onRestoreProgress?(restoredEntries)
             let next = StreamsEmbedded.ChangelogPosition(generation: file.header.generation, offset: restoreReader!.validLength)
             if entries.isEmpty { restoreReader = nil }
             return ChangelogBatch(entries: entries, nextPosition: Self.corePosition(next))
@@ -266,6 +267,8 @@ final class EmbeddedEngine: StreamsEngine {
     }
 
     private var restoreReader: ChangelogReader?
+    /// Called after each changelog batch handed to a restoring store, with the entries so far.
+    var onRestoreProgress: ((Int) -> Void)?
 
     func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: StreamsCore.ChangelogPosition] {
         do throws(EmbeddedError) {
