@@ -69,6 +69,24 @@ struct RecoveryTests {
         #expect(Files.exists(dir.file("state/store/data.mdb")), "the store was not recreated")
     }
 
+    @Test("--output -: a rebuild writes only records to standard output, its logs go to standard error")
+    func standardOutputStaysClean() throws {
+        let split = Split(seed: 23)
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let paths = Workload(inputs: split.first, windowMs: split.windowMs, graceMs: split.graceMs).write(to: dir.path)
+        let arguments = split.whole.arguments(
+            inputs: paths, output: "-", duplicates: dir.file("dup.jsonl"), state: dir.file("state"))
+        let run1 = try DedupCLI.run(arguments, in: dir.path)
+        #expect(run1.status == 0, "\(run1)")
+        try FileManager.default.removeItem(atPath: dir.file("state/store"))
+        for (path, lines) in zip(paths, split.second) { Files.append(lines, to: path) }
+        let run2 = try DedupCLI.run(arguments, in: dir.path)
+        #expect(run2.status == 0, "\(run2)")
+        let printed = (run1.stdout + run2.stdout).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(printed.map(String.init) == split.whole.expected().kept)
+    }
+
     @Test("garbage over STATE/store/data.mdb between runs: rebuilt from the changelog, same output")
     func storeDamaged() throws {
         let split = Split(seed: 22)
