@@ -102,6 +102,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `make demo`: a walk through the window store (the `dedup` CLI will replace it).
+        .executableTarget(
+            name: "StoreDemo",
+            dependencies: ["StreamsState"],
+            swiftSettings: swiftSettings
+        ),
         // A child process for crash tests: writes and commits to a store in a loop until SIGKILLed.
         .executableTarget(
             name: "StreamsTestSupportTools",

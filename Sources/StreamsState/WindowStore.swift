@@ -41,7 +41,8 @@ public protocol WindowStore: StateStore {
     /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.
     func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> [WindowEntry]
 
-    /// Calls `body` with every live entry, ordered by segment, then by stored key.
+    /// Calls `body` with every live entry. The order is by segment; within a segment it is
+    /// implementation-defined.
     func forEachEntry(_ body: (WindowEntry) throws -> Void) throws
 
     /// Deletes the entry `(key, timestampMs)` if it exists; writes a tombstone to the changelog.
@@ -101,24 +102,24 @@ extension WindowStore {
 
 /// Calls `body` with the bytes of `array`, with typed throws preserved.
 @inline(__always)
-func withBytes<R>(
+func withBytes<R, E: Error>(
     _ array: [UInt8],
-    _ body: (UnsafeRawBufferPointer) throws(StateStoreError) -> R
-) throws(StateStoreError) -> R {
-    let result: Result<R, StateStoreError> = array.withUnsafeBytes { buffer in
-        do throws(StateStoreError) { return .success(try body(buffer)) } catch { return .failure(error) }
+    _ body: (UnsafeRawBufferPointer) throws(E) -> R
+) throws(E) -> R {
+    let result: Result<R, E> = array.withUnsafeBytes { buffer in
+        do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
     }
     return try result.get()
 }
 
 /// Calls `body` with the bytes of two arrays, with typed throws preserved.
 @inline(__always)
-func withPair<R>(
+func withPair<R, E: Error>(
     _ a: [UInt8],
     _ b: [UInt8],
-    _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(StateStoreError) -> R
-) throws(StateStoreError) -> R {
-    try withBytes(a) { (ka) throws(StateStoreError) in
-        try withBytes(b) { (kb) throws(StateStoreError) in try body(ka, kb) }
+    _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(E) -> R
+) throws(E) -> R {
+    try withBytes(a) { (ka) throws(E) in
+        try withBytes(b) { (kb) throws(E) in try body(ka, kb) }
     }
 }

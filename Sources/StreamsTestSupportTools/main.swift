@@ -1,1 +1,38 @@
-print("placeholder")
+// A child process for the state store's crash tests.
+//
+//   StreamsTestSupportTools crash-writer DIR BATCH
+//
+// Opens the LMDB window store in DIR and, forever, writes BATCH entries derived from the next
+// commit number and commits them with metadata "commit" = that number.
+// The parent kills it with SIGKILL at a random moment and checks that the store holds
+// exactly the entries of commits 0...last (the metadata's number).
+import StreamsState
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+let arguments = CommandLine.arguments
+guard arguments.count == 4, arguments[1] == "crash-writer", let batch = Int(arguments[3]) else {
+    print("usage: StreamsTestSupportTools crash-writer DIR BATCH")
+    exit(64)
+}
+
+/// The configuration the crash test uses: a retention long enough that nothing expires.
+let configuration = WindowStoreConfiguration(name: "crash", retention: .seconds(1_000_000_000))
+
+do {
+    let store = try LMDBWindowStore(directory: arguments[2], configuration: configuration)
+    var next = (try store.metadata(forKey: "commit")).flatMap { Int(String(decoding: $0, as: UTF8.self)) }.map { $0 + 1 } ?? 0
+    while true {
+        for i in 0..<batch {
+            let key = Array("k\(next)-\(i)".utf8)
+            try store.put(key: key, timestampMs: Int64(next * batch + i), value: Array("v\(next)".utf8))
+        }
+        try store.commit(metadata: ["commit": Array(String(next).utf8)])
+        next += 1
+    }
+} catch {
+    print("crash-writer: \(error)")
+    exit(1)
+}

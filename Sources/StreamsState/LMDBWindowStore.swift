@@ -1,0 +1,774 @@
+public import StreamsLMDB
+
+/// A ``WindowStore`` on LMDB: one named LMDB database per time segment, metadata committed in the
+/// same write transaction as the data, and a record of whether the files can be trusted after an
+/// operating-system crash.
+///
+/// Layout inside `directory` (an LMDB environment):
+/// - `meta`: the store's own settings (`streams.*`) and the caller's commit metadata;
+/// - `segment/<id>`: entries with `id == floor(timestamp / segmentInterval)`, keyed as
+///   described by the key schema (length-prefixed keys; keys longer than
+///   ``Options/longKeyThreshold`` by hash with collision chains).
+///
+/// An expired segment (every entry has `timestamp + retention <= streamTime`) is dropped whole
+/// with `mdb_drop`. Writes accumulate in one LMDB write transaction until
+/// ``commit(metadata:)``; when the map fills up, the transaction is aborted, the map doubled and
+/// the batch replayed, so callers never see "map full" below ``Options/maxMapSize``.
+///
+/// Kafka Streams counterpart: `RocksDBWindowStore` over `RocksDBSegmentedBytesStore`.
+///
+/// - Important: Owned by one thread at a time. The open write transaction holds LMDB's writer
+///   lock, so a second process opening the same directory waits until this one commits.
+public final class LMDBWindowStore: WindowStore {
+    /// Physical settings of the store (its logical ones are in ``WindowStoreConfiguration``).
+    public struct Options: Sendable, Hashable {
+        /// LMDB environment flags. Default `[.noSync, .noTLS, .noReadahead]`: commits do not
+        /// fsync (a killed process loses nothing; after an OS crash ``integrity`` says whether
+        /// to rebuild). `.writeMap` is faster but turns a full disk into `SIGBUS`, so it is off.
+        public var environmentFlags: LMDBEnvironmentFlags
+        /// The initial map size in bytes. Default 64 MiB; it doubles as needed.
+        public var initialMapSize: Int
+        /// The largest map size in bytes. Default 1 TiB (address space, not disk).
+        public var maxMapSize: Int
+        /// The most segments that can exist at once. Default 1,000.
+        public var maxSegments: Int
+        /// What to do when the directory holds a store built with another retention.
+        public var onConfigurationMismatch: ConfigurationMismatchPolicy
+        /// Keys longer than this many bytes are stored by hash with collision chains. Default
+        /// 400, at most 501 (LMDB keys are limited to 511 bytes).
+        public var longKeyThreshold: Int
+        /// The hash for long keys; ``KeyHash/constant(_:)`` forces collisions in tests.
+        public var keyHash: KeyHash
+        /// The largest business key accepted, in bytes. Default 16 MiB.
+        public var maxKeySize: Int
+
+        /// Creates options; every parameter has the default documented on its property.
+        public init(
+            environmentFlags: LMDBEnvironmentFlags = [.noSync, .noTLS, .noReadahead],
+            initialMapSize: Int = 64 << 20,
+            maxMapSize: Int = 1 << 40,
+            maxSegments: Int = 1_000,
+            onConfigurationMismatch: ConfigurationMismatchPolicy = .fail,
+            longKeyThreshold: Int = 400,
+            keyHash: KeyHash = .fnv1a,
+            maxKeySize: Int = 16 << 20
+        ) {
+            self.environmentFlags = environmentFlags
+            self.initialMapSize = initialMapSize
+            self.maxMapSize = maxMapSize
+            self.maxSegments = maxSegments
+            self.onConfigurationMismatch = onConfigurationMismatch
+            self.longKeyThreshold = longKeyThreshold
+            self.keyHash = keyHash
+            self.maxKeySize = maxKeySize
+        }
+    }
+
+    /// What opening a store built with a different retention does.
+    public enum ConfigurationMismatchPolicy: Sendable, Hashable {
+        /// Throw ``StateStoreError/Code/configurationMismatch`` (the default): the caller either
+        /// passes the original retention or deletes the store and rebuilds it from its changelog.
+        case fail
+        /// Use the new retention from now on. A shorter one expires entries sooner; a longer one
+        /// cannot bring back segments already dropped. The segment interval stays the stored one.
+        case adopt
+    }
+
+    /// Whether the files on disk can be trusted, decided when the store was opened.
+    public enum Integrity: Sendable, Hashable {
+        /// The directory held no store; an empty one was created.
+        case new
+        /// The store was closed cleanly, or last written during the current boot (a killed process
+        /// loses nothing: its writes are in the page cache), or commits are synchronous.
+        case trusted
+        /// The machine rebooted since an unsynced commit: the file may be inconsistent. Delete it
+        /// (``LMDBWindowStore/destroy(directory:)``) and rebuild from the changelog.
+        case untrusted(reason: String)
+    }
+
+    /// The store's name.
+    public let name: String
+    /// The directory holding the LMDB environment.
+    public let directory: String
+    /// How long an entry stays live, in stream-time milliseconds.
+    public private(set) var retentionMs: Int64
+    /// The span of one segment in milliseconds (the stored one when reopening).
+    public let segmentIntervalMs: Int64
+    /// Whether the files could be trusted when opened.
+    public let integrity: Integrity
+    /// Where mutations are reported, if anywhere.
+    public var changelog: (any ChangelogSink)?
+    /// The current stream time (pending until commit), or `Int64.min`.
+    public private(set) var streamTimeMs: Int64 = .min
+
+    let environment: LMDBEnvironment
+    private let options: Options
+    private let schema: WindowKeySchema
+    private var meta: LMDBDatabase
+    /// Open segment databases, ascending by id.
+    private var segments: [(id: Int64, database: LMDBDatabase)] = []
+    private var transaction: LMDBWriteTransaction?
+    private var committedStreamTimeMs: Int64 = .min
+    /// Every mutation of the open transaction, to replay after growing a full map.
+    private var replayLog = ReplayLog()
+    /// Scratch space for stored keys (longest: a short key of `threshold` bytes).
+    private let keyBuffer: UnsafeMutableRawBufferPointer
+    private var valueBuffer: [UInt8] = []
+    private var isClosed = false
+
+    private static let segmentPrefix = "segment/"
+    private static let formatVersion: [UInt8] = Array("swift-dedup window store v1".utf8)
+
+    /// Opens the store in `directory`, creating the directory and an empty store if needed.
+    ///
+    /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/corrupt`` for files that are
+    ///   not a swift-dedup store or are damaged, ``StateStoreError/Code/configurationMismatch`` when
+    ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``, and
+    ///   ``StateStoreError/Code/storage`` for other LMDB failures.
+    public init(
+        directory: String,
+        configuration: WindowStoreConfiguration,
+        options: Options = Options()
+    ) throws(StateStoreError) {
+        precondition(configuration.retentionMs > 0, "retention must be at least 1 ms")
+        precondition(
+            (0...WindowKeySchema.maxThreshold).contains(options.longKeyThreshold),
+            "longKeyThreshold must be within 0...\(WindowKeySchema.maxThreshold)"
+        )
+        self.name = configuration.name
+        self.directory = directory
+        self.options = options
+        self.schema = WindowKeySchema(threshold: options.longKeyThreshold, hash: options.keyHash)
+        self.keyBuffer = .allocate(byteCount: 2 + WindowKeySchema.maxThreshold + 8, alignment: 8)
+        do {
+            try FileSystem.createDirectory(directory)
+        } catch {
+            keyBuffer.deallocate()
+            throw StateStoreError(.storage, "cannot create the store directory \(directory): \(error)")
+        }
+        let env: LMDBEnvironment
+        do {
+            env = try LMDBEnvironment(
+                path: directory,
+                configuration: .init(
+                    mapSize: options.initialMapSize,
+                    maxMapSize: options.maxMapSize,
+                    maxDatabases: UInt32(options.maxSegments + 4),
+                    flags: options.environmentFlags
+                )
+            )
+        } catch {
+            keyBuffer.deallocate()
+            throw Self.wrap(error, directory: directory)
+        }
+        self.environment = env
+        let opened: OpenedState
+        do {
+            opened = try Self.openMeta(env, directory: directory, configuration: configuration, options: options)
+        } catch {
+            keyBuffer.deallocate()
+            throw error
+        }
+        self.meta = opened.meta
+        self.retentionMs = opened.retentionMs
+        self.segmentIntervalMs = opened.segmentIntervalMs
+        self.integrity = opened.integrity
+        self.streamTimeMs = opened.streamTimeMs
+        self.committedStreamTimeMs = opened.streamTimeMs
+        try reloadSegments()
+    }
+
+    deinit {
+        if !isClosed { try? close() }
+        keyBuffer.deallocate()
+    }
+
+    /// Deletes the store's files in `directory` (the data and lock files), for a rebuild from the
+    /// changelog. The directory itself stays.
+    public static func destroy(directory: String) throws(StateStoreError) {
+        do {
+            try FileSystem.removeFile(directory + "/data.mdb")
+            try FileSystem.removeFile(directory + "/lock.mdb")
+        } catch {
+            throw StateStoreError(.storage, "cannot delete the store in \(directory): \(error)")
+        }
+    }
+
+    // MARK: Opening
+
+    private struct OpenedState {
+        var meta: LMDBDatabase
+        var retentionMs: Int64
+        var segmentIntervalMs: Int64
+        var streamTimeMs: Int64
+        var integrity: Integrity
+    }
+
+    private enum MetaKey {
+        static let format = "streams.format"
+        static let retention = "streams.retentionMs"
+        static let segmentInterval = "streams.segmentIntervalMs"
+        static let streamTime = "streams.streamTimeMs"
+        static let bootID = "streams.bootId"
+        static let clean = "streams.cleanShutdown"
+    }
+
+    private static func openMeta(
+        _ env: LMDBEnvironment,
+        directory: String,
+        configuration: WindowStoreConfiguration,
+        options: Options
+    ) throws(StateStoreError) -> OpenedState {
+        let bootID = Array(SystemBoot.identifier.utf8)
+        let unsynced = !options.environmentFlags.isDisjoint(with: [.noSync, .noMetaSync, .mapAsync])
+        do {
+            let state = try env.withWriteTransaction { (txn) throws(LMDBError) -> Result<OpenedState, StateStoreError> in
+                let existing = try txn.existingDatabase(named: "meta")
+                if existing == nil {
+                    // A store with segments but no meta database is not ours.
+                    var foreign = false
+                    try txn.forEach(in: try txn.mainDatabase()) { (_, _) throws(LMDBError) in
+                        foreign = true
+                        return false
+                    }
+                    if foreign {
+                        return .failure(
+                            StateStoreError(
+                                .corrupt,
+                                "\(directory) holds an LMDB environment that is not a swift-dedup window store; delete it or choose another directory"
+                            )
+                        )
+                    }
+                }
+                let meta: LMDBDatabase
+                if let existing { meta = existing } else { meta = try txn.openDatabase(named: "meta", create: true)! }
+                var state = OpenedState(
+                    meta: meta,
+                    retentionMs: configuration.retentionMs,
+                    segmentIntervalMs: configuration.segmentIntervalMs,
+                    streamTimeMs: .min,
+                    integrity: .new
+                )
+                if existing != nil {
+                    guard try txn.value(forKey: Array(MetaKey.format.utf8), in: meta) == formatVersion,
+                        let storedRetention = try txn.value(forKey: Array(MetaKey.retention.utf8), in: meta).flatMap(Int64.init(bytes:)),
+                        let storedInterval = try txn.value(forKey: Array(MetaKey.segmentInterval.utf8), in: meta).flatMap(Int64.init(bytes:))
+                    else {
+                        return .failure(
+                            StateStoreError(
+                                .corrupt,
+                                "\(directory) is not a swift-dedup window store of this version (its metadata is missing or damaged); delete it to rebuild from the changelog"
+                            )
+                        )
+                    }
+                    if storedRetention != configuration.retentionMs && options.onConfigurationMismatch == .fail {
+                        return .failure(
+                            StateStoreError(
+                                .configurationMismatch,
+                                "the store in \(directory) was built with a retention of \(storedRetention) ms, not \(configuration.retentionMs) ms; use the original window, or delete the store directory to rebuild it from the changelog with the new one"
+                            )
+                        )
+                    }
+                    state.segmentIntervalMs = storedInterval
+                    state.streamTimeMs =
+                        try txn.value(forKey: Array(MetaKey.streamTime.utf8), in: meta).flatMap(Int64.init(bytes:)) ?? .min
+                    let lastBoot = try txn.value(forKey: Array(MetaKey.bootID.utf8), in: meta)
+                    let clean = try txn.value(forKey: Array(MetaKey.clean.utf8), in: meta) == [1]
+                    if !unsynced || clean || lastBoot == bootID {
+                        state.integrity = .trusted
+                    } else {
+                        state.integrity = .untrusted(
+                            reason: "the machine restarted since the store's last unsynced commit (it was not closed cleanly); rebuild it from the changelog"
+                        )
+                    }
+                }
+                try txn.put(key: Array(MetaKey.format.utf8), value: formatVersion, in: meta)
+                try txn.put(key: Array(MetaKey.retention.utf8), value: state.retentionMs.bytes, in: meta)
+                try txn.put(key: Array(MetaKey.segmentInterval.utf8), value: state.segmentIntervalMs.bytes, in: meta)
+                try txn.put(key: Array(MetaKey.bootID.utf8), value: bootID, in: meta)
+                try txn.put(key: Array(MetaKey.clean.utf8), value: [0], in: meta)
+                return .success(state)
+            }.get()
+            // The "not clean" mark must reach the disk before any unsynced data page can.
+            if unsynced { try env.sync(force: true) }
+            return state
+        } catch let error as StateStoreError {
+            throw error
+        } catch let error as LMDBError {
+            throw wrap(error, directory: directory)
+        } catch {
+            throw StateStoreError(.storage, "\(directory): \(error)")
+        }
+    }
+
+    private func reloadSegments() throws(StateStoreError) {
+        do {
+            try ensureTransaction()
+            var found: [(Int64, LMDBDatabase)] = []
+            let prefix = Array(Self.segmentPrefix.utf8)
+            var names: [String] = []
+            try transaction!.forEach(in: try transaction!.mainDatabase()) { (key, _) throws(LMDBError) in
+                if key.starts(with: prefix) { names.append(String(decoding: key, as: UTF8.self)) }
+                return true
+            }
+            for name in names {
+                guard let id = Int64(name.dropFirst(Self.segmentPrefix.count)),
+                    let db = try transaction!.existingDatabase(named: name)
+                else {
+                    throw StateStoreError(.corrupt, "\(directory) has an unexpected database \(name); delete the store to rebuild it")
+                }
+                found.append((id, db))
+            }
+            segments = found.sorted { $0.0 < $1.0 }.map { (id: $0.0, database: $0.1) }
+        } catch let error as StateStoreError {
+            throw error
+        } catch let error as LMDBError {
+            throw wrap(error)
+        } catch {
+            throw StateStoreError(.storage, "\(error)")
+        }
+    }
+
+    // MARK: Transactions
+
+    @inline(__always)
+    private func ensureTransaction() throws(LMDBError) {
+        if transaction == nil {
+            precondition(!isClosed, "the store \(name) is closed")
+            transaction = try environment.beginWriteTransaction()
+        }
+    }
+
+    /// Runs `body` in the open transaction; on "map full" grows the map, replays the batch and
+    /// runs `body` again.
+    @inline(__always)
+    private func write<R>(_ body: () throws(LMDBError) -> R) throws(StateStoreError) -> R {
+        while true {
+            do {
+                try ensureTransaction()
+                return try body()
+            } catch {
+                guard error.code == .mapFull else { throw wrap(error) }
+                try recoverFromFullMap()
+            }
+        }
+    }
+
+    private func recoverFromFullMap() throws(StateStoreError) {
+        transaction.take()?.abort()
+        do {
+            try environment.growMap()
+        } catch {
+            throw wrap(error)
+        }
+        try reloadSegments()
+        streamTimeMs = committedStreamTimeMs
+        // Each replayed operation is logged again as it is applied, so that a second "map full"
+        // during the replay (handled recursively through write()) replays what was redone so far.
+        let log = replayLog
+        replayLog = ReplayLog()
+        try log.forEach { (op) throws(StateStoreError) in
+            switch op {
+            case .put(let key, let ts, let value):
+                try putUnlogged(key, ts, value)
+                replayLog.appendPut(key, ts, value)
+            case .delete(let key, let ts):
+                _ = try deleteUnlogged(key, ts)
+                replayLog.appendDelete(key, ts)
+            case .advance(let ts):
+                try advanceUnlogged(ts)
+                replayLog.appendAdvance(ts)
+            }
+        }
+    }
+
+    /// Commits every write since the last commit with `metadata`, in one LMDB transaction.
+    public func commit(metadata: [String: [UInt8]]) throws(StateStoreError) {
+        for key in metadata.keys {
+            precondition(!key.hasPrefix("streams."), "metadata keys starting with 'streams.' are reserved")
+        }
+        while true {
+            try write { () throws(LMDBError) in
+                for (key, value) in metadata {
+                    try transaction!.put(key: Array(key.utf8), value: value, in: meta)
+                }
+                try transaction!.put(key: Array(MetaKey.streamTime.utf8), value: streamTimeMs.bytes, in: meta)
+            }
+            do {
+                try transaction.take()!.commit()
+                committedStreamTimeMs = streamTimeMs
+                replayLog.removeAll()
+                return
+            } catch {
+                // The failed commit freed the transaction; nothing of this batch is on disk.
+                guard error.code == .mapFull else {
+                    try? rollBack()
+                    throw wrap(error)
+                }
+                try recoverFromFullMap()
+            }
+        }
+    }
+
+    /// Rolls back every write since the last commit.
+    public func abort() throws(StateStoreError) {
+        try rollBack()
+    }
+
+    private func rollBack() throws(StateStoreError) {
+        transaction.take()?.abort()
+        replayLog.removeAll()
+        streamTimeMs = committedStreamTimeMs
+        try reloadSegments()
+    }
+
+    /// The metadata value for `key` as of the open transaction.
+    public func metadata(forKey key: String) throws(StateStoreError) -> [UInt8]? {
+        try write { () throws(LMDBError) in try transaction!.value(forKey: Array(key.utf8), in: meta) }
+    }
+
+    /// Aborts pending writes, marks the store cleanly closed, syncs it to disk and closes it.
+    public func close() throws(StateStoreError) {
+        guard !isClosed else { return }
+        transaction.take()?.abort()
+        defer { isClosed = true }
+        do {
+            try environment.withWriteTransaction { (txn) throws(LMDBError) in
+                _ = try txn.put(key: Array(MetaKey.clean.utf8), value: [1], in: meta)
+            }
+            try environment.sync(force: true)
+        } catch {
+            throw wrap(error)
+        }
+    }
+
+    // MARK: Reads and writes
+
+    /// The number of entries in all segments, expired ones of undropped segments included.
+    public var approximateEntryCount: Int {
+        get throws(StateStoreError) {
+            try write { () throws(LMDBError) in
+                var total = 0
+                for segment in segments { total += try transaction!.count(of: segment.database) }
+                return total
+            }
+        }
+    }
+
+    /// The number of segments currently stored.
+    public var segmentCount: Int { segments.count }
+
+    /// The ids of the segments currently stored, ascending (`id = floor(timestamp / segmentInterval)`).
+    public var segmentIDs: [Int64] { segments.map(\.id) }
+
+    /// The bytes of the data file in use (`(last page + 1) × page size`).
+    public var usedBytes: Int { environment.usedBytes }
+
+    /// Writes `(key, timestampMs) -> value`; a no-op for an already expired entry.
+    public func put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer) throws(StateStoreError) {
+        try checkKey(key)
+        guard !isExpired(timestampMs) else { return }
+        try putUnlogged(key, timestampMs, value)
+        replayLog.appendPut(key, timestampMs, value)
+        changelog?.append(key: key, timestampMs: timestampMs, value: value)
+    }
+
+    /// Inserts unless a live entry of `key` lies in `conflictRange`; see ``WindowStore``.
+    public func insertIfAbsent(
+        key: UnsafeRawBufferPointer,
+        timestampMs: Int64,
+        value: UnsafeRawBufferPointer,
+        conflictRange: ClosedRange<Int64>
+    ) throws(StateStoreError) -> Int64? {
+        try checkKey(key)
+        let low = max(conflictRange.lowerBound, liveFloor)
+        let high = conflictRange.upperBound
+        if low <= high {
+            let found = try write { () throws(LMDBError) -> Int64? in try firstTimestamp(key, from: low, to: high) }
+            if let found { return found }
+        }
+        guard !isExpired(timestampMs) else { return nil }
+        try putUnlogged(key, timestampMs, value)
+        replayLog.appendPut(key, timestampMs, value)
+        changelog?.append(key: key, timestampMs: timestampMs, value: value)
+        return nil
+    }
+
+    /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.
+    public func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> [WindowEntry] {
+        try checkKey(key)
+        let low = max(fromMs, liveFloor)
+        guard low <= toMs else { return [] }
+        return try write { () throws(LMDBError) -> [WindowEntry] in
+            var result: [WindowEntry] = []
+            try scan(key, from: low, to: toMs) { (ts, value) in
+                result.append(WindowEntry(key: Array(key), timestampMs: ts, value: Array(value)))
+                return true
+            }
+            return result
+        }
+    }
+
+    /// Calls `body` with every live entry, segment by segment.
+    public func forEachEntry(_ body: (WindowEntry) throws -> Void) throws {
+        let floor = liveFloor
+        for segment in segments {
+            var entries: [WindowEntry] = []
+            var damaged = false
+            try write { () throws(LMDBError) in
+                entries.removeAll(keepingCapacity: true)
+                try transaction!.forEach(in: segment.database) { (k, v) throws(LMDBError) in
+                    guard let entry = WindowKeySchema.decode(key: k, value: v) else {
+                        damaged = true
+                        return false
+                    }
+                    if entry.timestampMs >= floor { entries.append(entry) }
+                    return true
+                }
+            }
+            if damaged {
+                throw StateStoreError(.corrupt, "segment \(segment.id) of \(directory) holds a malformed entry; delete the store to rebuild it from the changelog")
+            }
+            for entry in entries { try body(entry) }
+        }
+    }
+
+    /// Deletes `(key, timestampMs)` if present and records a tombstone.
+    public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) {
+        try checkKey(key)
+        if try deleteUnlogged(key, timestampMs) {
+            replayLog.appendDelete(key, timestampMs)
+            changelog?.append(key: key, timestampMs: timestampMs, value: nil)
+        }
+    }
+
+    /// Advances stream time and drops every fully expired segment.
+    public func advanceStreamTime(to timestampMs: Int64) throws(StateStoreError) {
+        guard timestampMs > streamTimeMs else { return }
+        try advanceUnlogged(timestampMs)
+        replayLog.appendAdvance(timestampMs)
+    }
+
+    /// Applies changelog entries without logging them again; see ``WindowStore/restore(from:)``.
+    public func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError) {
+        var maxTimestamp = Int64.min
+        for entry in entries {
+            maxTimestamp = max(maxTimestamp, entry.timestampMs)
+            try withBytes(entry.key) { (key) throws(StateStoreError) in
+                try checkKey(key)
+                if let value = entry.value {
+                    guard !isExpired(entry.timestampMs) else { return }
+                    try withBytes(value) { (v) throws(StateStoreError) in
+                        try putUnlogged(key, entry.timestampMs, v)
+                        replayLog.appendPut(key, entry.timestampMs, v)
+                    }
+                } else if try deleteUnlogged(key, entry.timestampMs) {
+                    replayLog.appendDelete(key, entry.timestampMs)
+                }
+            }
+        }
+        try advanceStreamTime(to: maxTimestamp)
+    }
+
+    // MARK: Internals
+
+    /// The smallest timestamp still live: `streamTime - retention + 1`.
+    private var liveFloor: Int64 { streamTimeMs.saturatingSubtract(retentionMs).saturatingAdd(1) }
+
+    @inline(__always)
+    private func isExpired(_ ts: Int64) -> Bool { ts < liveFloor }
+
+    @inline(__always)
+    private func segmentID(_ ts: Int64) -> Int64 { ts.floorDivided(by: segmentIntervalMs) }
+
+    @inline(__always)
+    private func checkKey(_ key: UnsafeRawBufferPointer) throws(StateStoreError) {
+        if key.count > options.maxKeySize {
+            throw StateStoreError(.tooLarge, "a key of \(key.count) bytes exceeds the store's limit of \(options.maxKeySize) bytes")
+        }
+    }
+
+    private func wrap(_ error: LMDBError) -> StateStoreError { Self.wrap(error, directory: directory) }
+
+    private static func wrap(_ error: LMDBError, directory: String) -> StateStoreError {
+        switch error.code {
+        case .corrupted, .pageNotFound, .invalid, .versionMismatch, .panic:
+            return StateStoreError(.corrupt, "the store in \(directory) is damaged: \(error)", lmdb: error)
+        default:
+            return StateStoreError(.storage, "the store in \(directory): \(error)", lmdb: error)
+        }
+    }
+
+    /// The segment database for `id`, if it exists.
+    @inline(__always)
+    private func segment(_ id: Int64) -> LMDBDatabase? {
+        for s in segments where s.id == id { return s.database }
+        return nil
+    }
+
+    private func createSegment(_ id: Int64) throws(LMDBError) -> LMDBDatabase {
+        if let db = segment(id) { return db }
+        let db = try transaction!.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
+        let index = segments.firstIndex { $0.id > id } ?? segments.endIndex
+        segments.insert((id: id, database: db), at: index)
+        return db
+    }
+
+    /// The timestamp of the first entry of `key` in `[from, to]`, over all segments in range.
+    @inline(__always)
+    private func firstTimestamp(_ key: UnsafeRawBufferPointer, from: Int64, to: Int64) throws(LMDBError) -> Int64? {
+        var found: Int64?
+        try scan(key, from: from, to: to) { (ts, _) in
+            found = ts
+            return false
+        }
+        return found
+    }
+
+    /// Calls `body` with each entry of `key` in `[from, to]` in time order until it returns false.
+    @inline(__always)
+    private func scan(
+        _ key: UnsafeRawBufferPointer,
+        from: Int64,
+        to: Int64,
+        _ body: (Int64, UnsafeRawBufferPointer) -> Bool
+    ) throws(LMDBError) {
+        let first = segmentID(from)
+        let last = segmentID(to)
+        for s in segments where s.id >= first && s.id <= last {
+            if schema.isLong(key) {
+                guard let chain = try findChain(key, in: s.database) else { continue }
+                let length = WindowKeySchema.encodeLong(hash: chain.hash, chain: chain.chain, from, into: keyBuffer)
+                let go = try transaction!.withCursor(on: s.database) { (cursor) throws(LMDBError) -> Bool in
+                    var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
+                    while more {
+                        let stored = cursor.key
+                        guard WindowKeySchema.storedKey(stored, isLongWithHash: chain.hash),
+                            WindowKeySchema.chain(ofLong: stored) == chain.chain
+                        else { return true }
+                        let ts = WindowKeySchema.timestamp(of: stored)
+                        if ts > to { return true }
+                        guard let (_, value) = WindowKeySchema.splitLongValue(cursor.value) else { return true }
+                        if !body(ts, value) { return false }
+                        more = try cursor.next()
+                    }
+                    return true
+                }
+                if !go { return }
+            } else {
+                let length = schema.encodeShort(key, from, into: keyBuffer)
+                let go = try transaction!.withCursor(on: s.database) { (cursor) throws(LMDBError) -> Bool in
+                    var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
+                    while more {
+                        let stored = cursor.key
+                        guard WindowKeySchema.storedKey(stored, matchesShort: key) else { return true }
+                        let ts = WindowKeySchema.timestamp(of: stored)
+                        if ts > to { return true }
+                        if !body(ts, cursor.value) { return false }
+                        more = try cursor.next()
+                    }
+                    return true
+                }
+                if !go { return }
+            }
+        }
+    }
+
+    /// The collision chain of long `key` in `database`, or `nil` if the key has no entry there.
+    /// `next` is the first free chain number.
+    private func findChain(
+        _ key: UnsafeRawBufferPointer,
+        in database: LMDBDatabase
+    ) throws(LMDBError) -> (hash: UInt64, chain: UInt16)? {
+        try chainLookup(key, in: database).found
+    }
+
+    private func chainLookup(
+        _ key: UnsafeRawBufferPointer,
+        in database: LMDBDatabase
+    ) throws(LMDBError) -> (hash: UInt64, found: (hash: UInt64, chain: UInt16)?, next: Int) {
+        let hash = schema.hash.hash(key)
+        var chain = 0
+        while chain <= Int(UInt16.max) {
+            let length = WindowKeySchema.encodeLong(hash: hash, chain: UInt16(chain), .min, into: keyBuffer)
+            let (match, actual): (Bool, Int?) = try transaction!.withCursor(on: database) {
+                (cursor) throws(LMDBError) -> (Bool, Int?) in
+                guard try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length])),
+                    WindowKeySchema.storedKey(cursor.key, isLongWithHash: hash)
+                else { return (false, nil) }
+                let actual = Int(WindowKeySchema.chain(ofLong: cursor.key))
+                guard let (stored, _) = WindowKeySchema.splitLongValue(cursor.value) else { return (false, actual) }
+                return (stored.count == key.count && (key.count == 0 || memcmpEqual(stored.baseAddress!, key.baseAddress!, key.count)), actual)
+            }
+            guard let actual else { return (hash, nil, chain) }
+            if match { return (hash, (hash, UInt16(actual)), actual + 1) }
+            chain = actual + 1
+        }
+        return (hash, nil, chain)
+    }
+
+    private func putUnlogged(_ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer) throws(StateStoreError) {
+        try write { () throws(LMDBError) in
+            let db = try createSegment(segmentID(ts))
+            if schema.isLong(key) {
+                let lookup = try chainLookup(key, in: db)
+                let chain: UInt16
+                if let found = lookup.found {
+                    chain = found.chain
+                } else if lookup.next <= Int(UInt16.max) {
+                    chain = UInt16(lookup.next)
+                } else {
+                    throw LMDBError(code: .other, operation: "more than 65,536 long keys share one hash in a segment")
+                }
+                let length = WindowKeySchema.encodeLong(hash: lookup.hash, chain: chain, ts, into: keyBuffer)
+                valueBuffer.removeAll(keepingCapacity: true)
+                withUnsafeBytes(of: UInt32(key.count).bigEndian) { valueBuffer.append(contentsOf: $0) }
+                valueBuffer.append(contentsOf: key)
+                valueBuffer.append(contentsOf: value)
+                try withBytes(valueBuffer) { (v) throws(LMDBError) in
+                    _ = try transaction!.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: v, in: db)
+                }
+            } else {
+                let length = schema.encodeShort(key, ts, into: keyBuffer)
+                try transaction!.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value, in: db)
+            }
+        }
+    }
+
+    private func deleteUnlogged(_ key: UnsafeRawBufferPointer, _ ts: Int64) throws(StateStoreError) -> Bool {
+        guard let db = segment(segmentID(ts)) else { return false }
+        return try write { () throws(LMDBError) -> Bool in
+            let length: Int
+            if schema.isLong(key) {
+                guard let found = try findChain(key, in: db) else { return false }
+                length = WindowKeySchema.encodeLong(hash: found.hash, chain: found.chain, ts, into: keyBuffer)
+            } else {
+                length = schema.encodeShort(key, ts, into: keyBuffer)
+            }
+            return try transaction!.delete(UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), in: db)
+        }
+    }
+
+    private func advanceUnlogged(_ ts: Int64) throws(StateStoreError) {
+        guard ts > streamTimeMs else { return }
+        streamTimeMs = ts
+        // Segment s holds timestamps up to (s + 1) * interval - 1, all expired iff that is below
+        // the live floor, that is iff s < floor(liveFloor / interval).
+        let firstLive = segmentID(liveFloor)
+        while let oldest = segments.first, oldest.id < firstLive {
+            try write { () throws(LMDBError) in try transaction!.drop(oldest.database) }
+            segments.removeFirst()
+        }
+    }
+}
+
+extension Int64 {
+    /// Big-endian bytes.
+    var bytes: [UInt8] { withUnsafeBytes(of: bigEndian) { Array($0) } }
+
+    /// Decodes 8 big-endian bytes.
+    init?(bytes: [UInt8]) {
+        guard bytes.count == 8 else { return nil }
+        self = bytes.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+    }
+}

@@ -1,0 +1,249 @@
+import Foundation
+import Testing
+
+@testable import StreamsLMDB
+@testable import StreamsState
+
+@Suite("LMDB window store")
+struct LMDBWindowStoreTests {
+    let configuration = WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .seconds(1))
+
+    @Test("keys up to 64 KiB with forced hash collisions keep their own entries")
+    func longKeysWithCollisions() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let options = LMDBWindowStore.Options(longKeyThreshold: 16, keyHash: .constant(42))
+        // Keys that share long prefixes and lengths, all above the threshold, all colliding.
+        let keys: [[UInt8]] = (0..<40).map { i in
+            let length = [17, 100, 511, 4_096, 65_536][i % 5]
+            var key = [UInt8](repeating: 0x61, count: length)
+            key[length - 1] = UInt8(i)
+            return key
+        }
+        do {
+            let store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+            for (i, key) in keys.enumerated() {
+                #expect(try store.insertIfAbsent(key: key, timestampMs: 1_000 + Int64(i), value: [UInt8(i)], conflictRange: 0...5_000) == nil)
+            }
+            for (i, key) in keys.enumerated() {
+                // A second occurrence finds exactly its own first one.
+                #expect(try store.insertIfAbsent(key: key, timestampMs: 2_000, value: [0], conflictRange: 0...5_000) == 1_000 + Int64(i))
+                try store.put(key: key, timestampMs: 1_500 + Int64(i), value: [UInt8(i), 1])
+            }
+            try store.delete(key: keys[3], timestampMs: 1_003)
+            try store.commit(metadata: [:])
+            try store.close()
+        }
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+        for (i, key) in keys.enumerated() {
+            let expected =
+                (i == 3 ? [] : [WindowEntry(key: key, timestampMs: 1_000 + Int64(i), value: [UInt8(i)])])
+                + [WindowEntry(key: key, timestampMs: 1_500 + Int64(i), value: [UInt8(i), 1])]
+            #expect(try store.fetch(key: key, from: 0, to: 9_999) == expected, "key \(i)")
+        }
+        #expect(try store.allEntries().count == 79)
+        // A key that collides but was never stored is absent.
+        var stranger = keys[0]
+        stranger[0] = 0x62
+        #expect(try store.fetch(key: stranger, from: 0, to: 9_999).isEmpty)
+    }
+
+    @Test("expired segments are dropped as whole LMDB databases")
+    func segmentsDropped() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        for ts in stride(from: Int64(0), to: 20_000, by: 10) {
+            try store.put(key: Array("k\(ts)".utf8), timestampMs: ts, value: [1])
+        }
+        try store.commit(metadata: [:])
+        #expect(store.segmentIDs == Array(0..<20))
+        #expect(try store.approximateEntryCount == 2_000)
+        // Stream time 25,000 with retention 10 s: live from 15,001, so segments 0...14 go.
+        try store.advanceStreamTime(to: 25_000)
+        try store.commit(metadata: [:])
+        #expect(store.segmentIDs == Array(15..<20))
+        #expect(try store.approximateEntryCount == 500)
+        // Entry 15,000 is in a kept segment but logically expired: never returned.
+        #expect(try store.fetch(key: Array("k15000".utf8), from: 0, to: 30_000).isEmpty)
+        #expect(try store.fetch(key: Array("k15010".utf8), from: 0, to: 30_000).count == 1)
+        try store.close()
+        // The dropped databases are gone from the file itself.
+        let env = try LMDBEnvironment(path: dir.path, configuration: .init(maxDatabases: 64))
+        let names = try env.withReadTransaction { (txn) throws(LMDBError) in
+            var names: [String] = []
+            try txn.forEach(in: try txn.mainDatabase()) { (k, _) throws(LMDBError) in
+                names.append(String(decoding: k, as: UTF8.self))
+                return true
+            }
+            return names
+        }
+        #expect(names.filter { $0.hasPrefix("segment/") }.count == 5)
+    }
+
+    @Test("a batch larger than the map grows the map and keeps every write")
+    func mapGrowthInStore() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let options = LMDBWindowStore.Options(initialMapSize: 256 << 10)
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+        let value = [UInt8](repeating: 9, count: 200)
+        for i in 0..<20_000 {
+            try store.put(key: Array("key-\(i)".utf8), timestampMs: Int64(i % 9_000), value: value)
+        }
+        try store.advanceStreamTime(to: 9_000)
+        try store.commit(metadata: ["n": [1]])
+        #expect(store.environment.info.mapSize > 256 << 10)
+        #expect(try store.allEntries().count == 20_000)
+        #expect(try store.metadata(forKey: "n") == [1])
+    }
+
+    @Test("the map's maximum gives a clear error and leaves the committed state intact")
+    func mapMaximumInStore() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let options = LMDBWindowStore.Options(initialMapSize: 256 << 10, maxMapSize: 1 << 20)
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+        try store.put(key: [1], timestampMs: 5, value: [1])
+        try store.commit(metadata: ["ok": [1]])
+        let error = #expect(throws: StateStoreError.self) {
+            for i in 0..<50_000 {
+                try store.put(key: Array("key-\(i)".utf8), timestampMs: 5, value: [UInt8](repeating: 1, count: 100))
+            }
+            try store.commit(metadata: [:])
+        }
+        #expect(error?.lmdb?.code == .mapFull)
+        #expect(error?.description.contains("raise the maximum map size") == true)
+        try store.abort()
+        #expect(try store.fetch(key: [1], from: 0, to: 10) == [WindowEntry(key: [1], timestampMs: 5, value: [1])])
+        try store.close()
+        let reopened = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+        #expect(try reopened.metadata(forKey: "ok") == [1])
+        #expect(try reopened.allEntries().count == 1)
+    }
+
+    @Test("reopening with another retention fails by default and adopts on request")
+    func retentionMismatch() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try LMDBWindowStore(directory: dir.path, configuration: configuration).close()
+        let longer = WindowStoreConfiguration(name: "t", retention: .seconds(20))
+        let error = #expect(throws: StateStoreError.self) {
+            _ = try LMDBWindowStore(directory: dir.path, configuration: longer)
+        }
+        #expect(error?.code == .configurationMismatch)
+        #expect(error?.message.contains("10000 ms") == true)
+        let adopted = try LMDBWindowStore(
+            directory: dir.path,
+            configuration: longer,
+            options: .init(onConfigurationMismatch: .adopt)
+        )
+        #expect(adopted.retentionMs == 20_000)
+        #expect(adopted.segmentIntervalMs == 1_000)  // the physical layout is kept
+    }
+
+    @Test("garbage, truncated and foreign files are refused with a rebuild hint")
+    func corruptFiles() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        // Garbage: random bytes where data.mdb should be.
+        let garbage = dir.path + "/garbage"
+        try FileManager.default.createDirectory(atPath: garbage, withIntermediateDirectories: true)
+        var rng = SplitMix64(seed: 9)
+        try Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &rng) }).write(to: URL(fileURLWithPath: garbage + "/data.mdb"))
+        let e1 = #expect(throws: StateStoreError.self) { _ = try LMDBWindowStore(directory: garbage, configuration: configuration) }
+        #expect(e1?.code == .corrupt)
+        #expect(e1?.description.contains("rebuild it from its changelog") == true)
+
+        // Truncated: a real store cut to half its pages.
+        let truncated = dir.path + "/truncated"
+        do {
+            let store = try LMDBWindowStore(directory: truncated, configuration: configuration)
+            for i in 0..<5_000 { try store.put(key: Array("key-\(i)".utf8), timestampMs: 1, value: [1]) }
+            try store.commit(metadata: [:])
+            try store.close()
+        }
+        let used = try LMDBEnvironment(path: truncated).usedBytes
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: truncated + "/data.mdb"))
+        try handle.truncate(atOffset: UInt64(used / 2))
+        try handle.close()
+        let e2 = #expect(throws: StateStoreError.self) { _ = try LMDBWindowStore(directory: truncated, configuration: configuration) }
+        #expect(e2?.code == .corrupt)
+
+        // Foreign: a valid LMDB environment that is not a window store.
+        let foreign = dir.path + "/foreign"
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+        try LMDBEnvironment(path: foreign).withWriteTransaction { (txn) throws(LMDBError) in
+            _ = try txn.openDatabase(named: "somebody-else")
+        }
+        let e3 = #expect(throws: StateStoreError.self) { _ = try LMDBWindowStore(directory: foreign, configuration: configuration) }
+        #expect(e3?.code == .corrupt)
+        #expect(e3?.message.contains("not a swift-dedup window store") == true)
+    }
+
+    @Test("integrity: trusted after a kill in the same boot or a clean close, untrusted after a reboot")
+    func integrity() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        #expect(try LMDBWindowStore(directory: dir.path, configuration: configuration).integrity == .new)
+        #expect(try LMDBWindowStore(directory: dir.path, configuration: configuration).integrity == .trusted)
+
+        // Simulate an unsynced commit from an earlier boot that was never closed cleanly.
+        func markLastWriter(boot: String, clean: UInt8) throws {
+            let env = try LMDBEnvironment(path: dir.path, configuration: .init(maxDatabases: 64))
+            try env.withWriteTransaction { (txn) throws(LMDBError) in
+                let meta = try txn.existingDatabase(named: "meta")!
+                try txn.put(key: Array("streams.bootId".utf8), value: Array(boot.utf8), in: meta)
+                try txn.put(key: Array("streams.cleanShutdown".utf8), value: [clean], in: meta)
+            }
+        }
+        try markLastWriter(boot: "an-earlier-boot", clean: 0)
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        guard case .untrusted(let reason) = store.integrity else {
+            Issue.record("expected untrusted, got \(store.integrity)")
+            return
+        }
+        #expect(reason.contains("rebuild"))
+        try store.close()
+
+        try markLastWriter(boot: "an-earlier-boot", clean: 1)
+        #expect(try LMDBWindowStore(directory: dir.path, configuration: configuration).integrity == .trusted)
+
+        // Synchronous commits are always trusted.
+        try markLastWriter(boot: "an-earlier-boot", clean: 0)
+        let synced = try LMDBWindowStore(
+            directory: dir.path,
+            configuration: configuration,
+            options: .init(environmentFlags: [.noTLS])
+        )
+        #expect(synced.integrity == .trusted)
+    }
+
+    @Test("restore is idempotent and rebuilds the same live entries")
+    func restoreIdempotent() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let source = InMemoryWindowStore(configuration: configuration)
+        let log = InMemoryChangelog()
+        source.changelog = log
+        var rng = SplitMix64(seed: 3)
+        for i in 0..<3_000 {
+            let key = Array("k\(Int.random(in: 0..<500, using: &rng))".utf8)
+            let ts = Int64(i * 7)
+            if i % 10 == 0 {
+                try source.delete(key: key, timestampMs: ts - 70)
+            } else {
+                _ = try source.insertIfAbsent(key: key, timestampMs: ts, value: [UInt8(i % 256)], conflictRange: (ts - 999)...(ts + 999))
+            }
+            source.advanceStreamTime(to: ts)
+        }
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        try store.restore(from: log.entries)
+        try store.restore(from: log.entries)  // replayed twice
+        try store.restore(from: log.entries.prefix(100))  // and a stale prefix once more
+        try store.commit(metadata: [:])
+        #expect(store.streamTimeMs == source.streamTimeMs)
+        #expect(try store.allEntries().sorted(by: entryOrder) == (try source.allEntries().sorted(by: entryOrder)))
+        #expect(store.changelog == nil)
+    }
+}
