@@ -35,6 +35,7 @@ func suite(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
         name: name,
         dependencies: [
             .product(name: "Benchmark", package: "package-benchmark"),
+            .product(name: "StreamsState", package: "swift-dedup"),
             "BenchmarkWorkload",
             "CLMDBBaseline",
         ] + dependencies,
@@ -70,9 +71,18 @@ let package = Package(
             name: "BenchmarkWorkload",
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "StreamsState", package: "swift-dedup"),
+                .product(name: "StreamsLMDB", package: "swift-dedup"),
                 "CLMDBBaseline",
             ],
             path: "Sources/BenchmarkWorkload",
+            swiftSettings: swiftSettings
+        ),
+        // Markdown table of medians and target ratios from a saved baseline (not a suite).
+        .executableTarget(
+            name: "BenchmarkReport",
+            dependencies: [.product(name: "Benchmark", package: "package-benchmark")],
+            path: "Sources/BenchmarkReport",
             swiftSettings: swiftSettings
         ),
         suite("PutIfAbsent"),

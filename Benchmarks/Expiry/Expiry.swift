@@ -3,6 +3,7 @@
 // (every operation of the standard workload, repeats included, as plain puts) outside the measurement.
 import Benchmark
 import BenchmarkWorkload
+import StreamsState
 
 let benchmarks: @Sendable () -> Void = {
     let entries = 1_000_000
@@ -17,6 +18,54 @@ let benchmarks: @Sendable () -> Void = {
         let stored = try baseline.entryCount()
         precondition(stored == entries, "fixture holds \(stored) entries")
         return baseline
+    }
+
+    /// An LMDBWindowStore (baseline flags) whose segment `segmentId` holds exactly `entries` entries.
+    func storeFixture(_ directory: ScratchDirectory) throws -> LMDBWindowStore {
+        let store = try parameters.openStore(directory)
+        try workload.put(into: store, transactionSize: 50_000)
+        precondition(store.segmentIDs == [segmentId])
+        let stored = try store.approximateEntryCount
+        precondition(stored == entries, "fixture holds \(stored) entries")
+        return store
+    }
+
+    // Stream time at which every entry of the segment has expired (and no later one exists).
+    let segmentExpiredAtMs = (segmentId + 1) * parameters.segmentIntervalMs - 1 + parameters.retentionMs
+
+    Benchmark("expire 1M-entry segment by drop: store", configuration: .bulk()) { benchmark in
+        let directory = ScratchDirectory("store-drop")
+        defer { directory.remove() }
+        let store = try storeFixture(directory)
+        try benchmark.measureOperations(entries) {
+            try store.advanceStreamTime(to: segmentExpiredAtMs)
+            try store.commit(metadata: [:])
+        }
+        precondition(store.segmentCount == 0)
+    }
+
+    Benchmark("expire 1M-entry segment by deletes, txn=50k: store", configuration: .bulk(iterations: 3)) { benchmark in
+        let directory = ScratchDirectory("store-delete")
+        defer { directory.remove() }
+        let store = try storeFixture(directory)
+        try benchmark.measureOperations(entries) {
+            var sinceCommit = 0
+            try workload.keys.withUnsafeBytes { keys in
+                for i in 0..<entries {
+                    let key = UnsafeRawBufferPointer(
+                        rebasing: keys[i * Workload.keyLength..<(i + 1) * Workload.keyLength])
+                    try store.delete(key: key, timestampMs: workload.timestampsMs[i])
+                    sinceCommit += 1
+                    if sinceCommit == 50_000 {
+                        try store.commit(metadata: [:])
+                        sinceCommit = 0
+                    }
+                }
+            }
+            try store.commit(metadata: [:])
+        }
+        let left = try store.approximateEntryCount
+        precondition(left == 0, "\(left) entries left after deleting every one")
     }
 
     Benchmark("expire 1M-entry segment by drop: C LMDB", configuration: .bulk()) { benchmark in

@@ -3,6 +3,7 @@
 // window ending at this timestamp" — the search half of put-if-absent.
 import Benchmark
 import BenchmarkWorkload
+import StreamsState
 
 let benchmarks: @Sendable () -> Void = {
     let operations = 1_000_000
@@ -15,6 +16,52 @@ let benchmarks: @Sendable () -> Void = {
         try baseline.putIfAbsent(workload, transactionSize: 50_000)
         return baseline
     }
+
+    /// An LMDBWindowStore (baseline flags) holding the workload, built outside the measurement.
+    func storeFixture() throws -> LMDBWindowStore {
+        let store = try WindowParameters.standard.openStore(ScratchDirectory("store-lookup"))
+        _ = try workload.putIfAbsent(into: store, transactionSize: 50_000)
+        return store
+    }
+
+    Benchmark(
+        "lookup hit 1M: store",
+        configuration: .bulk(),
+        closure: { benchmark, store in
+            let found = try benchmark.measureOperations(operations) {
+                try StoreReads.lookup(store, keys: workload.keys, timestampsMs: workload.timestampsMs)
+            }
+            precondition(found == operations)
+        },
+        setup: storeFixture,
+        teardown: ScratchDirectory.removeAll
+    )
+
+    Benchmark(
+        "lookup miss 1M: store",
+        configuration: .bulk(),
+        closure: { benchmark, store in
+            let found = try benchmark.measureOperations(operations) {
+                try StoreReads.lookup(store, keys: missingKeys, timestampsMs: workload.timestampsMs)
+            }
+            precondition(found == 0)
+        },
+        setup: storeFixture,
+        teardown: ScratchDirectory.removeAll
+    )
+
+    Benchmark(
+        "range fetch 1M: store",
+        configuration: .bulk(),
+        closure: { benchmark, store in
+            let entries = try benchmark.measureOperations(operations) {
+                try StoreReads.fetch(store, keys: workload.keys, timestampsMs: workload.timestampsMs)
+            }
+            precondition(entries == operations)
+        },
+        setup: storeFixture,
+        teardown: ScratchDirectory.removeAll
+    )
 
     Benchmark(
         "lookup hit 1M: C LMDB",

@@ -1,26 +1,30 @@
-// The 10M-operation variants: how each rate changes from a 1M- to a 10M-key store. Minutes per run, so
-// `make bench` skips this suite; run it with `make bench-10m` (see docs/benchmarks.md).
+// The 10M-operation variants: how each rate changes from a 1M- to a 10M-key store. Several minutes
+// per run, so `make bench` skips this suite; `make bench-10m` runs it (see docs/benchmarks.md).
+// Names mirror the 1M suites with "10M" so the report can pair them.
 import Benchmark
 import BenchmarkWorkload
+import StreamsState
 
-/// Built once per benchmark process, in setup (not at registration, which also runs for `list`).
-nonisolated(unsafe) var workload10M: Workload?
+/// The 10M workload, generated once per benchmark process in setup (registration also runs for
+/// `list`, which should stay fast).
+nonisolated(unsafe) var cachedWorkload: Workload?
 
 let benchmarks: @Sendable () -> Void = {
     let operations = 10_000_000
     let lookups = 1_000_000
     func workload() -> Workload {
-        if let workload10M { return workload10M }
+        if let cachedWorkload { return cachedWorkload }
         let generated = Workload(count: operations)
-        workload10M = generated
+        cachedWorkload = generated
         return generated
     }
     let missingKeys = Workload.missingKeys(count: lookups)
+    let long = Benchmark.Configuration.bulk(iterations: 2, maxSeconds: 60, warmup: 0, extraMetrics: [.bytesPerLiveKey])
 
     for transactionSize in [1_000, 50_000] {
         Benchmark(
             "put-if-absent 10M txn=\(transactionSize / 1000)k: C LMDB",
-            configuration: .bulk(iterations: 2, maxSeconds: 60, warmup: 0, extraMetrics: [.bytesPerLiveKey]),
+            configuration: long,
             closure: { benchmark, workload in
                 let directory = ScratchDirectory("c-put-10m")
                 defer { directory.remove() }
@@ -32,9 +36,26 @@ let benchmarks: @Sendable () -> Void = {
             },
             setup: workload
         )
+
+        Benchmark(
+            "put-if-absent 10M txn=\(transactionSize / 1000)k: store",
+            configuration: long,
+            closure: { benchmark, workload in
+                let directory = ScratchDirectory("store-put-10m")
+                defer { directory.remove() }
+                let store = try WindowParameters.standard.openStore(directory)
+                let inserted = try benchmark.measureOperations(operations) {
+                    try workload.putIfAbsent(into: store, transactionSize: transactionSize)
+                }
+                benchmark.measurement(.bytesPerLiveKey, store.usedBytes / inserted)
+            },
+            setup: workload
+        )
     }
 
-    /// A C LMDB store holding the 10M workload, built outside the measurement.
+    // Lookups of the last 1M operations' keys (hits) and of 1M fresh keys (misses) in a 10M store.
+    let lookupConfiguration = Benchmark.Configuration.bulk(iterations: 3, maxSeconds: 60)
+
     func baselineFixture() throws -> (LMDBBaseline, Workload) {
         let workload = workload()
         let baseline = try LMDBBaseline(directory: ScratchDirectory("c-lookup-10m").path)
@@ -42,10 +63,16 @@ let benchmarks: @Sendable () -> Void = {
         return (baseline, workload)
     }
 
-    // The last 1M operations' keys and timestamps: hits spread over the whole key space of the store.
+    func storeFixture() throws -> (LMDBWindowStore, Workload) {
+        let workload = workload()
+        let store = try WindowParameters.standard.openStore(ScratchDirectory("store-lookup-10m"))
+        _ = try workload.putIfAbsent(into: store, transactionSize: 50_000)
+        return (store, workload)
+    }
+
     Benchmark(
         "lookup hit 1M in 10M: C LMDB",
-        configuration: .bulk(iterations: 3, maxSeconds: 60),
+        configuration: lookupConfiguration,
         closure: { benchmark, fixture in
             let (baseline, workload) = fixture
             let keys = Array(workload.keys.suffix(lookups * Workload.keyLength))
@@ -61,7 +88,7 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark(
         "lookup miss 1M in 10M: C LMDB",
-        configuration: .bulk(iterations: 3, maxSeconds: 60),
+        configuration: lookupConfiguration,
         closure: { benchmark, fixture in
             let (baseline, workload) = fixture
             let timestamps = Array(workload.timestampsMs.suffix(lookups))
@@ -72,5 +99,57 @@ let benchmarks: @Sendable () -> Void = {
         },
         setup: baselineFixture,
         teardown: ScratchDirectory.removeAll
+    )
+
+    Benchmark(
+        "lookup hit 1M in 10M: store",
+        configuration: lookupConfiguration,
+        closure: { benchmark, fixture in
+            let (store, workload) = fixture
+            let keys = Array(workload.keys.suffix(lookups * Workload.keyLength))
+            let timestamps = Array(workload.timestampsMs.suffix(lookups))
+            let found = try benchmark.measureOperations(lookups) {
+                try StoreReads.lookup(store, keys: keys, timestampsMs: timestamps)
+            }
+            precondition(found == lookups)
+        },
+        setup: storeFixture,
+        teardown: ScratchDirectory.removeAll
+    )
+
+    Benchmark(
+        "lookup miss 1M in 10M: store",
+        configuration: lookupConfiguration,
+        closure: { benchmark, fixture in
+            let (store, workload) = fixture
+            let timestamps = Array(workload.timestampsMs.suffix(lookups))
+            let found = try benchmark.measureOperations(lookups) {
+                try StoreReads.lookup(store, keys: missingKeys, timestampsMs: timestamps)
+            }
+            precondition(found == 0)
+        },
+        setup: storeFixture,
+        teardown: ScratchDirectory.removeAll
+    )
+
+    Benchmark(
+        "restore 10M-op changelog, txn=50k: store",
+        configuration: long,
+        closure: { benchmark, changelog in
+            let directory = ScratchDirectory("store-restore-10m")
+            defer { directory.remove() }
+            let store = try WindowParameters.standard.openStore(directory)
+            try benchmark.measureOperations(changelog.count) {
+                var start = 0
+                while start < changelog.count {
+                    let end = min(start + 50_000, changelog.count)
+                    try store.restore(from: changelog[start..<end])
+                    try store.commit(metadata: [:])
+                    start = end
+                }
+            }
+            benchmark.measurement(.bytesPerLiveKey, store.usedBytes / changelog.count)
+        },
+        setup: { workload().changelog() }
     )
 }
