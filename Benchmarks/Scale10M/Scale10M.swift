@@ -19,7 +19,7 @@ let benchmarks: @Sendable () -> Void = {
         return generated
     }
     let missingKeys = Workload.missingKeys(count: lookups)
-    let long = Benchmark.Configuration.bulk(iterations: 2, maxSeconds: 60, warmup: 0, extraMetrics: [.bytesPerLiveKey])
+    let long = Benchmark.Configuration.bulk(iterations: 3, maxSeconds: 120, warmup: 0, extraMetrics: [.bytesPerLiveKey])
 
     for transactionSize in [1_000, 50_000] {
         Benchmark(

@@ -67,20 +67,22 @@ static segment_slot *find_segment(clmdb_baseline *b, int64_t id) {
     return NULL;
 }
 
-// Opens (optionally creating) the segment database; *dbi is 0 with rc 0 if it does not exist.
+// The segment database `id`; *dbi is 0 with rc 0 if it does not exist (and `create` is 0).
+// The handle owns its environment, so the cache is authoritative: a segment it does not list does
+// not exist, and no lookup costs an mdb_dbi_open (as the store, which keeps its own segment list).
 static int open_segment(clmdb_baseline *b, MDB_txn *txn, int64_t id, int create, MDB_dbi *dbi) {
     segment_slot *slot = find_segment(b, id);
     if (slot) {
         *dbi = slot->dbi;
         return 0;
     }
-    char name[32];
-    snprintf(name, sizeof name, "seg.%lld", (long long)id);
-    int rc = mdb_dbi_open(txn, name, create ? MDB_CREATE : 0, dbi);
-    if (rc == MDB_NOTFOUND) {
+    if (!create) {
         *dbi = 0;
         return 0;
     }
+    char name[32];
+    snprintf(name, sizeof name, "seg.%lld", (long long)id);
+    int rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);
     if (rc) return rc;
     if (b->segment_count == CLMDB_SEGMENTS_CAP) return MDB_DBS_FULL;
     b->segments[b->segment_count].id = id;
@@ -197,9 +199,7 @@ int clmdb_baseline_put_if_absent(clmdb_baseline *b, const uint8_t *keys, size_t 
         done = end;
         continue;
     abort:
-        mdb_txn_abort(txn);
-        // Segment handles opened in an aborted transaction are closed by LMDB.
-        b->segment_count = 0;
+        mdb_txn_abort(txn);  // the handle is unusable now (see the header)
         return rc;
     }
     return 0;
@@ -229,7 +229,6 @@ int clmdb_baseline_put(clmdb_baseline *b, const uint8_t *keys, size_t key_len, c
         continue;
     abort:
         mdb_txn_abort(txn);
-        b->segment_count = 0;
         return rc;
     }
     return 0;
@@ -330,7 +329,6 @@ int clmdb_baseline_delete_each(clmdb_baseline *b, const uint8_t *keys, size_t ke
         continue;
     abort:
         mdb_txn_abort(txn);
-        b->segment_count = 0;
         return rc;
     }
     return 0;
@@ -351,7 +349,6 @@ int clmdb_baseline_drop_segment(clmdb_baseline *b, int64_t segment_id) {
     return mdb_txn_commit(txn);
 abort:
     mdb_txn_abort(txn);
-    b->segment_count = 0;
     return rc;
 }
 

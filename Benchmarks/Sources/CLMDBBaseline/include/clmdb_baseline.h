@@ -13,7 +13,9 @@
 // Environment flags: MDB_WRITEMAP | MDB_NOSYNC.
 //
 // Every function returns 0 or an LMDB (or errno) error code; results come back through pointers.
-// A handle is used from one thread at a time.
+// A handle is used from one thread at a time, always starts from an empty directory and keeps the
+// list of its segments itself (as the store does), so lookups never call mdb_dbi_open. After an
+// error, close it.
 
 #include <stddef.h>
 #include <stdint.h>
