@@ -9,7 +9,7 @@ BENCH_BASELINE ?= current
 BENCH_RUN = cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark \
 	baseline update $(BENCH_BASELINE) --no-progress
 
-.PHONY: deps build test demo bench bench-10m bench-report clean
+.PHONY: deps build test demo bench bench-10m bench-report bench-pipeline clean
 
 deps:
 	@scripts/install-deps.sh
@@ -35,6 +35,9 @@ bench-10m: deps
 
 bench-report:
 	cd Benchmarks && $(SWIFT) run -c release BenchmarkReport $(BENCH_BASELINE)
+
+bench-pipeline: deps
+	Benchmarks/pipeline.sh
 
 clean:
 	rm -rf .build Benchmarks/.build

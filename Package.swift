@@ -85,6 +85,7 @@ let package = Package(
             name: "StreamsEmbedded",
             dependencies: [
                 "StreamsCore",
+                "StreamsDedup",
                 "StreamsState",
                 "StreamsJSON",
                 .product(name: "Logging", package: "swift-log"),
@@ -98,35 +99,49 @@ let package = Package(
                 "StreamsDedup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
-        ),
-        // `make demo`: a walk through the window store (the `dedup` CLI will replace it).
-        .executableTarget(
-            name: "StoreDemo",
-            dependencies: ["StreamsState"],
             swiftSettings: swiftSettings
         ),
         // A child process for crash tests: writes and commits to a store in a loop until SIGKILLed.
         .executableTarget(
             name: "StreamsTestSupportTools",
-            dependencies: ["StreamsState"],
+            dependencies: ["StreamsState", "StreamsEmbedded"],
+            swiftSettings: swiftSettings
+        ),
+        // Helpers shared by the test targets (temporary directories, seeded randomness, built
+        // executables); never part of a product.
+        .target(
+            name: "StreamsTestSupport",
+            path: "Tests/StreamsTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StreamsLMDBTests",
-            dependencies: ["StreamsLMDB"],
+            dependencies: ["StreamsLMDB", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StreamsStateTests",
-            dependencies: ["StreamsState", "StreamsLMDB", "StreamsTestSupportTools"],
+            dependencies: ["StreamsState", "StreamsLMDB", "StreamsTestSupportTools", "StreamsTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StreamsEmbeddedTests",
+            dependencies: ["StreamsEmbedded", "StreamsState", "StreamsTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // Runs the real `dedup` executable as a child process; depending on DedupCLI makes
+        // `swift build --build-tests` build it (and lets the tests reach its parser).
+        .testTarget(
+            name: "DedupCLITests",
+            dependencies: ["DedupCLI", "StreamsEmbedded", "StreamsJSON", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StreamsJSONTests",
-            dependencies: ["StreamsJSON"],
+            dependencies: ["StreamsJSON", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -136,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsDedupTests",
-            dependencies: ["StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState"],
+            dependencies: ["StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

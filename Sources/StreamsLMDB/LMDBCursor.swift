@@ -60,6 +60,16 @@ public struct LMDBCursor: ~Copyable {
         UnsafeRawBufferPointer(start: currentValue.mv_data, count: currentValue.mv_size)
     }
 
+    /// Stores `value` under `key` through this cursor (write transactions only), leaving the cursor
+    /// on the new entry. Cheaper than ``LMDBWriteTransaction/put(key:value:in:flags:)`` right
+    /// after a nearby lookup: LMDB skips the descent when the key falls on the cursor's leaf page.
+    @inline(__always)
+    public mutating func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(LMDBError) {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try check(mdb_cursor_put(pointer, &k, &v, 0), "mdb_cursor_put")
+    }
+
     /// Deletes the current entry (write transactions only); a following ``next()`` moves to the
     /// entry after the deleted one.
     public mutating func deleteCurrent() throws(LMDBError) {

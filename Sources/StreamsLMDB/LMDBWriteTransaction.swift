@@ -12,22 +12,33 @@ internal import CStreamsLMDB
 public struct LMDBWriteTransaction: ~Copyable, LMDBReading {
     /// The underlying transaction.
     public let transactionHandle: LMDBTransactionHandle
+    /// Cursors kept open for the transaction's lifetime by ``withCachedCursor(on:_:)``: a few
+    /// slots of (dbi, cursor), dbi 0 (LMDB's free-page database, never a user's) meaning empty.
+    /// LMDB frees a write transaction's cursors itself when it commits or aborts, so they are only
+    /// closed here when evicted or before a ``drop(_:)``. A raw buffer keeps the type trivially
+    /// destructible, which `discard self` requires.
+    private let cursorSlots: UnsafeMutableBufferPointer<(dbi: UInt32, cursor: OpaquePointer?)>
+    private static let cursorSlotCount = 8
 
     @available(*, noasync, message: "LMDB transactions cannot cross an await")
     init(environment: OpaquePointer) throws(LMDBError) {
         var txn: OpaquePointer?
         try check(mdb_txn_begin(environment, nil, 0, &txn), "mdb_txn_begin (write)")
         transactionHandle = LMDBTransactionHandle(pointer: txn!)
+        cursorSlots = .allocate(capacity: Self.cursorSlotCount)
+        cursorSlots.initialize(repeating: (0, nil))
     }
 
     deinit {
         mdb_txn_abort(transactionHandle.pointer)
+        cursorSlots.deallocate()
     }
 
     /// Makes every write of this transaction durable (as far as the environment's sync flags say)
     /// and visible. On failure LMDB has already freed the transaction: nothing was committed.
     public consuming func commit() throws(LMDBError) {
         let pointer = transactionHandle.pointer
+        cursorSlots.deallocate()
         discard self
         // mdb_txn_commit frees the transaction whether it succeeds or fails.
         try check(mdb_txn_commit(pointer), "mdb_txn_commit")
@@ -36,8 +47,38 @@ public struct LMDBWriteTransaction: ~Copyable, LMDBReading {
     /// Discards every write of this transaction.
     public consuming func abort() {
         let pointer = transactionHandle.pointer
+        cursorSlots.deallocate()
         discard self
         mdb_txn_abort(pointer)
+    }
+
+    /// Calls `body` with a cursor on `database` that stays open until the transaction ends, so
+    /// that hot loops do not allocate a cursor per lookup (`mdb_cursor_open` mallocs).
+    @inline(__always)
+    public func withCachedCursor<R>(
+        on database: LMDBDatabase,
+        _ body: (inout LMDBCursor) throws(LMDBError) -> R
+    ) throws(LMDBError) -> R {
+        var pointer: OpaquePointer?
+        var free = -1
+        for i in 0..<Self.cursorSlotCount {
+            if cursorSlots[i].dbi == database.dbi {
+                pointer = cursorSlots[i].cursor
+                break
+            }
+            if free < 0 && cursorSlots[i].dbi == 0 { free = i }
+        }
+        if pointer == nil {
+            try check(mdb_cursor_open(transactionHandle.pointer, database.dbi, &pointer), "mdb_cursor_open")
+            if free < 0 {
+                // All slots taken: evict the last one.
+                free = Self.cursorSlotCount - 1
+                mdb_cursor_close(cursorSlots[free].cursor)
+            }
+            cursorSlots[free] = (database.dbi, pointer)
+        }
+        var cursor = LMDBCursor(pointer!)
+        return try body(&cursor)
     }
 
     /// Opens the database `name`, creating it if `create` is true and it does not exist.
@@ -115,6 +156,10 @@ public struct LMDBWriteTransaction: ~Copyable, LMDBReading {
     /// Deletes `database` and frees all its pages at once (`mdb_drop(…, 1)`); the handle becomes
     /// invalid once this transaction commits.
     public func drop(_ database: LMDBDatabase) throws(LMDBError) {
+        for i in 0..<Self.cursorSlotCount where cursorSlots[i].dbi == database.dbi {
+            mdb_cursor_close(cursorSlots[i].cursor)
+            cursorSlots[i] = (0, nil)
+        }
         try check(mdb_drop(transactionHandle.pointer, database.dbi, 1), "mdb_drop \(database.name ?? "main")")
     }
 

@@ -79,12 +79,25 @@ public final class InMemoryWindowStore: WindowStore {
     ) -> Int64? {
         let k = Array(key)
         let low = max(conflictRange.lowerBound, liveFloor)
-        if low <= conflictRange.upperBound, let found = timestamps(k, from: low, to: conflictRange.upperBound).first {
+        if low <= conflictRange.upperBound, let found = earliestTimestamp(k, from: low, to: conflictRange.upperBound) {
             return found
         }
         guard timestampMs >= liveFloor else { return nil }
         set(k, timestampMs, Array(value))
         changelog?.append(key: key, timestampMs: timestampMs, value: value)
+        return nil
+    }
+
+    /// The smallest timestamp of `key` in `[from, to]`, without allocating (the dedup hot path).
+    private func earliestTimestamp(_ key: [UInt8], from: Int64, to: Int64) -> Int64? {
+        let first = segmentID(from)
+        let last = segmentID(to)
+        for id in segmentOrder where id >= first && id <= last {
+            guard let times = segments[id]?[key] else { continue }
+            var best: Int64?
+            for ts in times.keys where ts >= from && ts <= to && ts < (best ?? .max) { best = ts }
+            if let best { return best }
+        }
         return nil
     }
 

@@ -1,4 +1,4 @@
-// A child process for the state store's crash tests.
+// A child process for crash tests.
 //
 //   StreamsTestSupportTools crash-writer DIR BATCH
 //
@@ -6,6 +6,11 @@
 // commit number and commits them with metadata "commit" = that number.
 // The parent kills it with SIGKILL at a random moment and checks that the store holds
 // exactly the entries of commits 0...last (the metadata's number).
+//
+//   StreamsTestSupportTools embedded-writer STATE BATCH
+//
+// Runs the embedded engine's commit protocol on the files of StreamsEmbedded, forever; see
+// EmbeddedWriter.swift.
 import StreamsState
 
 #if canImport(Glibc)
@@ -13,8 +18,16 @@ import StreamsState
 #endif
 
 let arguments = CommandLine.arguments
+if arguments.count == 4, arguments[1] == "embedded-writer", let batch = Int(arguments[3]) {
+    do {
+        try EmbeddedWriter.run(state: arguments[2], batch: batch)
+    } catch {
+        print("embedded-writer: \(error)")
+        exit(1)
+    }
+}
 guard arguments.count == 4, arguments[1] == "crash-writer", let batch = Int(arguments[3]) else {
-    print("usage: StreamsTestSupportTools crash-writer DIR BATCH")
+    print("usage: StreamsTestSupportTools crash-writer DIR BATCH | embedded-writer STATE BATCH")
     exit(64)
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import StreamsLMDB
+import StreamsTestSupport
 
 @Suite("LMDB binding")
 struct LMDBEnvironmentTests {

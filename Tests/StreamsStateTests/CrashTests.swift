@@ -2,20 +2,12 @@ import Foundation
 import Testing
 
 @testable import StreamsState
+import StreamsTestSupport
 
 @Suite("Crash safety")
 struct CrashTests {
     /// The helper executable built next to the test bundle.
-    static var writerPath: String {
-        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("StreamsTestSupportTools").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-            "../../.build/debug/StreamsTestSupportTools"
-        ).standardized.path
-    }
+    static var writerPath: String { BuiltExecutable.path("StreamsTestSupportTools") }
 
     @Test("a writer killed with SIGKILL at random moments leaves exactly its last commit")
     func sigkill() throws {

@@ -3,6 +3,7 @@ import Testing
 
 @testable import StreamsLMDB
 @testable import StreamsState
+import StreamsTestSupport
 
 @Suite("LMDB window store")
 struct LMDBWindowStoreTests {

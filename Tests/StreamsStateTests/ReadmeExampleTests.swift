@@ -1,6 +1,7 @@
 import Testing
 
 @testable import StreamsState
+import StreamsTestSupport
 
 @Suite("README example")
 struct ReadmeExampleTests {

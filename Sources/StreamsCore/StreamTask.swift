@@ -1,0 +1,716 @@
+public import Logging
+public import StreamsState
+
+/// Runs one instance of a topology for one input partition (or group of input partitions): owns
+/// its processors and stores, picks the next record across its inputs, tracks stream time, runs
+/// punctuators, and takes part in commits.
+///
+/// States follow Kafka Streams: CREATED → RESTORING → RUNNING → SUSPENDED → CLOSED (also
+/// CREATED → SUSPENDED/CLOSED, RESTORING → SUSPENDED, SUSPENDED → RESTORING). Calling a method in
+/// a state that does not allow it is a programmer error and traps.
+///
+/// Record selection: among inputs with buffered records, the one whose first record has the
+/// smallest timestamp, ties going to the input listed first. Only buffered records are compared;
+/// an engine that wants strict time order across inputs keeps every input's queue non-empty
+/// before calling ``process(maxRecords:)`` (Kafka Streams' `max.task.idle.ms`).
+///
+/// Normally a ``TaskManager`` drives tasks; use one directly only to write an engine or a test.
+///
+/// Kafka Streams counterpart: `org.apache.kafka.streams.processor.internals.StreamTask`.
+///
+/// - Important: A task and everything it owns is used from one thread; it is not `Sendable`.
+public final class StreamTask {
+    /// The lifecycle state of a task.
+    public enum State: Sendable, Hashable, CustomStringConvertible {
+        /// Stores are open; nothing restored or processed yet.
+        case created
+        /// Stores are being caught up with their changelogs; processors do not exist yet.
+        case restoring
+        /// Processors exist and records are processed.
+        case running
+        /// Processors are closed; stores still open (ready to commit, resume or close).
+        case suspended
+        /// Everything is closed.
+        case closed
+
+        /// The state's name in upper case, as Kafka Streams logs it.
+        public var description: String {
+            switch self {
+            case .created: "CREATED"
+            case .restoring: "RESTORING"
+            case .running: "RUNNING"
+            case .suspended: "SUSPENDED"
+            case .closed: "CLOSED"
+            }
+        }
+
+        /// Whether Kafka Streams' state machine allows going from `self` to `next`.
+        func canTransition(to next: State) -> Bool {
+            switch (self, next) {
+            case (.created, .restoring), (.created, .suspended), (.created, .closed),
+                (.restoring, .running), (.restoring, .suspended),
+                (.running, .suspended),
+                (.suspended, .restoring), (.suspended, .closed):
+                true
+            default:
+                false
+            }
+        }
+    }
+
+    /// A node at run time.
+    struct Node {
+        enum Kind {
+            case source
+            case processor(ProcessorFactory)
+            case sink(topic: String)
+        }
+
+        var name: String
+        var kind: Kind
+        var children: [Int]
+        var stores: [String]
+    }
+
+    /// The task's id.
+    public let id: TaskId
+    /// The input partitions, in tie-break order.
+    public let inputs: [TopicPartition]
+    /// The task's state.
+    public private(set) var state: State = .created
+    // Hot per-record state: a task runs on one thread and these are never accessed re-entrantly,
+    // so Swift's dynamic exclusivity checks (a measurable share of a record) are switched off.
+    /// The largest timestamp of the records processed so far (`Int64.min` before any). Never goes back.
+    @exclusivity(unchecked) public private(set) var streamTimeMs: Int64 = .min
+    /// Whether a processor called ``ProcessorContext/requestCommit()`` since the last commit.
+    @exclusivity(unchecked) public internal(set) var commitRequested = false
+    /// How many records were consumed without output because of ``DeserializationErrorPolicy/skip``
+    /// or ``ProcessingErrorPolicy/skip``.
+    @exclusivity(unchecked) public private(set) var skippedRecordCount = 0
+    /// How many records were sent to the dead-letter sink.
+    @exclusivity(unchecked) public private(set) var deadLetterRecordCount = 0
+
+    let configuration: StreamsConfiguration
+    let clock: any WallClock
+    let collector: any RecordCollector
+    let logger: Logger
+    var nodes: [Node]
+    private var processors: [(any Processor)?]
+    private var contexts: [ProcessorContext?]
+    /// Per input: the source node that reads it.
+    private let inputSources: [Int]
+    @exclusivity(unchecked) private var queues: [RecordQueue]
+    /// Per input: the offset of the last record consumed.
+    @exclusivity(unchecked) private var consumedOffsets: [Int64?]
+    private let inputIndex: [TopicPartition: Int]
+    /// Stores by name, in declaration order in ``storeNames``.
+    var stores: [String: any StateStore] = [:]
+    private var storeNames: [String] = []
+    private var changelogs: [String: ChangelogID] = [:]
+    private var schedules: [PunctuationSchedule] = []
+    @exclusivity(unchecked) private var nextStreamPunctuationMs: Int64 = .max
+    private var nextWallClockPunctuationMs: Int64 = .max
+    @exclusivity(unchecked) var currentOrigin: RecordOrigin?
+    @exclusivity(unchecked) private var failedNode: Int?
+    private let deadLetterSink: (name: String, topic: String)?
+
+    /// Creates a task and opens its stores (state CREATED).
+    ///
+    /// - Parameters:
+    ///   - id: The task's id.
+    ///   - topology: The topology to run; it is validated against `configuration`.
+    ///   - configuration: Policies and sizes.
+    ///   - inputs: The input partitions the task owns, in tie-break order; each topic must be read
+    ///     by a source of the topology.
+    ///   - collector: Where sinks' records go.
+    ///   - changelogWriter: Gives each changelogged store its changelog sink.
+    ///   - clock: The wall clock for processing time, wall-clock punctuation and commit cadence.
+    ///   - logger: The logger; the task adds `task` metadata.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidTopology`` or
+    ///   ``StreamsError/Code/invalidConfiguration``, or ``StreamsError/Code/stateStore`` when a
+    ///   store cannot be opened (stores opened before it are closed again).
+    public init(
+        id: TaskId,
+        topology: Topology,
+        configuration: StreamsConfiguration,
+        inputs: [TopicPartition],
+        collector: any RecordCollector,
+        changelogWriter: any ChangelogWriter,
+        clock: any WallClock,
+        logger: Logger
+    ) throws(StreamsError) {
+        let resolved = try topology.resolve(configuration: configuration)
+        self.id = id
+        self.configuration = configuration
+        self.clock = clock
+        self.collector = collector
+        var logger = logger
+        logger[metadataKey: "task"] = "\(id)"
+        self.logger = logger
+        self.nodes = resolved.nodes.map { node in
+            let kind: Node.Kind
+            switch node.kind {
+            case .source: kind = .source
+            case .processor(let factory): kind = .processor(factory)
+            case .sink(let topic): kind = .sink(topic: topic)
+            }
+            return Node(name: node.name, kind: kind, children: node.children, stores: node.stores)
+        }
+        processors = Array(repeating: nil, count: resolved.nodes.count)
+        contexts = Array(repeating: nil, count: resolved.nodes.count)
+
+        var sources: [Int] = []
+        var index: [TopicPartition: Int] = [:]
+        for (i, input) in inputs.enumerated() {
+            guard let source = resolved.sourceForTopic[input.topic] else {
+                throw StreamsError(
+                    .invalidConfiguration,
+                    "input '\(input)' is not read by any source; sources read \(resolved.topics)"
+                )
+            }
+            guard index.updateValue(i, forKey: input) == nil else {
+                throw StreamsError(.invalidConfiguration, "input '\(input)' is listed twice")
+            }
+            sources.append(source)
+        }
+        self.inputs = inputs
+        self.inputSources = sources
+        self.inputIndex = index
+        self.queues = Array(repeating: RecordQueue(), count: inputs.count)
+        self.consumedOffsets = Array(repeating: nil, count: inputs.count)
+
+        if case .deadLetter(let sink) = configuration.deserializationErrorPolicy,
+            let node = resolved.nodes.first(where: { $0.name == sink }), case .sink(let topic) = node.kind
+        {
+            deadLetterSink = (sink, topic)
+        } else {
+            deadLetterSink = nil
+        }
+
+        for definition in resolved.stores {
+            let context = StoreContext(
+                taskId: id,
+                storeName: definition.name,
+                applicationId: configuration.applicationId,
+                directory: "\(configuration.stateDirectory)/\(configuration.applicationId)/\(id)/\(definition.name)"
+            )
+            let store: any StateStore
+            do {
+                store = try definition.factory(context)
+            } catch {
+                closeStores()
+                throw StreamsError(
+                    .stateStore,
+                    "cannot open store '\(definition.name)' of task \(id): \(error)",
+                    underlying: error
+                )
+            }
+            guard store.name == definition.name else {
+                try? store.close()
+                closeStores()
+                throw StreamsError(
+                    .invalidTopology,
+                    "the factory of store '\(definition.name)' made a store named '\(store.name)'; the names must match"
+                )
+            }
+            if definition.changelogged {
+                let changelog = ChangelogID(taskId: id, storeName: definition.name)
+                store.changelog = changelogWriter.changelogSink(for: changelog)
+                changelogs[definition.name] = changelog
+            }
+            stores[definition.name] = store
+            storeNames.append(definition.name)
+        }
+    }
+
+    private func transition(to next: State) {
+        precondition(state.canTransition(to: next), "task \(id): illegal transition \(state) -> \(next)")
+        logger.debug("task state \(state) -> \(next)")
+        state = next
+    }
+
+    // MARK: Stores
+
+    /// The store named `name`, whatever processors it is connected to (for engines and tests).
+    public func store(named name: String) -> (any StateStore)? { stores[name] }
+
+    /// The changelogs of this task's changelogged stores, in declaration order.
+    public var changelogIDs: [ChangelogID] { storeNames.compactMap { changelogs[$0] } }
+
+    /// CREATED → RESTORING: stream time resumes from the committed value, if any.
+    ///
+    /// - Parameter committedStreamTimeMs: The stream time of the last commit
+    ///   (``CommitCoordinator/committedStreamTimeMs(for:)``), or `nil`.
+    public func initializeStateStores(committedStreamTimeMs: Int64?) {
+        transition(to: .restoring)
+        if let committedStreamTimeMs { streamTimeMs = max(streamTimeMs, committedStreamTimeMs) }
+    }
+
+    /// The changelog position a store's committed state reflects (``ChangelogPosition/beginning``
+    /// if it never recorded one).
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/stateStore``.
+    public func changelogPosition(ofStore name: String) throws(StreamsError) -> ChangelogPosition {
+        guard let store = stores[name] else { preconditionFailure("task \(id) has no store '\(name)'") }
+        let bytes: [UInt8]?
+        do { bytes = try store.metadata(forKey: ChangelogPosition.metadataKey) } catch {
+            throw StreamsError(.stateStore, "cannot read the changelog position of store '\(name)'", underlying: error)
+        }
+        guard let bytes else { return .beginning }
+        guard let position = ChangelogPosition(metadata: bytes) else {
+            throw StreamsError(
+                .stateStore,
+                "store '\(name)' has a damaged changelog position (\(bytes.count) bytes); "
+                    + "delete the store to rebuild it"
+            )
+        }
+        return position
+    }
+
+    /// In RESTORING: brings every changelogged store up to date with its changelog, reading from
+    /// the position the store recorded, in batches of ``StreamsConfiguration/restoreBatchSize``,
+    /// committing the store after each batch with the position it now reflects.
+    ///
+    /// - Returns: The number of changelog entries applied.
+    /// - Throws: ``StreamsError`` (codes ``StreamsError/Code/engine``, ``StreamsError/Code/stateStore``).
+    @discardableResult
+    public func restore(from reader: any ChangelogReader) throws(StreamsError) -> Int {
+        precondition(state == .restoring, "task \(id): restore in state \(state)")
+        var restored = 0
+        for name in storeNames {
+            guard let changelog = changelogs[name], let store = stores[name] else { continue }
+            var position = try changelogPosition(ofStore: name)
+            let start = position
+            while true {
+                let batch = try reader.readChangelog(
+                    changelog,
+                    from: position,
+                    maxEntries: max(1, configuration.restoreBatchSize)
+                )
+                if batch.entries.isEmpty { break }
+                guard let windowStore = store as? any WindowStore else {
+                    throw StreamsError(
+                        .stateStore,
+                        "store '\(name)' has a changelog but is not a WindowStore; only window stores can be restored")
+                }
+                do {
+                    try windowStore.restore(from: batch.entries)
+                    try windowStore.commit(metadata: [ChangelogPosition.metadataKey: batch.nextPosition.metadata])
+                } catch {
+                    throw StreamsError(
+                        .stateStore, "cannot restore store '\(name)' from \(changelog): \(error)", underlying: error)
+                }
+                restored += batch.entries.count
+                position = batch.nextPosition
+            }
+            if position != start {
+                logger.info("restored store '\(name)' from changelog position \(start) to \(position)")
+            }
+        }
+        return restored
+    }
+
+    /// RESTORING → RUNNING: makes the processors (in node order) with their contexts.
+    ///
+    /// - Throws: ``StreamsError`` (code ``StreamsError/Code/processing`` unless the factory threw a
+    ///   ``StreamsError``) when a factory fails; processors made before it stay, and are closed by
+    ///   ``closeDirty()``.
+    public func completeRestoration() throws(StreamsError) {
+        transition(to: .running)
+        for i in nodes.indices {
+            guard case .processor(let factory) = nodes[i].kind else { continue }
+            let context = ProcessorContext(
+                task: self,
+                node: i,
+                nodeName: nodes[i].name,
+                childNames: nodes[i].children.map { nodes[$0].name },
+                logger: logger
+            )
+            contexts[i] = context
+            do {
+                processors[i] = try factory(context)
+            } catch let error as StreamsError {
+                var error = error
+                if error.node == nil { error.node = nodes[i].name }
+                throw error
+            } catch {
+                throw StreamsError(
+                    .processing,
+                    "cannot create processor '\(nodes[i].name)': \(error)",
+                    node: nodes[i].name,
+                    underlying: error
+                )
+            }
+        }
+    }
+
+    // MARK: Processing
+
+    /// Buffers records read from `partition` (which must be one of ``inputs``).
+    public func addRecords(_ records: some Collection<Record>, for partition: TopicPartition) {
+        guard let i = inputIndex[partition] else {
+            preconditionFailure("task \(id) does not own input \(partition)")
+        }
+        queues[i].append(contentsOf: records)
+    }
+
+    /// The number of buffered records, over all inputs.
+    public var bufferedRecordCount: Int { queues.reduce(0) { $0 + $1.count } }
+
+    /// The number of buffered records of one input. Engines that must keep the record order
+    /// independent of batch boundaries (the embedded engine) process at most the smallest count
+    /// over their non-exhausted inputs, then refill (Kafka Streams' `max.task.idle.ms` idea).
+    public func bufferedRecordCount(for partition: TopicPartition) -> Int {
+        guard let i = inputIndex[partition] else { return 0 }
+        return queues[i].count
+    }
+
+    /// The index of the input to take the next record from, or `nil` if nothing is buffered.
+    @inline(__always)
+    private func nextInput() -> Int? {
+        var best: Int?
+        var bestTimestamp = Int64.max
+        for i in queues.indices where !queues[i].isEmpty {
+            let timestamp = queues[i].headTimestampMs
+            if best == nil || timestamp < bestTimestamp {
+                best = i
+                bestTimestamp = timestamp
+            }
+        }
+        return best
+    }
+
+    /// Processes up to `maxRecords` buffered records, each followed by due stream-time punctuation.
+    ///
+    /// - Returns: The number of records consumed.
+    /// - Throws: ``StreamsError`` when a record fails and the policy is `fail`, or on a store or
+    ///   engine failure; the failing record is not consumed. Close the task with ``closeDirty()``.
+    @discardableResult
+    public func process(maxRecords: Int = .max) throws(StreamsError) -> Int {
+        precondition(state == .running, "task \(id): process in state \(state)")
+        var count = 0
+        while count < maxRecords, let input = nextInput() {
+            let record = queues[input].removeFirst()
+            try processRecord(record, input: input)
+            count += 1
+            if streamTimeMs >= nextStreamPunctuationMs {
+                try punctuate(.streamTime, nowMs: streamTimeMs)
+            }
+        }
+        return count
+    }
+
+    private func processRecord(_ record: Record, input: Int) throws(StreamsError) {
+        if record.timestampMs > streamTimeMs { streamTimeMs = record.timestampMs }
+        currentOrigin = record.origin
+        failedNode = nil
+        defer { currentOrigin = nil }
+        do {
+            for child in nodes[inputSources[input]].children {
+                try deliver(record, to: child)
+            }
+        } catch {
+            try handleFailure(error, record: record, fromNode: inputSources[input])
+        }
+        if let offset = record.origin?.offset { consumedOffsets[input] = offset }
+    }
+
+    /// Hands `record` to node `node`: its processor, or the collector for a sink.
+    func deliver(_ record: Record, to node: Int) throws {
+        switch nodes[node].kind {
+        case .processor:
+            do {
+                try processors[node].unsafelyUnwrapped.process(record)
+            } catch {
+                if failedNode == nil { failedNode = node }
+                throw error
+            }
+        case .sink(let topic):
+            do {
+                try collector.send(record, topic: topic, sink: nodes[node].name, task: id)
+            } catch {
+                if failedNode == nil { failedNode = node }
+                throw error
+            }
+        case .source:
+            preconditionFailure("a source node is never a child")
+        }
+    }
+
+    /// Applies the error policies to a failure while processing `record` (or a punctuation when
+    /// `record` is `nil`); throws when the task must stop.
+    private func handleFailure(_ error: any Error, record: Record?, fromNode: Int) throws(StreamsError) {
+        let nodeName = failedNode.map { nodes[$0].name } ?? nodes[fromNode].name
+        var failure: StreamsError
+        if let error = error as? StreamsError {
+            failure = error
+        } else if let error = error as? StateStoreError {
+            failure = StreamsError(.stateStore, "a store failed in '\(nodeName)': \(error)", underlying: error)
+        } else {
+            failure = StreamsError(.processing, "processor '\(nodeName)' failed: \(error)", underlying: error)
+        }
+        if failure.node == nil { failure.node = nodeName }
+        if failure.origin == nil { failure.origin = record?.origin }
+
+        if failure.isFatal { throw failure }
+        if failure.isDeserializationFailure, let record {
+            switch configuration.deserializationErrorPolicy {
+            case .fail:
+                throw failure
+            case .skip:
+                skippedRecordCount += 1
+                logger.warning("skipping record: \(failure)")
+            case .deadLetter:
+                guard let deadLetterSink else { throw failure }
+                var dead = record
+                dead.headers.append(RecordHeader(name: "streams.error.code", string: failure.code.name))
+                dead.headers.append(RecordHeader(name: "streams.error.message", string: failure.message))
+                dead.headers.append(RecordHeader(name: "streams.error.node", string: failure.node ?? ""))
+                dead.headers.append(
+                    RecordHeader(name: "streams.error.origin", string: failure.origin?.description ?? ""))
+                try collector.send(dead, topic: deadLetterSink.topic, sink: deadLetterSink.name, task: id)
+                deadLetterRecordCount += 1
+                logger.warning("sent record to dead-letter sink '\(deadLetterSink.name)': \(failure)")
+            }
+        } else {
+            switch configuration.processingErrorPolicy {
+            case .fail:
+                throw failure
+            case .skip:
+                skippedRecordCount += 1
+                logger.warning("skipping after processing error: \(failure)")
+            }
+        }
+    }
+
+    // MARK: Punctuation
+
+    func schedule(node: Int, intervalMs: Int64, type: PunctuationType, punctuator: @escaping Punctuator) -> Cancellable
+    {
+        precondition(intervalMs >= 1, "punctuation interval must be at least 1 ms")
+        precondition(state == .running, "task \(id): schedule in state \(state)")
+        let handle = Cancellable()
+        let next: Int64?
+        switch type {
+        case .streamTime:
+            next =
+                streamTimeMs == .min
+                ? nil : PunctuationSchedule.nextBoundary(after: streamTimeMs, intervalMs: intervalMs)
+            nextStreamPunctuationMs = min(nextStreamPunctuationMs, next ?? .min)
+        case .wallClockTime:
+            let (sum, overflow) = clock.nowMs.addingReportingOverflow(intervalMs)
+            next = overflow ? .max : sum
+            nextWallClockPunctuationMs = min(nextWallClockPunctuationMs, next!)
+        }
+        schedules.append(
+            PunctuationSchedule(
+                node: node, intervalMs: intervalMs, type: type, nextMs: next, punctuator: punctuator, handle: handle)
+        )
+        return handle
+    }
+
+    /// Runs the wall-clock punctuators that are due by the task's clock.
+    ///
+    /// - Returns: Whether any punctuator ran.
+    /// - Throws: ``StreamsError`` when a punctuator fails and the processing policy is `fail`.
+    @discardableResult
+    public func punctuateWallClock() throws(StreamsError) -> Bool {
+        precondition(state == .running, "task \(id): punctuate in state \(state)")
+        let now = clock.nowMs
+        guard now >= nextWallClockPunctuationMs else { return false }
+        return try punctuate(.wallClockTime, nowMs: now)
+    }
+
+    @discardableResult
+    private func punctuate(_ type: PunctuationType, nowMs: Int64) throws(StreamsError) -> Bool {
+        var fired = false
+        var i = 0
+        while i < schedules.count {
+            if schedules[i].handle.isCancelled {
+                schedules.remove(at: i)
+                continue
+            }
+            guard schedules[i].type == type else {
+                i += 1
+                continue
+            }
+            let interval = schedules[i].intervalMs
+            if let next = schedules[i].nextMs {
+                if nowMs >= next {
+                    switch type {
+                    case .streamTime:
+                        schedules[i].nextMs = PunctuationSchedule.nextBoundary(after: nowMs, intervalMs: interval)
+                    case .wallClockTime:
+                        let missed = (nowMs - next) / interval
+                        let (step, overflow1) = (missed + 1).multipliedReportingOverflow(by: interval)
+                        let (sum, overflow2) = next.addingReportingOverflow(step)
+                        schedules[i].nextMs = overflow1 || overflow2 ? .max : sum
+                    }
+                    let punctuator = schedules[i].punctuator
+                    let node = schedules[i].node
+                    fired = true
+                    failedNode = nil
+                    do {
+                        try punctuator(nowMs)
+                    } catch {
+                        if failedNode == nil { failedNode = node }
+                        try handleFailure(error, record: nil, fromNode: node)
+                    }
+                }
+            } else {
+                // Scheduled before any record: the first stream time anchors it, without firing.
+                schedules[i].nextMs = PunctuationSchedule.nextBoundary(after: nowMs, intervalMs: interval)
+            }
+            i += 1
+        }
+        var nextStream = Int64.max
+        var nextWall = Int64.max
+        for schedule in schedules where !schedule.handle.isCancelled {
+            switch schedule.type {
+            case .streamTime: nextStream = min(nextStream, schedule.nextMs ?? .min)
+            case .wallClockTime: nextWall = min(nextWall, schedule.nextMs ?? .min)
+            }
+        }
+        nextStreamPunctuationMs = nextStream
+        nextWallClockPunctuationMs = nextWall
+        return fired
+    }
+
+    // MARK: Commit
+
+    /// Lets every processor finish its writes (``Processor/prepareCommit()``), then collects what
+    /// the engine must make durable for this task: consumed offsets, stream time and the changelogs
+    /// whose positions it must report. Allowed in RUNNING and SUSPENDED.
+    ///
+    /// Kafka Streams counterpart: `StreamTask.prepareCommit()`.
+    ///
+    /// - Throws: ``StreamsError`` when a processor's `prepareCommit` fails; do not commit then.
+    public func prepareCommit() throws(StreamsError) -> TaskCommit {
+        precondition(state == .running || state == .suspended, "task \(id): prepareCommit in state \(state)")
+        for (i, processor) in processors.enumerated() {
+            guard let processor else { continue }
+            do {
+                try processor.prepareCommit()
+            } catch let error as StreamsError {
+                var error = error
+                if error.node == nil { error.node = nodes[i].name }
+                throw error
+            } catch let error as StateStoreError {
+                throw StreamsError(
+                    .stateStore, "a store failed in '\(nodes[i].name)': \(error)", node: nodes[i].name,
+                    underlying: error)
+            } catch {
+                throw StreamsError(
+                    .processing, "processor '\(nodes[i].name)' failed to prepare the commit: \(error)",
+                    node: nodes[i].name, underlying: error)
+            }
+        }
+        var offsets: [TopicPartition: Int64] = [:]
+        for (i, offset) in consumedOffsets.enumerated() {
+            if let offset { offsets[inputs[i]] = offset }
+        }
+        return TaskCommit(taskId: id, consumedOffsets: offsets, streamTimeMs: streamTimeMs, changelogs: changelogIDs)
+    }
+
+    /// After the engine's commit: commits every store's transaction, recording for changelogged
+    /// stores the changelog position now durable, then calls every processor's
+    /// ``Processor/postCommit()``.
+    ///
+    /// Kafka Streams counterpart: `StreamTask.postCommit()` (which writes the checkpoint).
+    ///
+    /// - Parameter changelogPositions: What ``CommitCoordinator/commit(_:)`` returned.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/stateStore`` (the store is then behind
+    ///   its changelog; close the task dirty and restore), or ``StreamsError/Code/engine`` if a
+    ///   changelog position is missing.
+    public func postCommit(changelogPositions: [ChangelogID: ChangelogPosition]) throws(StreamsError) {
+        precondition(state == .running || state == .suspended, "task \(id): postCommit in state \(state)")
+        for name in storeNames {
+            guard let store = stores[name] else { continue }
+            var metadata: [String: [UInt8]] = [:]
+            if let changelog = changelogs[name] {
+                guard let position = changelogPositions[changelog] else {
+                    throw StreamsError(.engine, "the engine's commit returned no position for \(changelog)")
+                }
+                metadata[ChangelogPosition.metadataKey] = position.metadata
+            }
+            do {
+                try store.commit(metadata: metadata)
+            } catch {
+                throw StreamsError(.stateStore, "cannot commit store '\(name)': \(error)", underlying: error)
+            }
+        }
+        commitRequested = false
+        for processor in processors {
+            processor?.postCommit()
+        }
+    }
+
+    // MARK: Closing
+
+    /// RUNNING or RESTORING (or CREATED) → SUSPENDED: closes every processor and cancels
+    /// punctuators; buffered records are dropped (they were not consumed). Stores stay open.
+    public func suspend() {
+        transition(to: .suspended)
+        closeTopology()
+    }
+
+    /// SUSPENDED → RESTORING, to run again after ``suspend()``.
+    public func resume() {
+        transition(to: .restoring)
+    }
+
+    /// SUSPENDED or CREATED → CLOSED: closes the stores (uncommitted writes are rolled back, so
+    /// commit first for a clean close).
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/stateStore`` if a store fails to
+    ///   close; every store is still closed.
+    public func close() throws(StreamsError) {
+        transition(to: .closed)
+        var firstError: StreamsError?
+        for name in storeNames {
+            do { try stores[name]?.close() } catch {
+                firstError =
+                    firstError ?? StreamsError(.stateStore, "cannot close store '\(name)': \(error)", underlying: error)
+            }
+        }
+        stores.removeAll()
+        if let firstError { throw firstError }
+    }
+
+    /// Closes the task from any state after a failure: closes the processors (each exactly once),
+    /// rolls back every store's pending writes and closes the stores. Errors are logged, not thrown.
+    ///
+    /// Kafka Streams counterpart: `closeDirty()`.
+    public func closeDirty() {
+        guard state != .closed else { return }
+        closeTopology()
+        for name in storeNames {
+            guard let store = stores[name] else { continue }
+            do { try store.abort() } catch { logger.error("cannot roll back store '\(name)': \(error)") }
+        }
+        closeStores()
+        state = .closed
+    }
+
+    private func closeTopology() {
+        for i in processors.indices {
+            if let processor = processors[i] {
+                processors[i] = nil
+                processor.close()
+            }
+        }
+        contexts = Array(repeating: nil, count: nodes.count)
+        for schedule in schedules { schedule.handle.cancel() }
+        schedules.removeAll()
+        nextStreamPunctuationMs = .max
+        nextWallClockPunctuationMs = .max
+        for i in queues.indices { queues[i].removeAll() }
+    }
+
+    private func closeStores() {
+        for name in storeNames {
+            do { try stores[name]?.close() } catch { logger.error("cannot close store '\(name)': \(error)") }
+        }
+        stores.removeAll()
+    }
+}

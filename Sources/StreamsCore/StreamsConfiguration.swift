@@ -1,0 +1,63 @@
+public import Logging
+
+/// How tasks run: identity, commit cadence, batch sizes and error policies.
+///
+/// Kafka Streams counterpart: `StreamsConfig` (`application.id`, `commit.interval.ms`,
+/// `default.deserialization.exception.handler`, `processing.exception.handler`).
+public struct StreamsConfiguration: Sendable {
+    /// The application's name; engines derive changelog topics and group ids from it.
+    public var applicationId: String
+    /// How often a task commits, in wall-clock time; default 100 ms, Kafka Streams' default under
+    /// exactly-once.
+    public var commitInterval: Duration
+    /// The most records a task processes in one ``StreamTask/process(maxRecords:)`` call of the
+    /// engine loop; default 1 000.
+    public var maxRecordsPerIteration: Int
+    /// The most changelog entries applied to a store per restore batch (and store commit);
+    /// default 10 000.
+    public var restoreBatchSize: Int
+    /// What to do with records that cannot be decoded or lack a needed field; default
+    /// ``DeserializationErrorPolicy/fail``.
+    public var deserializationErrorPolicy: DeserializationErrorPolicy
+    /// What to do when a processor fails otherwise; default ``ProcessingErrorPolicy/fail``.
+    public var processingErrorPolicy: ProcessingErrorPolicy
+    /// The directory under which stores keep their files (`<stateDirectory>/<applicationId>/<taskId>`),
+    /// handed to store factories in ``StoreContext``; default `"/tmp/swift-dedup"`.
+    public var stateDirectory: String
+
+    /// Creates a configuration with the documented defaults.
+    ///
+    /// - Parameters:
+    ///   - applicationId: The application's name.
+    ///   - commitInterval: How often to commit; default 100 ms.
+    ///   - maxRecordsPerIteration: Records per processing round; default 1 000.
+    ///   - restoreBatchSize: Changelog entries per restore batch; default 10 000.
+    ///   - deserializationErrorPolicy: Default ``DeserializationErrorPolicy/fail``.
+    ///   - processingErrorPolicy: Default ``ProcessingErrorPolicy/fail``.
+    ///   - stateDirectory: Where stores keep files; default `"/tmp/swift-dedup"`.
+    public init(
+        applicationId: String,
+        commitInterval: Duration = .milliseconds(100),
+        maxRecordsPerIteration: Int = 1_000,
+        restoreBatchSize: Int = 10_000,
+        deserializationErrorPolicy: DeserializationErrorPolicy = .fail,
+        processingErrorPolicy: ProcessingErrorPolicy = .fail,
+        stateDirectory: String = "/tmp/swift-dedup"
+    ) {
+        self.applicationId = applicationId
+        self.commitInterval = commitInterval
+        self.maxRecordsPerIteration = maxRecordsPerIteration
+        self.restoreBatchSize = restoreBatchSize
+        self.deserializationErrorPolicy = deserializationErrorPolicy
+        self.processingErrorPolicy = processingErrorPolicy
+        self.stateDirectory = stateDirectory
+    }
+}
+
+/// Logging helpers for callers that do not bootstrap swift-log themselves.
+public enum StreamsLogging {
+    /// A logger that discards everything (the test kit's default).
+    public static func disabled(label: String) -> Logger {
+        Logger(label: label, factory: { _ in SwiftLogNoOpLogHandler() })
+    }
+}

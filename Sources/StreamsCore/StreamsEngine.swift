@@ -1,0 +1,235 @@
+public import StreamsState
+
+/// Everything a runtime needs from the world outside the topology: input, output, changelogs and
+/// an atomic commit. A ``TaskManager`` drives ``StreamTask``s through it.
+///
+/// The seam has five roles, each its own protocol so that tests can fake one at a time:
+/// ``RecordPoller`` (pull input batches with positions), ``RecordCollector`` (collect output per
+/// sink), ``ChangelogWriter`` (a buffering ``ChangelogSink`` per store), ``ChangelogReader`` (read
+/// a changelog from a position, for restore) and ``CommitCoordinator`` (make {output, changelog
+/// entries, input positions, stream time} durable as one unit).
+///
+/// ## The commit protocol (exactly-once)
+/// 1. Each task's ``StreamTask/prepareCommit()`` reports the offsets of the last records it
+///    processed and its stream time. Output and changelog entries already sit in the engine's
+///    buffers (sent through ``RecordCollector`` and the stores' ``ChangelogSink``s).
+/// 2. ``CommitCoordinator/commit(_:)`` makes all of it durable atomically and returns, per
+///    changelog, the position now durable (just past its last entry).
+/// 3. Only then each task's ``StreamTask/postCommit(changelogPositions:)`` commits its stores'
+///    own transactions with metadata `["changelog.position": position]`.
+///
+/// A crash between 2 and 3 leaves a store *behind* its changelog, never ahead; on restart the task
+/// (state RESTORING) reads the store's recorded position, asks ``ChangelogReader`` for the entries
+/// after it and replays them with ``WindowStore/restore(from:)`` before processing resumes from
+/// the committed input positions. A failed commit is followed by ``CommitCoordinator/abort()`` and
+/// the tasks closing dirty: nothing of the batch is visible, and the batch is processed again.
+///
+/// ## How the two engines implement it
+/// - **Embedded engine (JSON Lines files).** `poll` reads lines from the input files into one
+///   buffer per batch; record offsets are byte offsets of line starts, and a restart resumes after
+///   the committed line. `send` buffers output lines per output file; changelog sinks buffer entries
+///   per store. `commit` appends the output buffers to the output files and fsyncs them, then writes
+///   the checkpoint atomically (temp file, fsync, rename, fsync directory): per input the committed
+///   offset, per output the committed file length, the stream times, and the changelog entries
+///   (appended to a per-store changelog file fsynced before the rename, whose length the checkpoint
+///   records). The checkpoint rename is the commit point: on restart outputs are truncated to the
+///   checkpointed lengths and changelog files to theirs, discarding anything of an uncommitted
+///   batch. Changelog positions are entry counts of the changelog. `abort` drops the buffers.
+/// - **Kafka engine (librdkafka, `exactly_once_v2`).** `poll` consumes with
+///   `isolation.level=read_committed`; offsets are Kafka offsets and restart resumes at
+///   `offset + 1`. A transaction is begun at the first `send` after a commit; `send` produces to the
+///   sink's topic and changelog sinks produce to `<applicationId>-<store>-changelog` (partition =
+///   task partition), both inside the transaction. `commit` calls `send_offsets_to_transaction`
+///   with `offset + 1` per input partition (stream time encoded in the offset metadata, as Kafka
+///   Streams does) and `commit_transaction`; the changelog position returned is the offset after
+///   the last changelog record produced, taken from the delivery reports. `abort` calls
+///   `abort_transaction`. `ChangelogReader` is a separate `read_committed` consumer assigned to
+///   the changelog partition.
+public typealias StreamsEngine = RecordPoller & RecordCollector & ChangelogWriter & ChangelogReader & CommitCoordinator
+
+/// Pulls batches of input records with their positions (role 1 of ``StreamsEngine``).
+///
+/// Kafka Streams counterpart: the main consumer's `poll`.
+public protocol RecordPoller: AnyObject {
+    /// Returns the records available now, at most `maxRecords` in all, waiting at most `timeout`
+    /// for the first; an empty array when there are none.
+    ///
+    /// Each record's ``Record/origin`` must be set; within a partition offsets increase. Key and
+    /// value should be slices of one buffer per batch.
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``.
+    func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch]
+}
+
+/// Records read from one input partition, in offset order.
+public struct InputBatch: Sendable {
+    /// The partition they were read from.
+    public var partition: TopicPartition
+    /// The records, in offset order, with ``Record/origin`` set.
+    public var records: [Record]
+
+    /// Creates a batch.
+    public init(partition: TopicPartition, records: [Record]) {
+        self.partition = partition
+        self.records = records
+    }
+}
+
+/// Collects the records sinks write (role 2 of ``StreamsEngine``); they become visible at commit.
+///
+/// Kafka Streams counterpart: `RecordCollector`.
+public protocol RecordCollector: AnyObject {
+    /// Buffers or sends `record` for `topic`; it must become durable with the next commit and be
+    /// discarded by ``CommitCoordinator/abort()``.
+    ///
+    /// - Parameters:
+    ///   - record: The record; its slices may be kept (they keep their buffer alive).
+    ///   - topic: The sink's topic.
+    ///   - sink: The sink node's name.
+    ///   - task: The task writing it.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``.
+    func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError)
+}
+
+/// Gives each changelogged store of each task a changelog sink that buffers until commit
+/// (role 3 of ``StreamsEngine``).
+public protocol ChangelogWriter: AnyObject {
+    /// The sink for `changelog`; the task attaches it to the store as ``StateStore/changelog``.
+    /// Entries appended become durable with the next commit and are discarded by
+    /// ``CommitCoordinator/abort()``.
+    func changelogSink(for changelog: ChangelogID) -> any ChangelogSink
+}
+
+/// Reads committed changelog entries, for restoring stores (role 5 of ``StreamsEngine``).
+///
+/// Kafka Streams counterpart: the restore consumer of `StoreChangelogReader`.
+public protocol ChangelogReader: AnyObject {
+    /// Up to `maxEntries` committed entries of `changelog` from `position` on, in order, and the
+    /// position after the last one returned. An empty batch means the store is caught up.
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``.
+    func readChangelog(
+        _ changelog: ChangelogID,
+        from position: ChangelogPosition,
+        maxEntries: Int
+    ) throws(StreamsError) -> ChangelogBatch
+}
+
+/// Makes the buffered output, changelog entries and input positions of a batch durable as one
+/// unit (role 4 of ``StreamsEngine``).
+///
+/// Kafka Streams counterpart: `StreamsProducer.commitTransaction(offsets, groupMetadata)`.
+public protocol CommitCoordinator: AnyObject {
+    /// Atomically makes durable everything sent and appended since the last commit, together with
+    /// the input positions and stream times of `unit`.
+    ///
+    /// - Returns: For each changelog named in `unit`, the position just past its last durable entry.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``; then nothing of the unit
+    ///   may become visible, and the caller calls ``abort()``.
+    func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: ChangelogPosition]
+
+    /// Discards everything sent and appended since the last commit.
+    func abort()
+
+    /// The stream time committed for `task`, or `nil` if it never committed; a restarted task
+    /// starts from it so that stream time never goes back.
+    func committedStreamTimeMs(for task: TaskId) -> Int64?
+}
+
+/// Identifies one store's changelog: the task it belongs to and the store's name.
+///
+/// Kafka counterpart: the changelog topic `<applicationId>-<store>-changelog`, partition = task's.
+public struct ChangelogID: Sendable, Hashable, CustomStringConvertible {
+    /// The task owning the store.
+    public var taskId: TaskId
+    /// The store's name.
+    public var storeName: String
+
+    /// Creates an id.
+    public init(taskId: TaskId, storeName: String) {
+        self.taskId = taskId
+        self.storeName = storeName
+    }
+
+    /// `"<storeName>-changelog-<taskId>"`.
+    public var description: String { "\(storeName)-changelog-\(taskId)" }
+}
+
+/// A position in a changelog: the engine's offset of the *next* entry (so a store that recorded
+/// position `p` has applied every entry before `p`).
+public struct ChangelogPosition: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The metadata key under which a store records the changelog position it reflects.
+    public static let metadataKey = "changelog.position"
+    /// The start of every changelog.
+    public static let beginning = ChangelogPosition(0)
+
+    /// The engine-defined offset: a Kafka offset, or an entry or byte count for the embedded engine.
+    public var offset: Int64
+
+    /// Creates a position.
+    public init(_ offset: Int64) { self.offset = offset }
+
+    /// Decodes the 8-byte big-endian form stored in store metadata; `nil` for other lengths.
+    public init?(metadata bytes: [UInt8]) {
+        guard bytes.count == 8 else { return nil }
+        offset = bytes.reduce(0) { ($0 << 8) | Int64($1) }
+    }
+
+    /// The 8-byte big-endian form stored in store metadata.
+    public var metadata: [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: offset >> (56 - 8 * $0)) }
+    }
+
+    /// The offset.
+    public var description: String { "\(offset)" }
+
+    /// Orders by offset.
+    public static func < (lhs: ChangelogPosition, rhs: ChangelogPosition) -> Bool { lhs.offset < rhs.offset }
+}
+
+/// Committed changelog entries read for restore.
+public struct ChangelogBatch: Sendable {
+    /// The entries, in changelog order; empty when the reader is caught up.
+    public var entries: [ChangelogEntry]
+    /// The position after the last entry returned (the `from` position when `entries` is empty).
+    public var nextPosition: ChangelogPosition
+
+    /// Creates a batch.
+    public init(entries: [ChangelogEntry], nextPosition: ChangelogPosition) {
+        self.entries = entries
+        self.nextPosition = nextPosition
+    }
+}
+
+/// Everything that must become durable in one commit.
+public struct CommitUnit: Sendable {
+    /// One entry per task taking part.
+    public var tasks: [TaskCommit]
+
+    /// Creates a unit.
+    public init(tasks: [TaskCommit]) { self.tasks = tasks }
+}
+
+/// One task's part of a ``CommitUnit``.
+public struct TaskCommit: Sendable, Hashable {
+    /// The task.
+    public var taskId: TaskId
+    /// Per input partition, the offset of the last record the task processed (consumed, including
+    /// skipped and dead-lettered records). Restart resumes after it. Partitions without any
+    /// processed record are absent.
+    public var consumedOffsets: [TopicPartition: Int64]
+    /// The task's stream time (`Int64.min` before any record).
+    public var streamTimeMs: Int64
+    /// The changelogs of the task's changelogged stores; the commit returns a position for each.
+    public var changelogs: [ChangelogID]
+
+    /// Creates a task commit.
+    public init(
+        taskId: TaskId, consumedOffsets: [TopicPartition: Int64], streamTimeMs: Int64, changelogs: [ChangelogID]
+    ) {
+        self.taskId = taskId
+        self.consumedOffsets = consumedOffsets
+        self.streamTimeMs = streamTimeMs
+        self.changelogs = changelogs
+    }
+}

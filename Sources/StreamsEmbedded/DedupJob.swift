@@ -1,0 +1,233 @@
+public import Logging
+internal import StreamsCore
+internal import StreamsDedup
+internal import StreamsState
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
+
+/// One `dedup run`: the embedded engine, one stream task running the ``Deduplicator`` topology,
+/// and the loop that reads, processes and commits until the inputs end (or, with `--follow`,
+/// until asked to stop).
+///
+/// Record order is independent of batch boundaries: the loop only processes as many records as
+/// the input with the fewest buffered records holds (inputs that ended do not count), then reads
+/// more, so that the task's smallest-timestamp-first selection always sees every input's next
+/// record. This is what makes a restarted run produce exactly the output of an uninterrupted one.
+public final class DedupJob {
+    /// The settings.
+    public let configuration: DedupJobConfiguration
+    private let logger: Logger
+
+    /// Checks the configuration; nothing is opened until ``run(progress:shouldStop:)``.
+    public init(configuration: DedupJobConfiguration, logger: Logger) throws(DedupJobError) {
+        guard !configuration.inputs.isEmpty else { throw DedupJobError(.usage, "give at least one input") }
+        guard !configuration.keyFields.isEmpty else { throw DedupJobError(.usage, "give at least one key field") }
+        guard configuration.window > .zero else { throw DedupJobError(.usage, "the window must be positive") }
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    static let storeName = "dedup-store"
+
+    /// Runs to the end of the inputs (or until `shouldStop` returns true), committing as it goes.
+    ///
+    /// - Parameters:
+    ///   - progress: Called at most every 250 ms with a snapshot, on the job's thread.
+    ///   - shouldStop: Polled between batches; when it returns true the job commits and returns.
+    /// - Returns: What the run did.
+    /// - Throws: ``DedupJobError``; everything committed before the error stays committed.
+    public func run(
+        progress: ((DedupJobProgress) -> Void)? = nil,
+        shouldStop: () -> Bool = { false }
+    ) throws(DedupJobError) -> DedupJobSummary {
+        let started = monotonicSeconds()
+        let clock = SystemWallClock()
+        let state: StateDirectory? = configuration.store == .lmdb
+            ? try EmbeddedEngine.wrap { () throws(EmbeddedError) in try StateDirectory(path: configuration.stateDirectory) } : nil
+        defer { state?.unlock() }
+        if let state { try JobSettings(configuration).verify(in: state) }
+
+        let engine = try EmbeddedEngine(configuration: configuration, state: state, clock: clock)
+        defer { engine.close() }
+        let statistics = DeduplicationStatisticsCollector()
+        let streams = StreamsConfiguration(
+            applicationId: "dedup",
+            commitInterval: configuration.effectiveCommitInterval,
+            deserializationErrorPolicy: .deadLetter(sink: EmbeddedEngine.invalidTopic),
+            stateDirectory: configuration.stateDirectory
+        )
+        let task: StreamTask
+        do {
+            task = try StreamTask(
+                id: TaskId(partition: 0),
+                topology: topology(state: state, statistics: statistics),
+                configuration: streams,
+                inputs: engine.partitions,
+                collector: engine,
+                changelogWriter: engine,
+                clock: clock,
+                logger: logger
+            )
+        } catch {
+            throw DedupJobError(error)
+        }
+        let manager = TaskManager(engine: engine, tasks: [task], configuration: streams, clock: clock, logger: logger)
+        progress?(DedupJobProgress(phase: .restoring(entries: 0), recordsRead: 0, duplicates: 0, recordsPerSecond: 0, position: ""))
+        do { try manager.start() } catch { throw DedupJobError(error) }
+        if engine.restoredEntries > 0 {
+            logger.info("restored \(engine.restoredEntries) changelog entries into the store")
+        }
+
+        var lastProgress = started
+        var stopping = false
+        while true {
+            if !stopping && shouldStop() {
+                stopping = true
+                for input in engine.inputs { input.reader.stopFollowing() }
+            }
+            var read = 0
+            for (i, input) in engine.inputs.enumerated() where task.bufferedRecordCount(for: input.partition) == 0 {
+                read += try engine.refill(i, into: task)
+            }
+            // Process as many records as the input with the fewest buffered ones holds, counting
+            // the inputs that can still deliver (not ended, not idle in follow mode); a stalled
+            // input counts with what it has left, so processing stops when that is used up.
+            var processable = Int.max
+            for input in engine.inputs where !input.exhausted && !input.idle {
+                processable = min(processable, task.bufferedRecordCount(for: input.partition))
+            }
+            if processable == .max { processable = task.bufferedRecordCount }
+            var processed = 0
+            if processable > 0 {
+                do { processed = try manager.processBuffered(maxRecords: processable) } catch { throw DedupJobError(error) }
+            }
+            let generation = engine.checkpoint?.generation
+            do { try manager.maybeCommit() } catch { throw DedupJobError(error) }
+            // Compaction writes the store's live entries and commits the store, so it may run
+            // only right after a commit, when the store holds exactly what the checkpoint covers.
+            // (The changelog can already be past the threshold before any commit of this run.)
+            if engine.checkpoint?.generation != generation,
+                let store = task.store(named: Self.storeName) as? any WindowStore
+            {
+                _ = try engine.compactIfNeeded(store: store)
+            }
+
+            let now = monotonicSeconds()
+            if let stalled = engine.stalled {
+                if task.bufferedRecordCount(for: engine.inputs[stalled.input].partition) == 0 { break }
+            } else if engine.inputs.allSatisfy(\.exhausted) && task.bufferedRecordCount == 0 {
+                break
+            }
+            if let progress, now - lastProgress >= 0.25 {
+                lastProgress = now
+                let snapshot = statistics.snapshot
+                let idle = read == 0 && processed == 0
+                progress(
+                    DedupJobProgress(
+                        phase: idle ? .waiting : .running,
+                        recordsRead: engine.recordsRead,
+                        duplicates: snapshot.duplicates,
+                        recordsPerSecond: Double(engine.recordsRead) / max(now - started, 0.001),
+                        position: position(engine)
+                    )
+                )
+            }
+            if read == 0 && processed == 0 {
+                usleep(20_000)  // follow mode: wait for the inputs to grow
+            }
+        }
+        do { try manager.close() } catch { throw DedupJobError(error) }
+        if let stalled = engine.stalled { throw stalled.error }
+        let final = statistics.snapshot
+        return DedupJobSummary(
+            recordsRead: engine.recordsRead,
+            emitted: final.emitted,
+            duplicates: final.duplicates,
+            invalid: final.invalid,
+            liveKeys: final.storeEntries,
+            restoredEntries: engine.restoredEntries,
+            elapsedSeconds: monotonicSeconds() - started
+        )
+    }
+
+    private func position(_ engine: EmbeddedEngine) -> String {
+        engine.inputs.map { "\($0.path):\($0.reader.lineNumber)" }.joined(separator: " ")
+    }
+
+    /// input → dedup → output, with duplicates to `duplicates` and invalid records dead-lettered
+    /// to `invalid`.
+    private func topology(state: StateDirectory?, statistics: DeduplicationStatisticsCollector) -> Topology {
+        var topology = Topology()
+        topology.addSource("input", topics: EmbeddedEngine.inputTopic)
+        let dedup = DeduplicatorConfiguration(
+            key: .recordKey,
+            time: .eventTime,
+            window: configuration.window,
+            grace: configuration.grace,
+            storeName: Self.storeName,
+            duplicatesChild: "duplicates",
+            statistics: statistics
+        )
+        let factory: WindowStoreFactory
+        if let state {
+            let logger = self.logger
+            let storePath = state.storePath
+            factory = WindowStoreFactory { storeConfiguration, _ in
+                try Self.openStore(at: storePath, configuration: storeConfiguration, logger: logger)
+            }
+        } else {
+            factory = .inMemory
+        }
+        topology.addDeduplicator("dedup", parents: "input", configuration: dedup, store: factory)
+        topology.addSink("output", topic: EmbeddedEngine.outputTopic, parents: "dedup")
+        topology.addSink("duplicates", topic: EmbeddedEngine.duplicatesTopic, parents: "dedup")
+        topology.addSink("invalid", topic: EmbeddedEngine.invalidTopic)
+        return topology
+    }
+
+    /// Opens the LMDB store; a damaged store, or one that cannot be trusted after an OS restart,
+    /// is deleted so that the task rebuilds it from the changelog.
+    static func openStore(
+        at path: String,
+        configuration: WindowStoreConfiguration,
+        logger: Logger
+    ) throws(StateStoreError) -> LMDBWindowStore {
+        let store: LMDBWindowStore
+        do {
+            store = try LMDBWindowStore(directory: path, configuration: configuration)
+        } catch {
+            guard error.code == .corrupt else { throw error }
+            logger.warning("rebuilding the store in \(path) from the changelog: \(error.message)")
+            try LMDBWindowStore.destroy(directory: path)
+            return try LMDBWindowStore(directory: path, configuration: configuration)
+        }
+        if case .untrusted(let reason) = store.integrity {
+            logger.warning("rebuilding the store in \(path) from the changelog: \(reason)")
+            try store.close()
+            try LMDBWindowStore.destroy(directory: path)
+            return try LMDBWindowStore(directory: path, configuration: configuration)
+        }
+        return store
+    }
+}
+
+/// Monotonic seconds, for rates and progress.
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+extension DedupJobError {
+    /// Sorts a runtime error into the exit-status classes.
+    init(_ error: StreamsError) {
+        switch error.code {
+        case .deserialization, .invalidRecord: self.init(.invalidData, error.message)
+        case .invalidConfiguration, .invalidTopology: self.init(.usage, error.message)
+        case .engine, .stateStore: self.init(.io, error.message)
+        default: self.init(.software, error.description)
+        }
+    }
+}

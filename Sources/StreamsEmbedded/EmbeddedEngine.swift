@@ -1,0 +1,400 @@
+internal import StreamsCore
+internal import StreamsState
+internal import StreamsJSON
+
+/// The embedded engine: JSON Lines files in, JSON Lines files out, a local changelog, and an
+/// atomically replaced checkpoint file as the commit point. It implements the runtime's engine
+/// seam (``StreamsEngine``) for one task whose input partitions are the input files.
+///
+/// The commit (exactly-once): append the buffered output lines to the output files and fsync
+/// them; append the buffered changelog records and fsync; then replace `checkpoint.json`
+/// (temporary file, fsync, rename, fsync of the directory) with the input positions after the
+/// last processed lines, the output and changelog lengths and the stream time. The rename is the
+/// commit point; only after it does the LMDB store commit its own transaction (the task manager's
+/// post-commit). On restart outputs and the changelog are cut back to the checkpoint's lengths.
+///
+/// Records: the value is the input line (without its newline), the key the canonical business
+/// key (see StreamsJSON), the timestamp the event time (or the wall clock when reading, for
+/// processing time), and the origin offset the byte offset *after* the line, so that a committed
+/// offset is where reading resumes. A line without a usable key or time becomes a record without
+/// key (and with timestamp `Int64.min`), which the deduplicator dead-letters to the `invalid`
+/// sink in order; under the `fail` policy the input stops before it instead (see ``stalled``).
+///
+/// - Important: Not `Sendable`; used from the job's thread only.
+final class EmbeddedEngine: StreamsEngine {
+    static let inputTopic = "input"
+    static let outputTopic = "output"
+    static let duplicatesTopic = "duplicates"
+    static let invalidTopic = "invalid"
+
+    /// One input file.
+    final class Input {
+        let path: String
+        let partition: TopicPartition
+        let reader: LineReader
+        /// The end of input was reached (never in follow mode until stopped).
+        var exhausted = false
+        /// The input has no new data right now (follow mode).
+        var idle = false
+        /// `(end offset, line number)` of each record handed to the task and not yet committed.
+        var pending: [(endOffset: Int64, line: Int64)] = []
+        var pendingHead = 0
+        /// The committed position: resume offset and the number of the last line before it.
+        var committed: Checkpoint.Input
+
+        init(path: String, partition: TopicPartition, reader: LineReader, committed: Checkpoint.Input) {
+            self.path = path
+            self.partition = partition
+            self.reader = reader
+            self.committed = committed
+        }
+    }
+
+    let configuration: DedupJobConfiguration
+    let state: StateDirectory?
+    let inputs: [Input]
+    private var outputs: [String: OutputFile] = [:]
+    private(set) var changelog: ChangelogFile?
+    private let changelogForwarder = ChangelogForwarder()
+    private(set) var checkpoint: Checkpoint?
+    // Hot per-record state, used from the job's thread only: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var extractor: JSONFieldExtractor
+    private let keyFieldCount: Int
+    private let clock: any WallClock
+    @exclusivity(unchecked) private var keyScratch: [UInt8] = []
+    /// Lines read in this run, valid or not.
+    @exclusivity(unchecked) private(set) var recordsRead = 0
+    /// Changelog entries handed to a restoring store in this run.
+    private(set) var restoredEntries = 0
+    /// The first invalid line met under the `fail` policy: the input stops before it.
+    private(set) var stalled: (input: Int, error: DedupJobError)?
+
+    private var isExactlyOnce: Bool { configuration.guarantee == .exactlyOnce && configuration.store == .lmdb }
+
+    /// Opens the state, the outputs (cut back to the last commit) and the inputs (at it).
+    init(configuration: DedupJobConfiguration, state: StateDirectory?, clock: any WallClock) throws(DedupJobError) {
+        self.configuration = configuration
+        self.state = state
+        self.clock = clock
+        var paths: [JSONFieldPath] = []
+        do {
+            for field in configuration.keyFields { paths.append(try JSONFieldPath(field)) }
+            if let timeField = configuration.timeField { paths.append(try JSONFieldPath(timeField)) }
+        } catch {
+            throw DedupJobError(.usage, "bad field path: \(error.message)")
+        }
+        extractor = JSONFieldExtractor(paths: paths)
+        keyFieldCount = configuration.keyFields.count
+
+        let checkpoint = try Self.wrap { () throws(EmbeddedError) in try state?.loadCheckpoint() }
+        self.checkpoint = checkpoint
+        if let checkpoint, checkpoint.inputs.map(\.path) != configuration.inputs {
+            throw DedupJobError(
+                .usage,
+                "the state directory \(configuration.stateDirectory) belongs to a run over \(checkpoint.inputs.map(\.path)); give the same inputs in the same order, or use a new --state"
+            )
+        }
+
+        var inputs: [Input] = []
+        for (i, path) in configuration.inputs.enumerated() {
+            let committed = checkpoint?.inputs[i] ?? Checkpoint.Input(path: path, byteOffset: 0, lineNumber: 0)
+            let reader = try Self.wrap { () throws(EmbeddedError) in
+                try LineReader(
+                    path: path,
+                    offset: committed.byteOffset,
+                    lineNumber: committed.lineNumber,
+                    follow: configuration.follow
+                )
+            }
+            inputs.append(Input(path: path, partition: TopicPartition(topic: Self.inputTopic, partition: Int32(i)), reader: reader, committed: committed))
+        }
+        self.inputs = inputs
+
+        // Outputs: exactly-once cuts them back to the committed length; at-least-once keeps what
+        // was written after the last commit (those records may then appear twice).
+        let outputFiles: [(String, String?)] = [
+            (Self.outputTopic, configuration.output),
+            (Self.duplicatesTopic, configuration.duplicatesOutput),
+            (Self.invalidTopic, configuration.invalidOutput),
+        ]
+        for (topic, path) in outputFiles {
+            guard let path else { continue }
+            let committed = checkpoint?.outputs.first { $0.path == path }?.committedLength
+            let mode: OutputFile.OpenMode
+            if let committed {
+                mode = isExactlyOnce ? .resume(committedLength: committed) : .append
+            } else {
+                mode = .truncate
+            }
+            outputs[topic] = try Self.wrap { () throws(EmbeddedError) in try OutputFile(path: path, mode: mode) }
+        }
+
+        if configuration.store == .lmdb, let state {
+            let file = try Self.wrap { () throws(EmbeddedError) in try state.openChangelog(committed: checkpoint?.changelog) }
+            changelog = file
+            changelogForwarder.target = file
+        }
+    }
+
+    static func wrap<R>(_ body: () throws(EmbeddedError) -> R) throws(DedupJobError) -> R {
+        do { return try body() } catch { throw DedupJobError(error) }
+    }
+
+    /// The input partitions, in tie-break order.
+    var partitions: [TopicPartition] { inputs.map(\.partition) }
+
+    // MARK: Reading
+
+    /// Reads one batch from input `i` into `task`; returns the number of lines read.
+    func refill(_ i: Int, into task: StreamTask) throws(DedupJobError) -> Int {
+        let input = inputs[i]
+        guard !input.exhausted, stalled?.input != i else { return 0 }
+        let status = try Self.wrap { () throws(EmbeddedError) in try input.reader.nextBatch() }
+        switch status {
+        case .endOfInput:
+            input.exhausted = true
+            input.idle = false
+            return 0
+        case .noDataYet:
+            input.idle = true
+            return 0
+        case .lines:
+            input.idle = false
+        }
+        var values: [UInt8] = []
+        var keys: [UInt8] = []
+        var spans: [(value: Range<Int>, key: Range<Int>?, timestampMs: Int64, endOffset: Int64)] = []
+        let wallClock = configuration.timeField == nil ? clock.nowMs : 0
+        var stop: DedupJobError?
+        input.reader.forEachLine { line in
+            guard stop == nil else { return }
+            let valueStart = values.count
+            values.appendBytes(line.bytes)
+            let valueRange = valueStart..<values.count
+            do throws(JSONFieldError) {
+                try extractor.extract(from: line.bytes)
+                try extractor.encodeKey(fields: 0..<keyFieldCount, of: line.bytes, into: &keyScratch)
+                let timestamp = configuration.timeField == nil
+                    ? wallClock : try JSONTimestamp.epochMilliseconds(of: extractor[keyFieldCount], in: line.bytes)
+                let keyStart = keys.count
+                keys.append(contentsOf: keyScratch)
+                spans.append((valueRange, keyStart..<keys.count, timestamp, line.endOffset))
+            } catch {
+                let message = "\(input.path):\(line.number): \(error.message)"
+                if configuration.onInvalid == .fail {
+                    values.removeSubrange(valueRange)
+                    stop = DedupJobError(
+                        .invalidData,
+                        "\(message); fix the line, or run with --on-invalid skip (and --invalid FILE to keep such lines)"
+                    )
+                    return
+                }
+                spans.append((valueRange, nil, .min, line.endOffset))
+            }
+            input.pending.append((line.endOffset, line.number))
+        }
+        if let stop {
+            stalled = (i, stop)
+        }
+        recordsRead += spans.count
+        var records: [Record] = []
+        records.reserveCapacity(spans.count)
+        for span in spans {
+            records.append(
+                Record(
+                    key: span.key.map { keys[$0] },
+                    value: values[span.value],
+                    timestampMs: span.timestampMs,
+                    origin: RecordOrigin(partition: input.partition, offset: span.endOffset)
+                )
+            )
+        }
+        task.addRecords(records, for: input.partition)
+        return spans.count
+    }
+
+    // MARK: StreamsEngine
+
+    /// Reads one batch from every input (the job drives reading through ``refill(_:into:)``;
+    /// this exists for the generic task manager loop).
+    func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
+        []
+    }
+
+    func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError) {
+        guard let output = outputs[topic] else { return }
+        let error: EmbeddedError? = record.value.withUnsafeBytes { bytes in
+            do throws(EmbeddedError) {
+                try output.appendLine(bytes)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let error { throw StreamsError(.engine, DedupJobError(error).message, underlying: error) }
+    }
+
+    func changelogSink(for changelog: ChangelogID) -> any ChangelogSink {
+        changelogForwarder
+    }
+
+    func readChangelog(
+        _ changelog: ChangelogID,
+        from position: StreamsCore.ChangelogPosition,
+        maxEntries: Int
+    ) throws(StreamsError) -> ChangelogBatch {
+        guard let file = self.changelog else { return ChangelogBatch(entries: [], nextPosition: position) }
+        do throws(EmbeddedError) {
+            let start = Self.filePosition(position)
+            if restoreReader == nil {
+                let offset: Int64?
+                switch file.recovery(forStoreAt: start) {
+                case .upToDate: return ChangelogBatch(entries: [], nextPosition: position)
+                case .replay(let from): offset = from
+                case .rebuild: offset = nil
+                }
+                restoreReader = try file.reader(from: offset)
+            }
+            let entries = try restoreReader!.nextBatch(maxEntries: maxEntries)
+            restoredEntries += entries.count
+            let next = StreamsEmbedded.ChangelogPosition(generation: file.header.generation, offset: restoreReader!.validLength)
+            if entries.isEmpty { restoreReader = nil }
+            return ChangelogBatch(entries: entries, nextPosition: Self.corePosition(next))
+        } catch {
+            throw StreamsError(.engine, DedupJobError(error).message, underlying: error)
+        }
+    }
+
+    private var restoreReader: ChangelogReader?
+
+    func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: StreamsCore.ChangelogPosition] {
+        do throws(EmbeddedError) {
+            return try commitFiles(unit)
+        } catch {
+            throw StreamsError(.engine, "commit failed: \(DedupJobError(error).message)", underlying: error)
+        }
+    }
+
+    private func commitFiles(_ unit: CommitUnit) throws(EmbeddedError) -> [ChangelogID: StreamsCore.ChangelogPosition] {
+        let task = unit.tasks.first
+        for input in inputs {
+            guard let offset = task?.consumedOffsets[input.partition] else { continue }
+            while input.pendingHead < input.pending.count && input.pending[input.pendingHead].endOffset <= offset {
+                input.committed.byteOffset = input.pending[input.pendingHead].endOffset
+                input.committed.lineNumber = input.pending[input.pendingHead].line
+                input.pendingHead += 1
+            }
+            if input.pendingHead > 4_096 && input.pendingHead * 2 > input.pending.count {
+                input.pending.removeFirst(input.pendingHead)
+                input.pendingHead = 0
+            }
+        }
+        for output in outputs.values {
+            if isExactlyOnce { try output.sync() } else { try output.flush() }
+        }
+        guard let state else {
+            // No durability (the in-memory store): nothing to record, positions are not used.
+            return Dictionary(uniqueKeysWithValues: (task?.changelogs ?? []).map { ($0, StreamsCore.ChangelogPosition.beginning) })
+        }
+        // The changelog is synced under both guarantees (the store must never get ahead of it);
+        // at-least-once saves the outputs' fsyncs and commits less often.
+        try changelog?.sync()
+        let position = changelog?.position ?? StreamsEmbedded.ChangelogPosition(generation: 0, offset: 0)
+        let next = Checkpoint(
+            generation: (checkpoint?.generation ?? 0) + 1,
+            inputs: inputs.map(\.committed),
+            outputs: outputs.values.map { Checkpoint.Output(path: $0.path, committedLength: $0.length) },
+            changelog: position,
+            streamTimeMs: task?.streamTimeMs ?? checkpoint?.streamTimeMs
+        )
+        try state.save(next)
+        checkpoint = next
+        var positions: [ChangelogID: StreamsCore.ChangelogPosition] = [:]
+        for id in task?.changelogs ?? [] { positions[id] = Self.corePosition(position) }
+        return positions
+    }
+
+    func abort() {
+        // Nothing of the batch may stay: cut outputs and the changelog back to the last commit.
+        for output in outputs.values where !output.isStandardOutput {
+            try? output.truncate(to: output.length)
+        }
+        try? changelog?.discardUncommitted()
+    }
+
+    func committedStreamTimeMs(for task: TaskId) -> Int64? {
+        checkpoint?.streamTimeMs
+    }
+
+    // MARK: Compaction
+
+    /// Rewrites the changelog from the store's live entries when it has grown past the threshold;
+    /// call right after a commit, when store and changelog agree (elsewhere it returns `false`
+    /// when it can tell: records appended to the changelog since its last sync).
+    func compactIfNeeded(store: any WindowStore) throws(DedupJobError) -> Bool {
+        guard let changelog, let state, var checkpoint, changelog.appendedPosition == changelog.position else {
+            return false
+        }
+        let length = changelog.position.offset
+        guard length > max(configuration.compactionThresholdBytes, 3 * changelog.header.baseLength) else { return false }
+        do {
+            let compacted = try changelog.compacted(from: store)
+            checkpoint.changelog = compacted.position
+            checkpoint.generation += 1
+            try state.save(checkpoint)
+            self.checkpoint = checkpoint
+            try store.commit(metadata: [StreamsCore.ChangelogPosition.metadataKey: Self.corePosition(compacted.position).metadata])
+            changelog.close()
+            self.changelog = compacted
+            changelogForwarder.target = compacted
+            try compacted.removeOtherGenerations()
+            return true
+        } catch let error as EmbeddedError {
+            throw DedupJobError(error)
+        } catch {
+            throw DedupJobError(.io, "compacting the changelog in \(state.changelogPath) failed: \(error)")
+        }
+    }
+
+    // MARK: Positions
+
+    /// A core changelog position packs the file's generation (high 24 bits) and byte offset
+    /// (low 40 bits: 1 TiB per generation).
+    static func corePosition(_ position: StreamsEmbedded.ChangelogPosition) -> StreamsCore.ChangelogPosition {
+        StreamsCore.ChangelogPosition(Int64(position.generation) << 40 | position.offset)
+    }
+
+    /// The inverse of ``corePosition(_:)``; `nil` for the beginning (a store that never committed).
+    static func filePosition(_ position: StreamsCore.ChangelogPosition) -> StreamsEmbedded.ChangelogPosition? {
+        guard position.offset > 0 else { return nil }
+        return StreamsEmbedded.ChangelogPosition(generation: UInt64(position.offset >> 40), offset: position.offset & (1 << 40 - 1))
+    }
+
+    /// Closes the files (after the final commit).
+    func close() {
+        for output in outputs.values { try? output.close() }
+        changelog?.close()
+    }
+}
+
+/// The changelog sink the store keeps: forwards to the current changelog file, which compaction
+/// replaces.
+final class ChangelogForwarder: ChangelogSink {
+    var target: ChangelogFile?
+
+    @inline(__always)
+    func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?) {
+        target?.append(key: key, timestampMs: timestampMs, value: value)
+    }
+}
+
+extension DedupJobError {
+    /// Sorts a file error into the exit-status classes.
+    init(_ error: EmbeddedError) {
+        switch error.code {
+        case .locked: self.init(.io, error.message)
+        case .positionMismatch: self.init(.usage, error.message)
+        default: self.init(.io, error.message)
+        }
+    }
+}

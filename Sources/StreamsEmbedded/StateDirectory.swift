@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
+/// The state directory of one `dedup run` (`--state DIR`), held under an exclusive lock.
+///
+/// Layout:
+///
+/// | path | what | lifetime |
+/// |---|---|---|
+/// | `STATE/lock` | `flock(2)` target, holds the owner's pid | while running |
+/// | `STATE/checkpoint.json` | ``Checkpoint``: the commit point | replaced atomically per commit |
+/// | `STATE/changelog/` | ``ChangelogFile`` generations | the source of truth for the store |
+/// | `STATE/store/` | the LMDB window store | disposable: rebuilt from the changelog |
+///
+/// The lock is an `flock` on `STATE/lock`, held by the open descriptor until ``unlock()`` or
+/// deinit; the kernel releases it when the process dies, so a killed run never leaves a stale lock.
+///
+/// - Important: Owned by one thread; not `Sendable`.
+public final class StateDirectory {
+    /// The state directory.
+    public let path: String
+    /// The LMDB store's directory, `STATE/store`.
+    public var storePath: String { path + "/store" }
+    /// The changelog directory, `STATE/changelog`.
+    public var changelogPath: String { path + "/changelog" }
+    /// The checkpoint file, `STATE/checkpoint.json`.
+    public var checkpointPath: String { path + "/checkpoint.json" }
+    /// The lock file, `STATE/lock`.
+    public var lockPath: String { path + "/lock" }
+
+    private var lock: Descriptor?
+
+    /// Creates the directory (and its `store/` and `changelog/`) if needed and locks it.
+    ///
+    /// - Parameter path: The state directory.
+    /// - Throws: ``EmbeddedError`` naming the directory: ``EmbeddedError/Code/locked`` when
+    ///   another process (or another `StateDirectory` in this one) holds it, with that process's
+    ///   pid; ``EmbeddedError/Code/permissionDenied`` and others when it cannot be created.
+    public init(path: String) throws(EmbeddedError) {
+        self.path = path
+        try FileSystemCalls.createDirectory(path, role: "state directory")
+        let file = try Descriptor(opening: path + "/lock", flags: O_RDWR | O_CREAT, role: "state directory lock")
+        while flock(file.fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            file.closeFile()
+            if code == EWOULDBLOCK {
+                let owner =
+                    (try? FileSystemCalls.readAll(path + "/lock", role: "state directory lock"))
+                    .map { String(decoding: $0, as: UTF8.self).trimmingWhitespace } ?? ""
+                let who = owner.isEmpty ? "another process" : "another process (pid \(owner))"
+                throw EmbeddedError(
+                    .locked,
+                    "the state directory \(path) is in use by \(who); stop that dedup run, or give this one another --state directory",
+                    path: path
+                )
+            }
+            throw EmbeddedError.system("lock", path + "/lock", errno: code, role: "state directory lock")
+        }
+        do throws(EmbeddedError) {
+            try file.truncate(to: 0)
+            var written = 0
+            try withBytes(Array("\(getpid())\n".utf8)) { (raw) throws(EmbeddedError) in
+                _ = try file.writeAll(raw, written: &written)
+            }
+            try FileSystemCalls.createDirectory(storePath, role: "store directory")
+            try FileSystemCalls.createDirectory(changelogPath, role: "changelog directory")
+        } catch {
+            file.closeFile()
+            throw error
+        }
+        lock = file
+    }
+
+    deinit {
+        unlock()
+    }
+
+    /// Whether this object still holds the lock.
+    public var isLocked: Bool { lock != nil }
+
+    /// Releases the lock (closing its descriptor). Later uses of the directory are unprotected.
+    public func unlock() {
+        lock?.closeFile()
+        lock = nil
+    }
+
+    /// The checkpoint, or `nil` for a fresh start; see ``Checkpoint/load(from:)``.
+    ///
+    /// - Throws: ``EmbeddedError`` naming `checkpoint.json`.
+    public func loadCheckpoint() throws(EmbeddedError) -> Checkpoint? {
+        try Checkpoint.load(from: checkpointPath)
+    }
+
+    /// Saves `checkpoint` atomically; see ``Checkpoint/save(to:)``.
+    ///
+    /// - Throws: ``EmbeddedError`` naming `checkpoint.json`.
+    public func save(_ checkpoint: Checkpoint) throws(EmbeddedError) {
+        precondition(isLocked, "save a checkpoint only while holding the state directory lock")
+        try checkpoint.save(to: checkpointPath)
+    }
+
+    /// Opens the changelog at the checkpoint's position (or fresh without one); see
+    /// ``ChangelogFile/init(directory:committed:)``.
+    ///
+    /// - Throws: ``EmbeddedError`` naming the changelog file.
+    public func openChangelog(committed: ChangelogPosition?) throws(EmbeddedError) -> ChangelogFile {
+        precondition(isLocked, "open the changelog only while holding the state directory lock")
+        return try ChangelogFile(directory: changelogPath, committed: committed)
+    }
+}
+
+extension String {
+    fileprivate var trimmingWhitespace: String {
+        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}

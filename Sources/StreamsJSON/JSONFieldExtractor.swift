@@ -1,0 +1,226 @@
+/// Finds a fixed set of fields in JSON Lines records with one forward scan and no heap allocation.
+///
+/// Configure it once with the paths you need (the key fields, an optional time field), then call
+/// ``extract(from:)`` for each line and read ``fields`` (same order as ``paths``). The scan descends
+/// only into objects on the way to a requested path and skips everything else, while still
+/// validating the whole line: a record that is not an object, is truncated, has a bad token or has
+/// anything but whitespace after the object is rejected with a ``JSONFieldError`` naming the byte.
+///
+/// Duplicate keys: **the last occurrence wins**, as in most JSON parsers. A later duplicate replaces
+/// the whole earlier value, so with `{"o":{"id":1},"o":{"x":2}}` the path `o.id` is missing.
+///
+/// ```swift
+/// var extractor = JSONFieldExtractor(paths: [try JSONFieldPath("customer"), try JSONFieldPath("order.id")])
+/// var key: [UInt8] = []
+/// try line.withUnsafeBytes { bytes in
+///     try extractor.extract(from: bytes)
+///     try extractor.encodeKey(fields: 0..<2, of: bytes, into: &key)
+/// }
+/// ```
+///
+/// - Important: The extractor is a value; give each processing thread its own copy. ``extract(from:)``
+///   reuses the storage of ``fields``, so it allocates nothing as long as no copy of ``fields`` is
+///   kept alive across calls.
+public struct JSONFieldExtractor: Sendable {
+    /// The deepest nesting of objects and arrays a line may have; deeper lines are rejected with
+    /// ``JSONFieldError/Code/tooDeep``.
+    public static let maximumDepth = 256
+
+    /// The requested paths, in the order of ``fields``.
+    public let paths: [JSONFieldPath]
+
+    /// Where each path was found in the last line passed to ``extract(from:)``; ``JSONField/missing``
+    /// for paths that were not found (or all of them, if the last scan threw).
+    public private(set) var fields: [JSONField]
+
+    /// A trie of path components; `nodes[0]` is the top-level object.
+    private let nodes: [Node]
+
+    private struct Node: Sendable {
+        /// The key this node matches, as UTF-8.
+        var name: [UInt8]
+        /// Child node indices (the next path components).
+        var children: [Int] = []
+        /// Indices of fields whose path ends here.
+        var fields: [Int] = []
+        /// Indices of fields whose path passes through or ends here (reset when a duplicate key appears).
+        var subtreeFields: [Int] = []
+    }
+
+    /// Creates an extractor for a set of paths.
+    ///
+    /// - Parameter paths: The fields to locate; the same path may appear more than once.
+    public init(paths: [JSONFieldPath]) {
+        var nodes = [Node(name: [])]
+        for (fieldIndex, path) in paths.enumerated() {
+            var node = 0
+            nodes[0].subtreeFields.append(fieldIndex)
+            for component in path.utf8Components {
+                if let child = nodes[node].children.first(where: { nodes[$0].name == component }) {
+                    node = child
+                } else {
+                    nodes.append(Node(name: component))
+                    nodes[node].children.append(nodes.count - 1)
+                    node = nodes.count - 1
+                }
+                nodes[node].subtreeFields.append(fieldIndex)
+            }
+            nodes[node].fields.append(fieldIndex)
+        }
+        self.paths = paths
+        self.nodes = nodes
+        self.fields = Array(repeating: .missing, count: paths.count)
+    }
+
+    /// The location of the field for `paths[index]` in the last scanned line.
+    public subscript(index: Int) -> JSONField {
+        fields[index]
+    }
+
+    /// Scans one line and records where each requested field is.
+    ///
+    /// - Parameter line: The record's UTF-8 bytes, without the line terminator (trailing whitespace,
+    ///   including `\r`, is allowed).
+    /// - Throws: A ``JSONFieldError`` with the byte offset if the line is not a well-formed JSON
+    ///   object; ``fields`` are then all missing.
+    public mutating func extract(from line: UnsafeRawBufferPointer) throws(JSONFieldError) {
+        for index in fields.indices {
+            fields[index] = .missing
+        }
+        guard let base = line.baseAddress, line.count > 0 else {
+            throw JSONFieldError(.emptyInput, "the line is empty", offset: 0)
+        }
+        var scanner = JSONScanner(base: base.assumingMemoryBound(to: UInt8.self), count: line.count)
+        scanner.skipWhitespace()
+        guard scanner.pos < scanner.end else {
+            throw JSONFieldError(.emptyInput, "the line holds only whitespace", offset: scanner.pos)
+        }
+        guard scanner.base[scanner.pos] == JSONScanner.openBrace else {
+            throw JSONFieldError(
+                .notAnObject,
+                "a record must be a JSON object starting with '{', found \(scanner.describe(at: scanner.pos))",
+                offset: scanner.pos
+            )
+        }
+        do throws(JSONFieldError) {
+            if nodes[0].children.isEmpty {
+                try scanner.skipContainer()
+            } else {
+                try scanObject(node: 0, &scanner)
+            }
+            scanner.skipWhitespace()
+            guard scanner.pos == scanner.end else {
+                throw scanner.error(
+                    .trailingCharacters,
+                    "unexpected \(scanner.describe(at: scanner.pos)) after the end of the record's object"
+                )
+            }
+        } catch {
+            for index in fields.indices {
+                fields[index] = .missing
+            }
+            throw error
+        }
+    }
+
+    /// Scans an object on the way to requested paths; `scanner.pos` is at its `{`.
+    private mutating func scanObject(node: Int, _ scanner: inout JSONScanner) throws(JSONFieldError) {
+        guard scanner.depth < Self.maximumDepth else {
+            throw scanner.error(.tooDeep, "containers are nested more than \(Self.maximumDepth) deep")
+        }
+        scanner.depth += 1
+        scanner.pos += 1
+        scanner.skipWhitespace()
+        if scanner.pos < scanner.end && scanner.base[scanner.pos] == JSONScanner.closeBrace {
+            scanner.pos += 1
+            scanner.depth -= 1
+            return
+        }
+        while true {
+            guard scanner.pos < scanner.end && scanner.base[scanner.pos] == JSONScanner.quote else {
+                throw scanner.unexpected("a string key")
+            }
+            let keyStart = scanner.pos + 1
+            let escaped = try scanner.scanString()
+            let keyRange = keyStart..<(scanner.pos - 1)
+            scanner.skipWhitespace()
+            try scanner.expect(JSONScanner.colon, "':' after an object key")
+            scanner.skipWhitespace()
+
+            var match = -1
+            for child in nodes[node].children where scanner.decodedEquals(keyRange, escaped: escaped, nodes[child].name)
+            {
+                match = child
+                break
+            }
+            if match >= 0 {
+                try scanMatchedValue(node: match, &scanner)
+            } else {
+                _ = try scanner.skipValue()
+            }
+
+            scanner.skipWhitespace()
+            guard scanner.pos < scanner.end else {
+                throw scanner.unexpected("',' or '}'")
+            }
+            let byte = scanner.base[scanner.pos]
+            if byte == JSONScanner.comma {
+                scanner.pos += 1
+                scanner.skipWhitespace()
+            } else if byte == JSONScanner.closeBrace {
+                scanner.pos += 1
+                scanner.depth -= 1
+                return
+            } else {
+                throw scanner.unexpected("',' or '}' after an object member")
+            }
+        }
+    }
+
+    /// Scans the value of a key that matched a path node, recording it and descending if needed.
+    private mutating func scanMatchedValue(node: Int, _ scanner: inout JSONScanner) throws(JSONFieldError) {
+        // Last wins: a repeated key replaces everything an earlier occurrence contributed.
+        for field in nodes[node].subtreeFields {
+            fields[field] = .missing
+        }
+        let start = scanner.pos
+        let kind: JSONField.Kind
+        if scanner.pos < scanner.end && scanner.base[scanner.pos] == JSONScanner.openBrace
+            && !nodes[node].children.isEmpty
+        {
+            try scanObject(node: node, &scanner)
+            kind = .object
+        } else {
+            kind = try scanner.skipValue()
+        }
+        for field in nodes[node].fields {
+            fields[field] = JSONField(kind: kind, range: start..<scanner.pos)
+        }
+    }
+
+    /// Clears `key` and appends the canonical encoding of several fields, as one composite key.
+    ///
+    /// Call after ``extract(from:)`` with the same line. Errors name the offending path.
+    ///
+    /// - Parameters:
+    ///   - indices: Which ``fields`` make up the key, in order.
+    ///   - line: The line last passed to ``extract(from:)``.
+    ///   - key: A reusable buffer; it is cleared keeping its capacity.
+    /// - Throws: ``JSONFieldError/Code/missingField`` for a missing or `null` field,
+    ///   ``JSONFieldError/Code/nonScalarKey`` for an object or array, and the errors of
+    ///   ``JSONCanonicalKey/append(_:of:to:)``.
+    public func encodeKey(
+        fields indices: Range<Int>,
+        of line: UnsafeRawBufferPointer,
+        into key: inout [UInt8]
+    ) throws(JSONFieldError) {
+        key.removeAll(keepingCapacity: true)
+        for index in indices {
+            do throws(JSONFieldError) {
+                try JSONCanonicalKey.append(fields[index], of: line, to: &key)
+            } catch {
+                throw JSONFieldError(error.code, "key field '\(paths[index])': \(error.message)", offset: error.offset)
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+public import StreamsCore
+public import StreamsState
+
+/// An engine that keeps input, output, changelogs and committed positions in memory, with the same
+/// commit semantics as the real engines: output and changelog entries become visible only when
+/// committed, and ``abort()`` discards them.
+///
+/// The ``TopologyTestDriver`` runs on it; tests of engines' contracts and of restore can use it
+/// directly, and inject a commit failure with ``failNextCommit``.
+public final class InMemoryEngine: StreamsEngine {
+    /// One record written by a sink.
+    public struct OutputRecord: Sendable {
+        /// The sink's topic.
+        public var topic: String
+        /// The sink node's name.
+        public var sink: String
+        /// The record.
+        public var record: Record
+    }
+
+    private var pendingInput: [TopicPartition: [Record]] = [:]
+    private var inputOrder: [TopicPartition] = []
+    private var nextOffsets: [TopicPartition: Int64] = [:]
+    private var pendingOutput: [OutputRecord] = []
+    private var sinks: [ChangelogID: InMemoryChangelog] = [:]
+
+    /// Committed output records per topic, in commit order.
+    public private(set) var committedOutput: [String: [OutputRecord]] = [:]
+    /// Committed changelog entries per changelog; a position is an index into this array.
+    public private(set) var committedChangelogs: [ChangelogID: [ChangelogEntry]] = [:]
+    /// The committed offset (of the last consumed record) per input partition.
+    public private(set) var committedOffsets: [TopicPartition: Int64] = [:]
+    /// The committed stream time per task.
+    public private(set) var committedStreamTimes: [TaskId: Int64] = [:]
+    /// How many commits succeeded.
+    public private(set) var commitCount = 0
+    /// When set, the next ``commit(_:)`` fails (with code ``StreamsError/Code/engine``) and the flag
+    /// resets, to test that nothing of a failed commit becomes visible.
+    public var failNextCommit = false
+
+    /// Creates an empty engine.
+    public init() {}
+
+    /// Appends records to an input partition, giving each the next offset (0, 1, 2, …).
+    public func enqueue(_ records: some Sequence<Record>, to partition: TopicPartition) {
+        if pendingInput[partition] == nil { inputOrder.append(partition) }
+        var offset = nextOffsets[partition, default: 0]
+        for var record in records {
+            record.origin = RecordOrigin(partition: partition, offset: offset)
+            offset += 1
+            pendingInput[partition, default: []].append(record)
+        }
+        nextOffsets[partition] = offset
+    }
+
+    /// Whether input records wait to be polled.
+    public var hasPendingInput: Bool { pendingInput.values.contains { !$0.isEmpty } }
+
+    /// Returns pending input, partitions in the order they were first enqueued, at most
+    /// `maxRecords` records in all; never waits.
+    public func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
+        var batches: [InputBatch] = []
+        var budget = maxRecords
+        for partition in inputOrder where budget > 0 {
+            guard var records = pendingInput[partition], !records.isEmpty else { continue }
+            let taken = Array(records.prefix(budget))
+            records.removeFirst(taken.count)
+            pendingInput[partition] = records
+            budget -= taken.count
+            batches.append(InputBatch(partition: partition, records: taken))
+        }
+        return batches
+    }
+
+    /// Buffers `record` until commit.
+    public func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError) {
+        pendingOutput.append(OutputRecord(topic: topic, sink: sink, record: record))
+    }
+
+    /// A buffering sink for `changelog`, emptied into ``committedChangelogs`` at commit.
+    public func changelogSink(for changelog: ChangelogID) -> any ChangelogSink {
+        if let sink = sinks[changelog] { return sink }
+        let sink = InMemoryChangelog()
+        sinks[changelog] = sink
+        return sink
+    }
+
+    /// Committed entries of `changelog` from index `position.offset`.
+    public func readChangelog(
+        _ changelog: ChangelogID,
+        from position: ChangelogPosition,
+        maxEntries: Int
+    ) throws(StreamsError) -> ChangelogBatch {
+        let entries = committedChangelogs[changelog] ?? []
+        let start = Int(clamping: max(0, position.offset))
+        guard start < entries.count else { return ChangelogBatch(entries: [], nextPosition: position) }
+        let end = min(entries.count, start + maxEntries)
+        return ChangelogBatch(entries: Array(entries[start..<end]), nextPosition: ChangelogPosition(Int64(end)))
+    }
+
+    /// Moves everything pending to the committed state at once and returns the changelogs' lengths.
+    public func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: ChangelogPosition] {
+        if failNextCommit {
+            failNextCommit = false
+            throw StreamsError(.engine, "injected commit failure")
+        }
+        for output in pendingOutput {
+            committedOutput[output.topic, default: []].append(output)
+        }
+        pendingOutput.removeAll()
+        var positions: [ChangelogID: ChangelogPosition] = [:]
+        for task in unit.tasks {
+            for (partition, offset) in task.consumedOffsets { committedOffsets[partition] = offset }
+            committedStreamTimes[task.taskId] = task.streamTimeMs
+            for changelog in task.changelogs {
+                if let sink = sinks[changelog] {
+                    committedChangelogs[changelog, default: []].append(contentsOf: sink.entries)
+                    sink.removeAll()
+                }
+                positions[changelog] = ChangelogPosition(Int64(committedChangelogs[changelog]?.count ?? 0))
+            }
+        }
+        commitCount += 1
+        return positions
+    }
+
+    /// Discards pending output and changelog entries.
+    public func abort() {
+        pendingOutput.removeAll()
+        for sink in sinks.values { sink.removeAll() }
+    }
+
+    /// The committed stream time of `task`.
+    public func committedStreamTimeMs(for task: TaskId) -> Int64? {
+        committedStreamTimes[task]
+    }
+
+    /// Forgets the pending input (what a crashed process would not have read yet is still in
+    /// the source; here tests re-enqueue what they want replayed).
+    public func dropPendingInput() {
+        pendingInput.removeAll()
+        inputOrder.removeAll()
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import StreamsTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+
+
+/// What a finished `dedup` process left behind.
+struct DedupResult: CustomStringConvertible {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+}
+
+/// The real `dedup` executable, run as a child process.
+enum DedupCLI {
+    /// The executable built next to the test bundle (`.build/<config>/dedup`).
+    static let path = BuiltExecutable.path("dedup")
+
+    /// Starts `dedup arguments` with standard output and error going to files in `directory`.
+    static func launch(
+        _ arguments: [String],
+        in directory: String,
+        standardInput: FileHandle? = nil
+    ) throws -> (process: Process, stdout: String, stderr: String) {
+        let id = UUID().uuidString.prefix(8)
+        let stdoutPath = directory + "/.stdout-\(id)"
+        let stderrPath = directory + "/.stderr-\(id)"
+        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        process.standardInput = standardInput ?? FileHandle.nullDevice
+        try process.run()
+        return (process, stdoutPath, stderrPath)
+    }
+
+    /// Waits for `process` for at most `timeout` seconds (then kills it and records an issue).
+    static func wait(_ process: Process, timeout: Double = 30) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline {
+                Issue.record("dedup \(process.arguments ?? []) did not finish within \(timeout) s; killed")
+                kill(process.processIdentifier, SIGKILL)
+                break
+            }
+            usleep(2_000)
+        }
+        process.waitUntilExit()
+    }
+
+    /// Runs `dedup arguments` to the end.
+    @discardableResult
+    static func run(_ arguments: [String], in directory: String, timeout: Double = 30) throws -> DedupResult {
+        let (process, stdoutPath, stderrPath) = try launch(arguments, in: directory)
+        wait(process, timeout: timeout)
+        defer {
+            try? FileManager.default.removeItem(atPath: stdoutPath)
+            try? FileManager.default.removeItem(atPath: stderrPath)
+        }
+        let status = process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus
+        return DedupResult(status: status, stdout: Files.text(stdoutPath), stderr: Files.text(stderrPath))
+    }
+}
+
+/// File helpers for tests.
+enum Files {
+    static func read(_ path: String) -> [UInt8] {
+        Array(FileManager.default.contents(atPath: path) ?? Data())
+    }
+
+    static func text(_ path: String) -> String {
+        String(decoding: read(path), as: UTF8.self)
+    }
+
+    /// The file's lines without their newlines (a last line without newline included).
+    static func lines(_ path: String) -> [String] {
+        var lines = text(path).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        return lines
+    }
+
+    static func write(_ lines: [String], to path: String) {
+        write(Array(lines.map { $0 + "\n" }.joined().utf8), to: path)
+    }
+
+    static func write(_ bytes: [UInt8], to path: String) {
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+    }
+
+    static func append(_ lines: [String], to path: String) {
+        let handle = FileHandle(forWritingAtPath: path)!
+        handle.seekToEndOfFile()
+        handle.write(Data(lines.map { $0 + "\n" }.joined().utf8))
+        try! handle.close()
+    }
+
+    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    /// Bytes of the regular files directly in `directory`.
+    static func directorySize(_ directory: String) -> Int64 {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.reduce(0) { total, name in
+            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name))?[.size] as? NSNumber
+            return total + (size?.int64Value ?? 0)
+        }
+    }
+
+    /// The committed checkpoint of a state directory, as JSON, if there is one.
+    static func checkpoint(_ state: String) -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: state + "/checkpoint.json") else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+
+    /// The sum of the checkpoint's input line numbers: how many lines it covers.
+    static func committedLines(_ state: String) -> Int? {
+        guard let inputs = checkpoint(state)?["inputs"] as? [[String: Any]] else { return nil }
+        return inputs.reduce(0) { $0 + (($1["lineNumber"] as? NSNumber)?.intValue ?? 0) }
+    }
+}
+
+/// Runs a program (mount, umount) and returns its exit status.
+@discardableResult
+func runTool(_ path: String, _ arguments: [String]) -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return -1 }
+    process.waitUntilExit()
+    return process.terminationStatus
+}

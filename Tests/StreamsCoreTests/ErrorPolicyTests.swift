@@ -1,0 +1,88 @@
+import Testing
+import StreamsCore
+import StreamsTestKit
+
+@Suite("Error policies")
+struct ErrorPolicyTests {
+    private let failOn: [String: StreamsError.Code] = [
+        "bad-json": .deserialization, "no-key": .invalidRecord, "boom": .processing,
+    ]
+
+    private func driver(
+        _ log: EventLog,
+        deserialization: DeserializationErrorPolicy = .fail,
+        processing: ProcessingErrorPolicy = .fail
+    ) throws -> TopologyTestDriver {
+        var topology = passThroughTopology(log: log, failOn: failOn)
+        if case .deadLetter = deserialization { topology.addSink("dlq", topic: "dead-letters") }
+        let configuration = StreamsConfiguration(
+            applicationId: "policies",
+            deserializationErrorPolicy: deserialization,
+            processingErrorPolicy: processing
+        )
+        return try TopologyTestDriver(topology, configuration: configuration)
+    }
+
+    @Test func deserializationFailCarriesSourceAndPosition() throws {
+        let log = EventLog()
+        let driver = try driver(log)
+        let input = driver.inputTopic("input")
+        try input.pipeInput("ok", timestampMs: 1)
+        let error = try #require(throws: StreamsError.self) { try input.pipeInput("bad-json", timestampMs: 2) }
+        #expect(error.code == .deserialization)
+        #expect(error.origin == RecordOrigin(partition: TopicPartition(topic: "input"), offset: 1))
+        #expect(error.node == "pass")
+        #expect(error.description.contains("[at input-0@1]"))
+        // The failing record is not consumed: the committed offset stays at the previous record.
+        #expect(driver.engine.committedOffsets[TopicPartition(topic: "input")] == 0)
+        #expect(driver.task.state == .closed)
+    }
+
+    @Test func deserializationSkip() throws {
+        let log = EventLog()
+        let driver = try driver(log, deserialization: .skip)
+        let input = driver.inputTopic("input")
+        for value in ["a", "bad-json", "no-key", "b"] { try input.pipeInput(value, timestampMs: 1) }
+        #expect(driver.outputTopic("output").readValuesToList() == ["a", "b"])
+        #expect(driver.task.skippedRecordCount == 2)
+        #expect(driver.engine.committedOffsets[TopicPartition(topic: "input")] == 3)
+        // A processing error is not a deserialization error: the processing policy (fail) applies.
+        #expect(throws: StreamsError.self) { try input.pipeInput("boom", timestampMs: 1) }
+    }
+
+    @Test func deadLetterKeepsTheRecordAndSaysWhy() throws {
+        let log = EventLog()
+        let driver = try driver(log, deserialization: .deadLetter(sink: "dlq"))
+        let input = driver.inputTopic("input")
+        try input.pipeInput(key: "k", "no-key", timestampMs: 42)
+        try input.pipeInput("fine", timestampMs: 43)
+        let dead = try #require(driver.outputTopic("dead-letters").readRecord())
+        #expect(dead.keyString == "k")
+        #expect(dead.valueString == "no-key")
+        #expect(dead.timestampMs == 42)
+        #expect(dead.headerString("streams.error.code") == "invalidRecord")
+        #expect(dead.headerString("streams.error.node") == "pass")
+        #expect(dead.headerString("streams.error.origin") == "input-0@0")
+        #expect(dead.headerString("streams.error.message") == "bad value no-key")
+        #expect(driver.outputTopic("output").readValuesToList() == ["fine"])
+        #expect(driver.task.deadLetterRecordCount == 1)
+    }
+
+    @Test func processingSkipAndFail() throws {
+        let log = EventLog()
+        let skipping = try driver(log, processing: .skip)
+        try skipping.inputTopic("input").pipeRecords(
+            ["x", "boom", "y"].map { TestRecord(key: nil, value: $0, timestampMs: 0) }
+        )
+        #expect(skipping.outputTopic("output").readValuesToList() == ["x", "y"])
+
+        let failing = try driver(EventLog(), processing: .fail)
+        let error = try #require(throws: StreamsError.self) { try failing.inputTopic("input").pipeInput("boom") }
+        #expect(error.code == .processing)
+        #expect(error.underlying is TestFailure)
+        #expect(error.message.contains("processor 'pass' failed"))
+        // Deserialization errors still fail under the default deserialization policy.
+        let strict = try driver(EventLog(), processing: .skip)
+        #expect(throws: StreamsError.self) { try strict.inputTopic("input").pipeInput("bad-json") }
+    }
+}
