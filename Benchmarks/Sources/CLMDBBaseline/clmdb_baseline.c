@@ -13,6 +13,9 @@
 typedef struct {
     int64_t id;
     MDB_dbi dbi;
+    // This segment's cursor in the current transaction, opened on first use and kept until the
+    // transaction ends (mdb_cursor_open mallocs; the store caches its cursors the same way).
+    MDB_cursor *cursor;
 } segment_slot;
 
 struct clmdb_baseline {
@@ -67,28 +70,43 @@ static segment_slot *find_segment(clmdb_baseline *b, int64_t id) {
     return NULL;
 }
 
-// The segment database `id`; *dbi is 0 with rc 0 if it does not exist (and `create` is 0).
-// The handle owns its environment, so the cache is authoritative: a segment it does not list does
+// The segment `id`; *out is NULL with rc 0 if it does not exist (and `create` is 0).
+// The handle owns its environment, so the list is authoritative: a segment it does not list does
 // not exist, and no lookup costs an mdb_dbi_open (as the store, which keeps its own segment list).
-static int open_segment(clmdb_baseline *b, MDB_txn *txn, int64_t id, int create, MDB_dbi *dbi) {
-    segment_slot *slot = find_segment(b, id);
-    if (slot) {
-        *dbi = slot->dbi;
-        return 0;
-    }
-    if (!create) {
-        *dbi = 0;
-        return 0;
-    }
+static int open_segment(clmdb_baseline *b, MDB_txn *txn, int64_t id, int create, segment_slot **out) {
+    *out = find_segment(b, id);
+    if (*out || !create) return 0;
+    if (b->segment_count == CLMDB_SEGMENTS_CAP) return MDB_DBS_FULL;
     char name[32];
     snprintf(name, sizeof name, "seg.%lld", (long long)id);
-    int rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open(txn, name, MDB_CREATE, &dbi);
     if (rc) return rc;
-    if (b->segment_count == CLMDB_SEGMENTS_CAP) return MDB_DBS_FULL;
-    b->segments[b->segment_count].id = id;
-    b->segments[b->segment_count].dbi = *dbi;
-    b->segment_count++;
+    segment_slot *slot = &b->segments[b->segment_count++];
+    slot->id = id;
+    slot->dbi = dbi;
+    slot->cursor = NULL;
+    *out = slot;
     return 0;
+}
+
+// The slot's cursor in the current transaction.
+static inline int slot_cursor(MDB_txn *txn, segment_slot *slot, MDB_cursor **cursor) {
+    if (!slot->cursor) {
+        int rc = mdb_cursor_open(txn, slot->dbi, &slot->cursor);
+        if (rc) return rc;
+    }
+    *cursor = slot->cursor;
+    return 0;
+}
+
+// Forgets the cursors of the transaction that is ending. A read transaction's must be closed
+// (`close`); LMDB frees a write transaction's itself when it commits or aborts.
+static void release_cursors(clmdb_baseline *b, int close) {
+    for (size_t i = 0; i < b->segment_count; i++) {
+        if (close && b->segments[i].cursor) mdb_cursor_close(b->segments[i].cursor);
+        b->segments[i].cursor = NULL;
+    }
 }
 
 static void forget_segment(clmdb_baseline *b, int64_t id) {
@@ -104,8 +122,8 @@ static void forget_segment(clmdb_baseline *b, int64_t id) {
 // ---- lookups -------------------------------------------------------------------------------------
 
 // Searches the live entries of `key` in [from, to]: one MDB_SET_RANGE per existing overlapping
-// segment, oldest first. *found_ts is set when found (returns 0 either way; MDB_NOTFOUND is not an
-// error).
+// segment, oldest first, on the segment's cached cursor. *found_ts is set when found (returns 0
+// either way; MDB_NOTFOUND is not an error).
 static int search(clmdb_baseline *b, MDB_txn *txn, const uint8_t *key, size_t key_len, int64_t from,
                   int64_t to, int *found, int64_t *found_ts) {
     *found = 0;
@@ -115,12 +133,10 @@ static int search(clmdb_baseline *b, MDB_txn *txn, const uint8_t *key, size_t ke
     uint8_t buf[CLMDB_MAX_KEY + 10];
     const size_t prefix = 2 + key_len;
     for (int64_t seg = segment_of(b, from), last = segment_of(b, to); seg <= last; seg++) {
-        MDB_dbi dbi;
-        int rc = open_segment(b, txn, seg, 0, &dbi);
-        if (rc) return rc;
-        if (dbi == 0) continue;
+        segment_slot *slot = find_segment(b, seg);
+        if (!slot) continue;
         MDB_cursor *cursor;
-        rc = mdb_cursor_open(txn, dbi, &cursor);
+        int rc = slot_cursor(txn, slot, &cursor);
         if (rc) return rc;
         MDB_val k = {encode_key(buf, key, key_len, from), buf}, v;
         rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
@@ -131,7 +147,6 @@ static int search(clmdb_baseline *b, MDB_txn *txn, const uint8_t *key, size_t ke
                 *found_ts = ts;
             }
         }
-        mdb_cursor_close(cursor);
         if (rc && rc != MDB_NOTFOUND) return rc;
         if (*found) return 0;
     }
@@ -188,17 +203,23 @@ int clmdb_baseline_put_if_absent(clmdb_baseline *b, const uint8_t *keys, size_t 
             rc = search(b, txn, key, key_len, ts - window_ms, ts, &found, &found_ts);
             if (rc) goto abort;
             if (found) continue;
-            MDB_dbi dbi;
-            if ((rc = open_segment(b, txn, segment_of(b, ts), 1, &dbi))) goto abort;
+            // Put through the segment's cursor, which the search usually left on the right leaf
+            // page, so LMDB skips the descent (the store does the same).
+            segment_slot *slot;
+            MDB_cursor *cursor;
+            if ((rc = open_segment(b, txn, segment_of(b, ts), 1, &slot))) goto abort;
+            if ((rc = slot_cursor(txn, slot, &cursor))) goto abort;
             MDB_val k = {encode_key(buf, key, key_len, ts), buf};
             MDB_val v = {8, (void *)(values + i * 8)};
-            if ((rc = mdb_put(txn, dbi, &k, &v, 0))) goto abort;
+            if ((rc = mdb_cursor_put(cursor, &k, &v, 0))) goto abort;
             (*inserted)++;
         }
+        release_cursors(b, 0);
         if ((rc = mdb_txn_commit(txn))) return rc;
         done = end;
         continue;
     abort:
+        release_cursors(b, 0);
         mdb_txn_abort(txn);  // the handle is unusable now (see the header)
         return rc;
     }
@@ -218,11 +239,11 @@ int clmdb_baseline_put(clmdb_baseline *b, const uint8_t *keys, size_t key_len, c
         for (size_t i = done; i < end; i++) {
             int64_t ts = timestamps_ms[i];
             if (ts > b->stream_time) b->stream_time = ts;
-            MDB_dbi dbi;
-            if ((rc = open_segment(b, txn, segment_of(b, ts), 1, &dbi))) goto abort;
+            segment_slot *slot;
+            if ((rc = open_segment(b, txn, segment_of(b, ts), 1, &slot))) goto abort;
             MDB_val k = {encode_key(buf, keys + i * key_len, key_len, ts), buf};
             MDB_val v = {8, (void *)(values + i * 8)};
-            if ((rc = mdb_put(txn, dbi, &k, &v, 0))) goto abort;
+            if ((rc = mdb_put(txn, slot->dbi, &k, &v, 0))) goto abort;
         }
         if ((rc = mdb_txn_commit(txn))) return rc;
         done = end;
@@ -247,12 +268,13 @@ int clmdb_baseline_lookup(clmdb_baseline *b, const uint8_t *keys, size_t key_len
         int64_t ts = timestamps_ms[i];
         rc = search(b, txn, keys + i * key_len, key_len, ts - window_ms, ts, &found, &found_ts);
         if (rc) {
+            release_cursors(b, 1);
             mdb_txn_abort(txn);
             return rc;
         }
         *found_count += (size_t)found;
     }
-    // Commit (not abort) so that segment handles opened here stay valid for later transactions.
+    release_cursors(b, 1);
     return mdb_txn_commit(txn);
 }
 
@@ -273,11 +295,10 @@ int clmdb_baseline_fetch(clmdb_baseline *b, const uint8_t *keys, size_t key_len,
         int64_t from = timestamps_ms[i] - window_ms, to = timestamps_ms[i] + window_ms;
         if (from < live) from = live;
         for (int64_t seg = segment_of(b, from), last = segment_of(b, to); from <= to && seg <= last; seg++) {
-            MDB_dbi dbi;
-            if ((rc = open_segment(b, txn, seg, 0, &dbi))) goto fail;
-            if (dbi == 0) continue;
+            segment_slot *slot = find_segment(b, seg);
+            if (!slot) continue;
             MDB_cursor *cursor;
-            if ((rc = mdb_cursor_open(txn, dbi, &cursor))) goto fail;
+            if ((rc = slot_cursor(txn, slot, &cursor))) goto fail;
             MDB_val k = {encode_key(buf, key, key_len, from), buf}, v;
             rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
             while (rc == 0 && k.mv_size == prefix + 8 && memcmp(k.mv_data, buf, prefix) == 0) {
@@ -290,15 +311,16 @@ int clmdb_baseline_fetch(clmdb_baseline *b, const uint8_t *keys, size_t key_len,
                 (*entries)++;
                 rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
             }
-            mdb_cursor_close(cursor);
             if (rc && rc != MDB_NOTFOUND) goto fail;
             rc = 0;
         }
     }
     (void)sink_ts;
     (void)sink_value;
+    release_cursors(b, 1);
     return mdb_txn_commit(txn);
 fail:
+    release_cursors(b, 1);
     mdb_txn_abort(txn);
     return rc;
 }
@@ -316,11 +338,10 @@ int clmdb_baseline_delete_each(clmdb_baseline *b, const uint8_t *keys, size_t ke
         if (rc) return rc;
         for (size_t i = done; i < end; i++) {
             int64_t ts = timestamps_ms[i];
-            MDB_dbi dbi;
-            if ((rc = open_segment(b, txn, segment_of(b, ts), 0, &dbi))) goto abort;
-            if (dbi == 0) continue;
+            segment_slot *slot = find_segment(b, segment_of(b, ts));
+            if (!slot) continue;
             MDB_val k = {encode_key(buf, keys + i * key_len, key_len, ts), buf};
-            rc = mdb_del(txn, dbi, &k, NULL);
+            rc = mdb_del(txn, slot->dbi, &k, NULL);
             if (rc == 0) (*deleted)++;
             else if (rc != MDB_NOTFOUND) goto abort;
         }
@@ -338,13 +359,12 @@ int clmdb_baseline_drop_segment(clmdb_baseline *b, int64_t segment_id) {
     MDB_txn *txn;
     int rc = mdb_txn_begin(b->env, NULL, 0, &txn);
     if (rc) return rc;
-    MDB_dbi dbi;
-    if ((rc = open_segment(b, txn, segment_id, 0, &dbi))) goto abort;
-    if (dbi == 0) {
+    segment_slot *slot = find_segment(b, segment_id);
+    if (!slot) {
         mdb_txn_abort(txn);
         return 0;
     }
-    if ((rc = mdb_drop(txn, dbi, 1))) goto abort;
+    if ((rc = mdb_drop(txn, slot->dbi, 1))) goto abort;
     forget_segment(b, segment_id);
     return mdb_txn_commit(txn);
 abort:
