@@ -1,7 +1,7 @@
 # swift-dedup: the two commands a new user runs on a fresh Debian machine.
 #   make demo   installs what is missing, builds, and runs the main job on sample data
 #   make test   installs what is missing, builds, and runs every test
-#   make bench  runs the benchmark suites in Benchmarks/ (1M operations, ~10 min) and prints a report;
+#   make bench  runs the benchmark suites in Benchmarks/ (1M operations, ~5 min here) and prints a report;
 #               make bench-10m adds the 10M-operation suite (see docs/benchmarks.md)
 SWIFT ?= swift
 # Name under which benchmark results are saved in Benchmarks/.benchmarkBaselines (git-ignored).
