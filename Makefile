@@ -1,9 +1,15 @@
 # swift-dedup: the two commands a new user runs on a fresh Debian machine.
 #   make demo   installs what is missing, builds, and runs the main job on sample data
 #   make test   installs what is missing, builds, and runs every test
+#   make bench  runs the benchmark suites in Benchmarks/ (1M operations, ~5 min here) and prints a report;
+#               make bench-10m adds the 10M-operation suite (see docs/benchmarks.md)
 SWIFT ?= swift
+# Name under which benchmark results are saved in Benchmarks/.benchmarkBaselines (git-ignored).
+BENCH_BASELINE ?= current
+BENCH_RUN = cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark \
+	baseline update $(BENCH_BASELINE) --no-progress
 
-.PHONY: deps build test demo bench bench-pipeline clean
+.PHONY: deps build test demo bench bench-10m bench-report bench-pipeline clean
 
 deps:
 	@scripts/install-deps.sh
@@ -20,7 +26,15 @@ demo: deps
 	scripts/demo.sh
 
 bench: deps
-	cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark
+	$(BENCH_RUN) --skip-target Scale10M
+	$(MAKE) bench-report
+
+bench-10m: deps
+	$(BENCH_RUN) --target Scale10M
+	$(MAKE) bench-report
+
+bench-report:
+	cd Benchmarks && $(SWIFT) run -c release BenchmarkReport $(BENCH_BASELINE)
 
 bench-pipeline: deps
 	Benchmarks/pipeline.sh
