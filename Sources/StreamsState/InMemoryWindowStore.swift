@@ -111,6 +111,13 @@ public final class InMemoryWindowStore: WindowStore {
         return result.sorted()
     }
 
+    /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`.
+    public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) -> Int64? {
+        let low = max(fromMs, liveFloor)
+        guard low <= toMs else { return nil }
+        return earliestTimestamp(Array(key), from: low, to: toMs)
+    }
+
     /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.
     public func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) -> [WindowEntry] {
         let k = Array(key)

@@ -401,6 +401,7 @@ public final class LMDBWindowStore: WindowStore {
                 try transaction.take()!.commit()
                 committedStreamTimeMs = streamTimeMs
                 replayLog.removeAll()
+                growMapIfHalfFull()
                 return
             } catch {
                 // The failed commit freed the transaction; nothing of this batch is on disk.
@@ -410,6 +411,17 @@ public final class LMDBWindowStore: WindowStore {
                 }
                 try recoverFromFullMap()
             }
+        }
+    }
+
+    /// Doubles the map between transactions once half of it is used, so that batches rarely hit
+    /// "map full" and have to be replayed. Best effort: a failure here surfaces, if ever, as a
+    /// replayed batch.
+    private func growMapIfHalfFull() {
+        let info = environment.info
+        let used = (info.lastPageNumber + 1) * environment.statistics.pageSize
+        if used > info.mapSize / 2 && info.mapSize < options.maxMapSize {
+            try? environment.growMap()
         }
     }
 
@@ -495,6 +507,14 @@ public final class LMDBWindowStore: WindowStore {
         replayLog.appendPut(key, timestampMs, value)
         changelog?.append(key: key, timestampMs: timestampMs, value: value)
         return nil
+    }
+
+    /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`; no allocation.
+    public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> Int64? {
+        try checkKey(key)
+        let low = max(fromMs, liveFloor)
+        guard low <= toMs else { return nil }
+        return try write { () throws(LMDBError) -> Int64? in try firstTimestamp(key, from: low, to: toMs) }
     }
 
     /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.

@@ -38,6 +38,10 @@ public protocol WindowStore: StateStore {
         conflictRange: ClosedRange<Int64>
     ) throws(StateStoreError) -> Int64?
 
+    /// The timestamp of the earliest live entry of `key` with `from <= timestamp <= to`, or `nil`:
+    /// a lookup that allocates nothing.
+    func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> Int64?
+
     /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.
     func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> [WindowEntry]
 
@@ -80,6 +84,11 @@ extension WindowStore {
         try withPair(key, value) { (k, v) throws(StateStoreError) in
             try insertIfAbsent(key: k, timestampMs: timestampMs, value: v, conflictRange: conflictRange)
         }
+    }
+
+    /// Convenience for ``firstTimestamp(key:from:to:)`` with an array key.
+    public func firstTimestamp(key: [UInt8], from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> Int64? {
+        try withBytes(key) { (k) throws(StateStoreError) in try firstTimestamp(key: k, from: fromMs, to: toMs) }
     }
 
     /// Convenience for ``fetch(key:from:to:)`` with an array key.

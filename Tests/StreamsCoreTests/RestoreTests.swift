@@ -45,6 +45,10 @@ final class FlakyWindowStore: WindowStore {
     ) throws(StateStoreError) -> Int64? {
         try inner.insertIfAbsent(key: key, timestampMs: timestampMs, value: value, conflictRange: conflictRange)
     }
+    func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> Int64? {
+        try inner.firstTimestamp(key: key, from: fromMs, to: toMs)
+    }
+
     func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> [WindowEntry]
     {
         try inner.fetch(key: key, from: fromMs, to: toMs)

@@ -103,6 +103,8 @@ struct WindowStoreModelTests {
                 let expected = model.fetch(key, from, to)
                 #expect(try lmdb.fetch(key: key, from: from, to: to) == expected, context)
                 #expect(try memory.fetch(key: key, from: from, to: to) == expected, context)
+                #expect(try lmdb.firstTimestamp(key: key, from: from, to: to) == expected.first?.timestampMs, context)
+                #expect(try memory.firstTimestamp(key: key, from: from, to: to) == expected.first?.timestampMs, context)
             case 60..<67:
                 let existing = model.entries[key]?.keys.randomElement(using: &rng) ?? ts
                 model.delete(key, existing)
