@@ -369,7 +369,7 @@ public final class LMDBWindowStore: WindowStore {
         // Each replayed operation is logged again as it is applied, so that a second "map full"
         // during the replay (handled recursively through write()) replays what was redone so far.
         let log = replayLog
-        replayLog = ReplayLog()
+        replayLog = ReplayLog(capacity: max(64 << 10, log.count))
         try log.forEach { (op) throws(StateStoreError) in
             switch op {
             case .put(let key, let ts, let value):

@@ -1,103 +1,109 @@
-/// The mutations of the open transaction, packed in one growing byte buffer (no allocation per
-/// operation), so that a batch can be redone after the map was grown.
-struct ReplayLog {
+/// The mutations of the open transaction, packed in one growing raw buffer, so that a batch can
+/// be redone after the map was grown.
+///
+/// It is on every write's path, so an append is one capacity check and a few stores into memory
+/// this object owns: no copy-on-write check, no allocation once grown.
+final class ReplayLog {
     enum Operation {
         case put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer)
         case delete(key: UnsafeRawBufferPointer, timestampMs: Int64)
         case advance(timestampMs: Int64)
     }
 
-    private var bytes: [UInt8] = []
-    /// The used prefix of `bytes`; the array only grows (amortised doubling), so appends are a
-    /// bounds check and a memcpy.
-    private var count = 0
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private(set) var count = 0
     private static let put: UInt8 = 1
     private static let delete: UInt8 = 2
     private static let advance: UInt8 = 3
 
-    mutating func removeAll() { count = 0 }
+    init(capacity: Int = 64 << 10) {
+        self.capacity = capacity
+        base = .allocate(byteCount: capacity, alignment: 8)
+    }
 
+    deinit { base.deallocate() }
+
+    func removeAll() { count = 0 }
+
+    /// Makes room for `extra` more bytes and returns where they start.
     @inline(__always)
-    private mutating func reserve(_ extra: Int) {
-        if count + extra > bytes.count {
-            bytes.append(contentsOf: repeatElement(0, count: max(bytes.count, count + extra, 4096)))
+    private func reserve(_ extra: Int) -> UnsafeMutableRawPointer {
+        if count + extra > capacity {
+            let grown = max(capacity * 2, count + extra)
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
+            bigger.copyMemory(from: base, byteCount: count)
+            base.deallocate()
+            base = bigger
+            capacity = grown
         }
+        let start = base + count
+        count += extra
+        return start
     }
 
     @inline(__always)
-    private mutating func write(_ source: UnsafeRawBufferPointer) {
-        guard source.count > 0 else { return }
-        let offset = count
-        bytes.withUnsafeMutableBytes { ($0.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: source.count) }
-        count += source.count
+    private static func store<T: FixedWidthInteger>(_ value: T, at p: inout UnsafeMutableRawPointer) {
+        p.storeBytes(of: value.littleEndian, as: T.self)
+        p += MemoryLayout<T>.size
     }
 
     @inline(__always)
-    private mutating func write<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { write($0) }
+    private static func store(_ bytes: UnsafeRawBufferPointer, at p: inout UnsafeMutableRawPointer) {
+        store(UInt32(bytes.count), at: &p)
+        if let source = bytes.baseAddress, bytes.count > 0 { p.copyMemory(from: source, byteCount: bytes.count) }
+        p += bytes.count
     }
 
     @inline(__always)
-    mutating func appendPut(_ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer) {
-        reserve(1 + 4 + key.count + 8 + 4 + value.count)
-        write(Self.put)
-        write(UInt32(key.count))
-        write(key)
-        write(ts)
-        write(UInt32(value.count))
-        write(value)
+    func appendPut(_ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer) {
+        var p = reserve(1 + 4 + key.count + 8 + 4 + value.count)
+        Self.store(Self.put, at: &p)
+        Self.store(key, at: &p)
+        Self.store(ts, at: &p)
+        Self.store(value, at: &p)
     }
 
-    mutating func appendDelete(_ key: UnsafeRawBufferPointer, _ ts: Int64) {
-        reserve(1 + 4 + key.count + 8)
-        write(Self.delete)
-        write(UInt32(key.count))
-        write(key)
-        write(ts)
+    func appendDelete(_ key: UnsafeRawBufferPointer, _ ts: Int64) {
+        var p = reserve(1 + 4 + key.count + 8)
+        Self.store(Self.delete, at: &p)
+        Self.store(key, at: &p)
+        Self.store(ts, at: &p)
     }
 
-    mutating func appendAdvance(_ ts: Int64) {
-        reserve(1 + 8)
-        write(Self.advance)
-        write(ts)
+    func appendAdvance(_ ts: Int64) {
+        var p = reserve(1 + 8)
+        Self.store(Self.advance, at: &p)
+        Self.store(ts, at: &p)
     }
 
     /// Calls `body` with each operation, in order; its buffers are valid during the call only.
     func forEach(_ body: (Operation) throws(StateStoreError) -> Void) throws(StateStoreError) {
-        let used = count
-        let result: Result<Void, StateStoreError> = bytes.withUnsafeBytes { all in
-            let raw = UnsafeRawBufferPointer(rebasing: all[..<used])
-            var offset = 0
-            func int<T: FixedWidthInteger>(_: T.Type) -> T {
-                defer { offset += MemoryLayout<T>.size }
-                return T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self))
-            }
-            func slice(_ count: Int) -> UnsafeRawBufferPointer {
-                defer { offset += count }
-                return UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count)])
-            }
-            do throws(StateStoreError) {
-                while offset < raw.count {
-                    let tag = raw[offset]
-                    offset += 1
-                    switch tag {
-                    case Self.put:
-                        let key = slice(Int(int(UInt32.self)))
-                        let ts = int(Int64.self)
-                        let value = slice(Int(int(UInt32.self)))
-                        try body(.put(key: key, timestampMs: ts, value: value))
-                    case Self.delete:
-                        let key = slice(Int(int(UInt32.self)))
-                        try body(.delete(key: key, timestampMs: int(Int64.self)))
-                    default:
-                        try body(.advance(timestampMs: int(Int64.self)))
-                    }
-                }
-                return .success(())
-            } catch {
-                return .failure(error)
+        let raw = UnsafeRawBufferPointer(start: base, count: count)
+        var offset = 0
+        func int<T: FixedWidthInteger>(_: T.Type) -> T {
+            defer { offset += MemoryLayout<T>.size }
+            return T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self))
+        }
+        func bytes() -> UnsafeRawBufferPointer {
+            let length = Int(int(UInt32.self))
+            defer { offset += length }
+            return UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + length)])
+        }
+        while offset < raw.count {
+            let tag = raw[offset]
+            offset += 1
+            switch tag {
+            case Self.put:
+                let key = bytes()
+                let ts = int(Int64.self)
+                try body(.put(key: key, timestampMs: ts, value: bytes()))
+            case Self.delete:
+                let key = bytes()
+                try body(.delete(key: key, timestampMs: int(Int64.self)))
+            default:
+                try body(.advance(timestampMs: int(Int64.self)))
             }
         }
-        try result.get()
     }
 }
