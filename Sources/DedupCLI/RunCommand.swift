@@ -55,7 +55,7 @@ extension Dedup {
         @Option(help: "exactly-once (default) or at-least-once.")
         var guarantee: DedupJobConfiguration.Guarantee = .exactlyOnce
 
-        @Option(name: .customLong("commit-interval"), help: "How often to commit (default 200ms exactly-once, 5s at-least-once).")
+        @Option(name: .customLong("commit-interval"), help: "How often to commit (default 1s exactly-once, 5s at-least-once).")
         var commitInterval: DurationArgument?
 
         @Option(help: ArgumentHelp("lmdb (default) or memory (no durability; for benchmarks).", visibility: .hidden))

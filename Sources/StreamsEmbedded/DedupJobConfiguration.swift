@@ -52,7 +52,9 @@ public struct DedupJobConfiguration: Sendable, Hashable {
     public var onInvalid: InvalidRecordPolicy
     /// The processing guarantee; default ``Guarantee/exactlyOnce``.
     public var guarantee: Guarantee
-    /// How often to commit; `nil` for the default (200 ms exactly-once, 5 s at-least-once).
+    /// How often to commit; `nil` for the default: 1 s exactly-once (each commit fsyncs the
+    /// outputs, the changelog and the checkpoint; at 200 ms those fsyncs cost about a fifth of the
+    /// throughput here), 5 s at-least-once.
     public var commitInterval: Duration?
     /// Keep reading as inputs grow until asked to stop.
     public var follow: Bool
@@ -97,6 +99,6 @@ public struct DedupJobConfiguration: Sendable, Hashable {
 
     /// The commit interval in force.
     public var effectiveCommitInterval: Duration {
-        commitInterval ?? (guarantee == .exactlyOnce ? .milliseconds(200) : .seconds(5))
+        commitInterval ?? (guarantee == .exactlyOnce ? .seconds(1) : .seconds(5))
     }
 }
