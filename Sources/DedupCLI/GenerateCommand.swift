@@ -18,7 +18,9 @@ extension Dedup {
         @Option(help: "How many records in all.")
         var records = 30_000
 
-        @Option(name: .customLong("duplicate-rate"), help: "The share of records that repeat an order another producer sent shortly before.")
+        @Option(
+            name: .customLong("duplicate-rate"),
+            help: "The share of records that repeat an order another producer sent shortly before.")
         var duplicateRate = 0.1
 
         @Option(help: "The random seed; the same seed writes the same files.")

@@ -13,7 +13,8 @@ extension Dedup {
 
         @Option(
             name: .customLong("key"),
-            help: "A key value, as JSON (42, \"abc\") or plain text for a string; repeat for each field of a composite key."
+            help:
+                "A key value, as JSON (42, \"abc\") or plain text for a string; repeat for each field of a composite key."
         )
         var keys: [String] = []
 

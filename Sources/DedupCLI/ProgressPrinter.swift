@@ -23,7 +23,8 @@ final class ProgressPrinter: Sendable {
         case .running, .waiting:
             let rate = Int(progress.recordsPerSecond)
             let waiting = progress.phase == .waiting ? "  (waiting for input)" : ""
-            line = "\(progress.recordsRead) records  \(rate) rec/s  \(progress.duplicates) duplicates  at \(progress.position)\(waiting)"
+            line =
+                "\(progress.recordsRead) records  \(rate) rec/s  \(progress.duplicates) duplicates  at \(progress.position)\(waiting)"
         }
         printToStandardError("\r\u{1B}[2K" + line, newline: false)
         shown.store(true, ordering: .relaxed)

@@ -22,13 +22,16 @@ extension Dedup {
                 """
         )
 
-        @Option(name: .customLong("input"), help: "A producer's JSON Lines file; repeat for several; - is standard input.")
+        @Option(
+            name: .customLong("input"), help: "A producer's JSON Lines file; repeat for several; - is standard input.")
         var inputs: [String] = []
 
         @Option(help: "Where kept records are appended; - is standard output.")
         var output: String
 
-        @Option(name: .customLong("key"), help: "Dotted path of the business key field (order.id); repeat for a composite key.")
+        @Option(
+            name: .customLong("key"),
+            help: "Dotted path of the business key field (order.id); repeat for a composite key.")
         var keys: [String] = []
 
         @Option(help: "The deduplication window: 250ms, 30s, 15m, 24h, 7d, 1h30m.")
@@ -37,7 +40,9 @@ extension Dedup {
         @Option(help: "The state directory (store, changelog, checkpoint).")
         var state: String
 
-        @Option(name: .customLong("time-field"), help: "Dotted path of the event time: epoch milliseconds or RFC 3339. Default: processing time.")
+        @Option(
+            name: .customLong("time-field"),
+            help: "Dotted path of the event time: epoch milliseconds or RFC 3339. Default: processing time.")
         var timeField: String?
 
         @Option(help: "How late a record may be and still match (default 0).")
@@ -46,7 +51,9 @@ extension Dedup {
         @Option(help: "Where dropped duplicates are appended.")
         var duplicates: String?
 
-        @Option(name: .customLong("on-invalid"), help: "fail (default) or skip lines that are not JSON objects, lack the key or have a bad time.")
+        @Option(
+            name: .customLong("on-invalid"),
+            help: "fail (default) or skip lines that are not JSON objects, lack the key or have a bad time.")
         var onInvalid: DedupJobConfiguration.InvalidRecordPolicy = .fail
 
         @Option(help: "Where skipped invalid lines are appended (with --on-invalid skip).")
@@ -55,7 +62,9 @@ extension Dedup {
         @Option(help: "exactly-once (default) or at-least-once.")
         var guarantee: DedupJobConfiguration.Guarantee = .exactlyOnce
 
-        @Option(name: .customLong("commit-interval"), help: "How often to commit (default 1s exactly-once, 5s at-least-once).")
+        @Option(
+            name: .customLong("commit-interval"),
+            help: "How often to commit (default 1s exactly-once, 5s at-least-once).")
         var commitInterval: DurationArgument?
 
         @Option(help: ArgumentHelp("lmdb (default) or memory (no durability; for benchmarks).", visibility: .hidden))
@@ -82,7 +91,9 @@ extension Dedup {
         func validate() throws {
             if inputs.isEmpty { throw ValidationError("give at least one --input") }
             if keys.isEmpty { throw ValidationError("give at least one --key field path, e.g. --key order.id") }
-            if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be given only once") }
+            if inputs.filter({ $0 == "-" }).count > 1 {
+                throw ValidationError("standard input (-) can be given only once")
+            }
             if invalid != nil && onInvalid != .skip { throw ValidationError("--invalid needs --on-invalid skip") }
             if let compactionThreshold, compactionThreshold <= 0 {
                 throw ValidationError("--compaction-threshold must be a positive number of bytes")

@@ -36,9 +36,12 @@ enum ChangelogRecord {
             p += 8
             p.storeBytes(of: value == nil ? 0 : 1, as: UInt8.self)
             p += 1
-            if let value, let base = value.baseAddress, value.count > 0 { p.copyMemory(from: base, byteCount: value.count) }
+            if let value, let base = value.baseAddress, value.count > 0 {
+                p.copyMemory(from: base, byteCount: value.count)
+            }
             let length = CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 4))
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: record + frameSize, count: payloadLength), continuing: length)
+            let crc = CRC32C.checksum(
+                UnsafeRawBufferPointer(start: record + frameSize, count: payloadLength), continuing: length)
             (record + 4).storeBytes(of: crc.littleEndian, as: UInt32.self)
         }
     }

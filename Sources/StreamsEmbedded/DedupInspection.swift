@@ -18,7 +18,10 @@ public struct DedupInspection: Sendable {
     /// - Throws: ``DedupJobError``.
     public init(stateDirectory: String, keyValues: [String]?) throws(DedupJobError) {
         guard FileManager.default.fileExists(atPath: stateDirectory + "/job.json") else {
-            throw DedupJobError(.usage, "\(stateDirectory) is not a dedup state directory (no job.json); give the --state of an earlier dedup run")
+            throw DedupJobError(
+                .usage,
+                "\(stateDirectory) is not a dedup state directory (no job.json); give the --state of an earlier dedup run"
+            )
         }
         let state = try EmbeddedEngine.wrap { () throws(EmbeddedError) in try StateDirectory(path: stateDirectory) }
         defer { state.unlock() }
@@ -34,20 +37,29 @@ public struct DedupInspection: Sendable {
         do {
             store = try LMDBWindowStore(directory: state.storePath, configuration: configuration)
         } catch {
-            throw DedupJobError(.io, "cannot open the store in \(state.storePath): \(error); the next dedup run rebuilds it from the changelog")
+            throw DedupJobError(
+                .io,
+                "cannot open the store in \(state.storePath): \(error); the next dedup run rebuilds it from the changelog"
+            )
         }
         defer { try? store.close() }
         var lines: [String] = []
         do {
             let entries = try store.approximateEntryCount
             lines.append("state:              \(stateDirectory)")
-            lines.append("key:                \(settings.keyFields.joined(separator: ", ")); time: \(settings.timeField ?? "processing time"); window \(settings.windowMs) ms, grace \(settings.graceMs) ms")
-            lines.append("live entries:       \(entries) (approximate: includes expired entries of segments not dropped yet)")
+            lines.append(
+                "key:                \(settings.keyFields.joined(separator: ", ")); time: \(settings.timeField ?? "processing time"); window \(settings.windowMs) ms, grace \(settings.graceMs) ms"
+            )
+            lines.append(
+                "live entries:       \(entries) (approximate: includes expired entries of segments not dropped yet)")
             let ids = store.segmentIDs
-            lines.append("segments:           \(ids.count)\(ids.isEmpty ? "" : " (ids \(ids.first!)...\(ids.last!), \(store.segmentIntervalMs) ms each)")")
+            lines.append(
+                "segments:           \(ids.count)\(ids.isEmpty ? "" : " (ids \(ids.first!)...\(ids.last!), \(store.segmentIntervalMs) ms each)")"
+            )
             if store.streamTimeMs != .min {
                 let floor = store.streamTimeMs - store.retentionMs + 1
-                lines.append("time range:         \(Self.format(floor)) ... \(Self.format(store.streamTimeMs)) (stream time)")
+                lines.append(
+                    "time range:         \(Self.format(floor)) ... \(Self.format(store.streamTimeMs)) (stream time)")
             } else {
                 lines.append("time range:         empty")
             }
@@ -57,14 +69,17 @@ public struct DedupInspection: Sendable {
             if let checkpoint {
                 lines.append("changelog position: \(checkpoint.changelog) (generation:offset), \(changelogBytes) bytes")
                 for input in checkpoint.inputs {
-                    lines.append("input:              \(input.path) committed through line \(input.lineNumber) (byte \(input.byteOffset))")
+                    lines.append(
+                        "input:              \(input.path) committed through line \(input.lineNumber) (byte \(input.byteOffset))"
+                    )
                 }
             } else {
                 lines.append("changelog position: none (no commit yet)")
             }
             if let keyValues {
                 guard keyValues.count == settings.keyFields.count else {
-                    throw DedupJobError(.usage, "give one --key value per key field (\(settings.keyFields.joined(separator: ", ")))")
+                    throw DedupJobError(
+                        .usage, "give one --key value per key field (\(settings.keyFields.joined(separator: ", ")))")
                 }
                 let key = try Self.storeKey(fields: settings.keyFields, values: keyValues)
                 let times = try store.fetch(key: key, from: .min, to: .max).map(\.timestampMs)

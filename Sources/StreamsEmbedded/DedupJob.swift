@@ -44,8 +44,11 @@ public final class DedupJob {
     ) throws(DedupJobError) -> DedupJobSummary {
         let started = monotonicSeconds()
         let clock = SystemWallClock()
-        let state: StateDirectory? = configuration.store == .lmdb
-            ? try EmbeddedEngine.wrap { () throws(EmbeddedError) in try StateDirectory(path: configuration.stateDirectory) } : nil
+        let state: StateDirectory? =
+            configuration.store == .lmdb
+            ? try EmbeddedEngine.wrap { () throws(EmbeddedError) in
+                try StateDirectory(path: configuration.stateDirectory)
+            } : nil
         defer { state?.unlock() }
         if let state { try JobSettings(configuration).verify(in: state) }
 
@@ -80,7 +83,10 @@ public final class DedupJob {
                 let now = monotonicSeconds()
                 guard now - lastRestoreProgress >= 0.25 else { return }
                 lastRestoreProgress = now
-                progress(DedupJobProgress(phase: .restoring(entries: entries), recordsRead: 0, duplicates: 0, recordsPerSecond: 0, position: ""))
+                progress(
+                    DedupJobProgress(
+                        phase: .restoring(entries: entries), recordsRead: 0, duplicates: 0, recordsPerSecond: 0,
+                        position: ""))
             }
         }
         do { try manager.start() } catch { throw DedupJobError(error) }
@@ -110,7 +116,9 @@ public final class DedupJob {
             if processable == .max { processable = task.bufferedRecordCount }
             var processed = 0
             if processable > 0 {
-                do { processed = try manager.processBuffered(maxRecords: processable) } catch { throw DedupJobError(error) }
+                do { processed = try manager.processBuffered(maxRecords: processable) } catch {
+                    throw DedupJobError(error)
+                }
             }
             let generation = engine.checkpoint?.generation
             do { try manager.maybeCommit() } catch { throw DedupJobError(error) }

@@ -106,7 +106,10 @@ final class EmbeddedEngine: StreamsEngine {
                     follow: configuration.follow
                 )
             }
-            inputs.append(Input(path: path, partition: TopicPartition(topic: Self.inputTopic, partition: Int32(i)), reader: reader, committed: committed))
+            inputs.append(
+                Input(
+                    path: path, partition: TopicPartition(topic: Self.inputTopic, partition: Int32(i)), reader: reader,
+                    committed: committed))
         }
         self.inputs = inputs
 
@@ -130,7 +133,9 @@ final class EmbeddedEngine: StreamsEngine {
         }
 
         if configuration.store == .lmdb, let state {
-            let file = try Self.wrap { () throws(EmbeddedError) in try state.openChangelog(committed: checkpoint?.changelog) }
+            let file = try Self.wrap { () throws(EmbeddedError) in
+                try state.openChangelog(committed: checkpoint?.changelog)
+            }
             changelog = file
             changelogForwarder.target = file
         }
@@ -174,7 +179,8 @@ final class EmbeddedEngine: StreamsEngine {
             do throws(JSONFieldError) {
                 try extractor.extract(from: line.bytes)
                 try extractor.encodeKey(fields: 0..<keyFieldCount, of: line.bytes, into: &keyScratch)
-                let timestamp = configuration.timeField == nil
+                let timestamp =
+                    configuration.timeField == nil
                     ? wallClock : try JSONTimestamp.epochMilliseconds(of: extractor[keyFieldCount], in: line.bytes)
                 let keyStart = keys.count
                 keys.append(contentsOf: keyScratch)
@@ -258,7 +264,8 @@ final class EmbeddedEngine: StreamsEngine {
             let entries = try restoreReader!.nextBatch(maxEntries: maxEntries)
             restoredEntries += entries.count
             onRestoreProgress?(restoredEntries)
-            let next = StreamsEmbedded.ChangelogPosition(generation: file.header.generation, offset: restoreReader!.validLength)
+            let next = StreamsEmbedded.ChangelogPosition(
+                generation: file.header.generation, offset: restoreReader!.validLength)
             if entries.isEmpty { restoreReader = nil }
             return ChangelogBatch(entries: entries, nextPosition: Self.corePosition(next))
         } catch {
@@ -297,7 +304,8 @@ final class EmbeddedEngine: StreamsEngine {
         }
         guard let state else {
             // No durability (the in-memory store): nothing to record, positions are not used.
-            return Dictionary(uniqueKeysWithValues: (task?.changelogs ?? []).map { ($0, StreamsCore.ChangelogPosition.beginning) })
+            return Dictionary(
+                uniqueKeysWithValues: (task?.changelogs ?? []).map { ($0, StreamsCore.ChangelogPosition.beginning) })
         }
         // The changelog is synced under both guarantees (the store must never get ahead of it);
         // at-least-once saves the outputs' fsyncs and commits less often.
@@ -339,14 +347,18 @@ final class EmbeddedEngine: StreamsEngine {
             return false
         }
         let length = changelog.position.offset
-        guard length > max(configuration.compactionThresholdBytes, 3 * changelog.header.baseLength) else { return false }
+        guard length > max(configuration.compactionThresholdBytes, 3 * changelog.header.baseLength) else {
+            return false
+        }
         do {
             let compacted = try changelog.compacted(from: store)
             checkpoint.changelog = compacted.position
             checkpoint.generation += 1
             try state.save(checkpoint)
             self.checkpoint = checkpoint
-            try store.commit(metadata: [StreamsCore.ChangelogPosition.metadataKey: Self.corePosition(compacted.position).metadata])
+            try store.commit(metadata: [
+                StreamsCore.ChangelogPosition.metadataKey: Self.corePosition(compacted.position).metadata
+            ])
             changelog.close()
             self.changelog = compacted
             changelogForwarder.target = compacted
@@ -370,7 +382,8 @@ final class EmbeddedEngine: StreamsEngine {
     /// The inverse of ``corePosition(_:)``; `nil` for the beginning (a store that never committed).
     static func filePosition(_ position: StreamsCore.ChangelogPosition) -> StreamsEmbedded.ChangelogPosition? {
         guard position.offset > 0 else { return nil }
-        return StreamsEmbedded.ChangelogPosition(generation: UInt64(position.offset >> 40), offset: position.offset & (1 << 40 - 1))
+        return StreamsEmbedded.ChangelogPosition(
+            generation: UInt64(position.offset >> 40), offset: position.offset & (1 << 40 - 1))
     }
 
     /// Closes the files (after the final commit).

@@ -140,7 +140,8 @@ public final class OutputFile {
         defer { chunk.deallocate() }
         while end > 0 {
             let start = max(0, end - Int64(chunk.count))
-            let n = try file.readSome(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<Int(end - start)]), at: start)
+            let n = try file.readSome(
+                into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<Int(end - start)]), at: start)
             if let i = UnsafeRawBufferPointer(rebasing: chunk[0..<n]).lastIndex(of: UInt8(ascii: "\n")) {
                 return start + Int64(i) + 1
             }

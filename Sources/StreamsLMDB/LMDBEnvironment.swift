@@ -90,7 +90,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     /// A data file shorter than its last used page was truncated (a copy cut short, a full disk
     /// during a copy): reading it through the map would raise SIGBUS, so refuse it up front.
-    private static func verifyFileLength(_ env: OpaquePointer, path: String, flags: LMDBEnvironmentFlags) throws(LMDBError) {
+    private static func verifyFileLength(_ env: OpaquePointer, path: String, flags: LMDBEnvironmentFlags)
+        throws(LMDBError)
+    {
         var info = MDB_envinfo()
         var stat = MDB_stat()
         try check(mdb_env_info(env, &info), "mdb_env_info")
@@ -100,7 +102,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
         guard stat_path(dataPath, &st) == 0 else { return }
         let needed = (info.me_last_pgno + 1) * Int(stat.ms_psize)
         if Int(st.st_size) < needed {
-            throw LMDBError(code: .corrupted, operation: "mdb_env_open \(path) (data file has \(st.st_size) bytes, its meta page needs \(needed))")
+            throw LMDBError(
+                code: .corrupted,
+                operation: "mdb_env_open \(path) (data file has \(st.st_size) bytes, its meta page needs \(needed))")
         }
     }
 
@@ -142,14 +146,18 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public func growMap() throws(LMDBError) {
         let current = info.mapSize
         guard current < configuration.maxMapSize else {
-            throw LMDBError(code: .mapFull, operation: "growing the map of \(path) beyond its maximum of \(configuration.maxMapSize) bytes")
+            throw LMDBError(
+                code: .mapFull,
+                operation: "growing the map of \(path) beyond its maximum of \(configuration.maxMapSize) bytes")
         }
         try setMapSize(min(current &* 2, configuration.maxMapSize))
     }
 
     /// Begins a read transaction, calls `body` with it and aborts it afterwards.
     @available(*, noasync, message: "LMDB transactions cannot cross an await")
-    public func withReadTransaction<R>(_ body: (borrowing LMDBReadTransaction) throws(LMDBError) -> R) throws(LMDBError) -> R {
+    public func withReadTransaction<R>(_ body: (borrowing LMDBReadTransaction) throws(LMDBError) -> R) throws(LMDBError)
+        -> R
+    {
         let txn = try LMDBReadTransaction(environment: handle)
         return try body(txn)
     }
@@ -161,11 +169,13 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///
     /// - Throws: The first error of `body` or of the commit, after the transaction was aborted.
     @available(*, noasync, message: "LMDB transactions cannot cross an await")
-    public func withWriteTransaction<R>(_ body: (inout LMDBWriteTransaction) throws(LMDBError) -> R) throws(LMDBError) -> R {
+    public func withWriteTransaction<R>(_ body: (inout LMDBWriteTransaction) throws(LMDBError) -> R) throws(LMDBError)
+        -> R
+    {
         while true {
             do throws(LMDBError) {
                 return try attemptWrite(body)
-            } catch where error.code == .mapFull && info.mapSize < configuration.maxMapSize {
+            } catch  where error.code == .mapFull && info.mapSize < configuration.maxMapSize {
                 try growMap()
             }
         }

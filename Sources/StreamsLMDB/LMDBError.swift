@@ -132,18 +132,24 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
         case .keyExists: return "the key already exists"
         case .notFound: return "the key or database does not exist"
         case .pageNotFound, .corrupted, .invalid:
-            return "the store file is damaged or not an LMDB file; delete the store directory and rebuild it from its changelog"
-        case .panic: return "LMDB hit a fatal error; close and reopen the store (rebuild it from its changelog if this repeats)"
-        case .versionMismatch: return "the store was written by an incompatible liblmdb version; rebuild it from its changelog"
-        case .mapFull: return "the store reached its maximum map size; raise the maximum map size or shorten the retention"
-        case .databasesFull: return "too many named databases are open; raise maxDatabases or use a larger segment interval"
+            return
+                "the store file is damaged or not an LMDB file; delete the store directory and rebuild it from its changelog"
+        case .panic:
+            return "LMDB hit a fatal error; close and reopen the store (rebuild it from its changelog if this repeats)"
+        case .versionMismatch:
+            return "the store was written by an incompatible liblmdb version; rebuild it from its changelog"
+        case .mapFull:
+            return "the store reached its maximum map size; raise the maximum map size or shorten the retention"
+        case .databasesFull:
+            return "too many named databases are open; raise maxDatabases or use a larger segment interval"
         case .readersFull: return "too many concurrent readers; raise maxReaders or close idle readers"
         case .threadLocalStorageFull: return "too many threads hold readers; open the environment with noTLS"
         case .transactionFull: return "the write transaction is too large; commit more often"
         case .cursorFull, .pageFull: return "an internal LMDB limit was hit; report this with the store's files"
         case .mapResized: return "another process grew the map; reopen the store"
         case .incompatible: return "the database was created with other flags; use the same flags or rebuild the store"
-        case .badReaderSlot, .badTransaction: return "the transaction failed earlier and cannot be used; abort it and retry"
+        case .badReaderSlot, .badTransaction:
+            return "the transaction failed earlier and cannot be used; abort it and retry"
         case .badValueSize: return "a key is empty or longer than 511 bytes, or a value is too large"
         case .badDatabase: return "the database handle is stale; reopen the store"
         case .noSuchFile: return "the directory does not exist; create it first"

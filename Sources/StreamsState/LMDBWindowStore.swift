@@ -225,7 +225,8 @@ public final class LMDBWindowStore: WindowStore {
         let bootID = Array(SystemBoot.identifier.utf8)
         let unsynced = !options.environmentFlags.isDisjoint(with: [.noSync, .noMetaSync, .mapAsync])
         do {
-            let state = try env.withWriteTransaction { (txn) throws(LMDBError) -> Result<OpenedState, StateStoreError> in
+            let state = try env.withWriteTransaction {
+                (txn) throws(LMDBError) -> Result<OpenedState, StateStoreError> in
                 let existing = try txn.existingDatabase(named: "meta")
                 if existing == nil {
                     // A store with segments but no meta database is not ours.
@@ -254,8 +255,10 @@ public final class LMDBWindowStore: WindowStore {
                 )
                 if existing != nil {
                     guard try txn.value(forKey: Array(MetaKey.format.utf8), in: meta) == formatVersion,
-                        let storedRetention = try txn.value(forKey: Array(MetaKey.retention.utf8), in: meta).flatMap(Int64.init(bytes:)),
-                        let storedInterval = try txn.value(forKey: Array(MetaKey.segmentInterval.utf8), in: meta).flatMap(Int64.init(bytes:))
+                        let storedRetention = try txn.value(forKey: Array(MetaKey.retention.utf8), in: meta).flatMap(
+                            Int64.init(bytes:)),
+                        let storedInterval = try txn.value(forKey: Array(MetaKey.segmentInterval.utf8), in: meta)
+                            .flatMap(Int64.init(bytes:))
                     else {
                         return .failure(
                             StateStoreError(
@@ -274,14 +277,16 @@ public final class LMDBWindowStore: WindowStore {
                     }
                     state.segmentIntervalMs = storedInterval
                     state.streamTimeMs =
-                        try txn.value(forKey: Array(MetaKey.streamTime.utf8), in: meta).flatMap(Int64.init(bytes:)) ?? .min
+                        try txn.value(forKey: Array(MetaKey.streamTime.utf8), in: meta).flatMap(Int64.init(bytes:))
+                        ?? .min
                     let lastBoot = try txn.value(forKey: Array(MetaKey.bootID.utf8), in: meta)
                     let clean = try txn.value(forKey: Array(MetaKey.clean.utf8), in: meta) == [1]
                     if !unsynced || clean || lastBoot == bootID {
                         state.integrity = .trusted
                     } else {
                         state.integrity = .untrusted(
-                            reason: "the machine restarted since the store's last unsynced commit (it was not closed cleanly); rebuild it from the changelog"
+                            reason:
+                                "the machine restarted since the store's last unsynced commit (it was not closed cleanly); rebuild it from the changelog"
                         )
                     }
                 }
@@ -318,7 +323,8 @@ public final class LMDBWindowStore: WindowStore {
                 guard let id = Int64(name.dropFirst(Self.segmentPrefix.count)),
                     let db = try transaction!.existingDatabase(named: name)
                 else {
-                    throw StateStoreError(.corrupt, "\(directory) has an unexpected database \(name); delete the store to rebuild it")
+                    throw StateStoreError(
+                        .corrupt, "\(directory) has an unexpected database \(name); delete the store to rebuild it")
                 }
                 found.append((id, db))
             }
@@ -480,7 +486,9 @@ public final class LMDBWindowStore: WindowStore {
     public var usedBytes: Int { environment.usedBytes }
 
     /// Writes `(key, timestampMs) -> value`; a no-op for an already expired entry.
-    public func put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer) throws(StateStoreError) {
+    public func put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer)
+        throws(StateStoreError)
+    {
         try checkKey(key)
         guard !isExpired(timestampMs) else { return }
         try putUnlogged(key, timestampMs, value)
@@ -510,7 +518,9 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`; no allocation.
-    public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> Int64? {
+    public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)
+        -> Int64?
+    {
         try checkKey(key)
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return nil }
@@ -518,7 +528,9 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.
-    public func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> [WindowEntry] {
+    public func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)
+        -> [WindowEntry]
+    {
         try checkKey(key)
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return [] }
@@ -550,7 +562,10 @@ public final class LMDBWindowStore: WindowStore {
                 }
             }
             if damaged {
-                throw StateStoreError(.corrupt, "segment \(segment.id) of \(directory) holds a malformed entry; delete the store to rebuild it from the changelog")
+                throw StateStoreError(
+                    .corrupt,
+                    "segment \(segment.id) of \(directory) holds a malformed entry; delete the store to rebuild it from the changelog"
+                )
             }
             for entry in entries { try body(entry) }
         }
@@ -607,7 +622,8 @@ public final class LMDBWindowStore: WindowStore {
     @inline(__always)
     private func checkKey(_ key: UnsafeRawBufferPointer) throws(StateStoreError) {
         if key.count > options.maxKeySize {
-            throw StateStoreError(.tooLarge, "a key of \(key.count) bytes exceeds the store's limit of \(options.maxKeySize) bytes")
+            throw StateStoreError(
+                .tooLarge, "a key of \(key.count) bytes exceeds the store's limit of \(options.maxKeySize) bytes")
         }
     }
 
@@ -721,7 +737,10 @@ public final class LMDBWindowStore: WindowStore {
                 else { return (false, nil) }
                 let actual = Int(WindowKeySchema.chain(ofLong: cursor.key))
                 guard let (stored, _) = WindowKeySchema.splitLongValue(cursor.value) else { return (false, actual) }
-                return (stored.count == key.count && (key.count == 0 || memcmpEqual(stored.baseAddress!, key.baseAddress!, key.count)), actual)
+                return (
+                    stored.count == key.count
+                        && (key.count == 0 || memcmpEqual(stored.baseAddress!, key.baseAddress!, key.count)), actual
+                )
             }
             guard let actual else { return (hash, nil, chain) }
             if match { return (hash, (hash, UInt16(actual)), actual + 1) }
@@ -730,7 +749,9 @@ public final class LMDBWindowStore: WindowStore {
         return (hash, nil, chain)
     }
 
-    private func putUnlogged(_ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer) throws(StateStoreError) {
+    private func putUnlogged(_ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer)
+        throws(StateStoreError)
+    {
         try write { () throws(LMDBError) in
             let db = try createSegment(segmentID(ts))
             if schema.isLong(key) {
@@ -749,7 +770,8 @@ public final class LMDBWindowStore: WindowStore {
                 valueBuffer.append(contentsOf: key)
                 valueBuffer.append(contentsOf: value)
                 try withBytes(valueBuffer) { (v) throws(LMDBError) in
-                    _ = try transaction!.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: v, in: db)
+                    _ = try transaction!.put(
+                        key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: v, in: db)
                 }
             } else {
                 let length = schema.encodeShort(key, ts, into: keyBuffer)

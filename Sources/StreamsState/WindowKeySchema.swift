@@ -43,7 +43,8 @@ struct WindowKeySchema {
 
     /// Writes the stored key of a long key with `hash`, `chain` and `ts` into `buffer`.
     @inline(__always)
-    static func encodeLong(hash: UInt64, chain: UInt16, _ ts: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    static func encodeLong(hash: UInt64, chain: UInt16, _ ts: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int
+    {
         let base = buffer.baseAddress!
         base.storeBytes(of: longKeyMarker.bigEndian, as: UInt16.self)
         (base + 2).storeBytes(of: hash.bigEndian, toByteOffset: 0, as: UInt64.self)
@@ -80,7 +81,9 @@ struct WindowKeySchema {
 
     /// Splits a long-key entry's stored value into the full key and the user's value.
     @inline(__always)
-    static func splitLongValue(_ stored: UnsafeRawBufferPointer) -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
+    static func splitLongValue(_ stored: UnsafeRawBufferPointer) -> (
+        key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer
+    )? {
         guard stored.count >= 4 else { return nil }
         let length = Int(UInt32(bigEndian: stored.loadUnaligned(as: UInt32.self)))
         guard stored.count >= 4 + length else { return nil }

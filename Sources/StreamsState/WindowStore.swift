@@ -40,7 +40,8 @@ public protocol WindowStore: StateStore {
 
     /// The timestamp of the earliest live entry of `key` with `from <= timestamp <= to`, or `nil`:
     /// a lookup that allocates nothing.
-    func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> Int64?
+    func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)
+        -> Int64?
 
     /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.
     func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> [WindowEntry]
@@ -71,7 +72,8 @@ public protocol WindowStore: StateStore {
 extension WindowStore {
     /// Convenience for ``put(key:timestampMs:value:)`` with arrays.
     public func put(key: [UInt8], timestampMs: Int64, value: [UInt8]) throws(StateStoreError) {
-        try withPair(key, value) { (k, v) throws(StateStoreError) in try put(key: k, timestampMs: timestampMs, value: v) }
+        try withPair(key, value) { (k, v) throws(StateStoreError) in try put(key: k, timestampMs: timestampMs, value: v)
+        }
     }
 
     /// Convenience for ``insertIfAbsent(key:timestampMs:value:conflictRange:)`` with arrays.

@@ -36,7 +36,8 @@ let configuration = WindowStoreConfiguration(name: "crash", retention: .seconds(
 
 do {
     let store = try LMDBWindowStore(directory: arguments[2], configuration: configuration)
-    var next = (try store.metadata(forKey: "commit")).flatMap { Int(String(decoding: $0, as: UTF8.self)) }.map { $0 + 1 } ?? 0
+    var next =
+        (try store.metadata(forKey: "commit")).flatMap { Int(String(decoding: $0, as: UTF8.self)) }.map { $0 + 1 } ?? 0
     while true {
         for i in 0..<batch {
             let key = Array("k\(next)-\(i)".utf8)
