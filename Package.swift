@@ -129,7 +129,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsEmbeddedTests",
-            dependencies: ["StreamsEmbedded", "StreamsState", "StreamsTestSupport"],
+            dependencies: ["StreamsEmbedded", "StreamsState", "StreamsTestSupport", "StreamsCore"],
             swiftSettings: swiftSettings
         ),
         // Runs the real `dedup` executable as a child process; depending on DedupCLI makes

@@ -152,17 +152,25 @@ final class EmbeddedEngine: StreamsEngine {
 
     /// Reads one batch from input `i` into `task`; returns the number of lines read.
     func refill(_ i: Int, into task: StreamTask) throws(DedupJobError) -> Int {
+        let records = try readBatch(i)
+        if !records.isEmpty { task.addRecords(records, for: inputs[i].partition) }
+        return records.count
+    }
+
+    /// Reads one batch of input `i` as records (see the type's documentation); empty at the end
+    /// of the input, when no data is there yet, or once the input stalled on an invalid line.
+    func readBatch(_ i: Int) throws(DedupJobError) -> [Record] {
         let input = inputs[i]
-        guard !input.exhausted, stalled?.input != i else { return 0 }
+        guard !input.exhausted, stalled?.input != i else { return [] }
         let status = try Self.wrap { () throws(EmbeddedError) in try input.reader.nextBatch() }
         switch status {
         case .endOfInput:
             input.exhausted = true
             input.idle = false
-            return 0
+            return []
         case .noDataYet:
             input.idle = true
-            return 0
+            return []
         case .lines:
             input.idle = false
         }
@@ -215,16 +223,25 @@ final class EmbeddedEngine: StreamsEngine {
                 )
             )
         }
-        task.addRecords(records, for: input.partition)
-        return spans.count
+        return records
     }
 
     // MARK: StreamsEngine
 
-    /// Reads one batch from every input (the job drives reading through ``refill(_:into:)``;
-    /// this exists for the generic task manager loop).
+    /// Reads one batch from every input that can deliver, for the generic task-manager loop.
+    ///
+    /// ``DedupJob`` reads through ``refill(_:into:)`` instead, which refills only inputs whose
+    /// queue ran empty so that the record order does not depend on batch boundaries; this plain
+    /// poll gives no such guarantee. `maxRecords` and `timeout` are not used: a batch is what one
+    /// read of each input holds, and reading never blocks.
     func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
-        []
+        var batches: [InputBatch] = []
+        for i in inputs.indices {
+            let records: [Record]
+            do { records = try readBatch(i) } catch { throw StreamsError(.engine, error.message, underlying: error) }
+            if !records.isEmpty { batches.append(InputBatch(partition: inputs[i].partition, records: records)) }
+        }
+        return batches
     }
 
     func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError) {
