@@ -72,49 +72,7 @@ enum DedupCLI {
     }
 }
 
-/// File helpers for tests.
-enum Files {
-    static func read(_ path: String) -> [UInt8] {
-        Array(FileManager.default.contents(atPath: path) ?? Data())
-    }
-
-    static func text(_ path: String) -> String {
-        String(decoding: read(path), as: UTF8.self)
-    }
-
-    /// The file's lines without their newlines (a last line without newline included).
-    static func lines(_ path: String) -> [String] {
-        var lines = text(path).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if lines.last == "" { lines.removeLast() }
-        return lines
-    }
-
-    static func write(_ lines: [String], to path: String) {
-        write(Array(lines.map { $0 + "\n" }.joined().utf8), to: path)
-    }
-
-    static func write(_ bytes: [UInt8], to path: String) {
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
-    }
-
-    static func append(_ lines: [String], to path: String) {
-        let handle = FileHandle(forWritingAtPath: path)!
-        handle.seekToEndOfFile()
-        handle.write(Data(lines.map { $0 + "\n" }.joined().utf8))
-        try! handle.close()
-    }
-
-    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-
-    /// Bytes of the regular files directly in `directory`.
-    static func directorySize(_ directory: String) -> Int64 {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.reduce(0) { total, name in
-            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name))?[.size] as? NSNumber
-            return total + (size?.int64Value ?? 0)
-        }
-    }
-
+extension Files {
     /// The committed checkpoint of a state directory, as JSON, if there is one.
     static func checkpoint(_ state: String) -> [String: Any]? {
         guard let data = FileManager.default.contents(atPath: state + "/checkpoint.json") else { return nil }
@@ -126,17 +84,4 @@ enum Files {
         guard let inputs = checkpoint(state)?["inputs"] as? [[String: Any]] else { return nil }
         return inputs.reduce(0) { $0 + (($1["lineNumber"] as? NSNumber)?.intValue ?? 0) }
     }
-}
-
-/// Runs a program (mount, umount) and returns its exit status.
-@discardableResult
-func runTool(_ path: String, _ arguments: [String]) -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return -1 }
-    process.waitUntilExit()
-    return process.terminationStatus
 }
