@@ -99,6 +99,26 @@ struct LMDBWindowStoreTests {
         #expect(try store.metadata(forKey: "n") == [1])
     }
 
+    @Test("a commit that leaves the map more than half full grows it before the next batch")
+    func mapGrowsBetweenTransactions() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let options = LMDBWindowStore.Options(initialMapSize: 1 << 20)
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+        let before = store.environment.info.mapSize
+        var i = 0
+        // Fill in small commits until more than half of the original map is in use.
+        while store.environment.usedBytes <= before / 2 {
+            for _ in 0..<100 {
+                try store.put(key: Array("key-\(i)".utf8), timestampMs: 1, value: [UInt8](repeating: 3, count: 64))
+                i += 1
+            }
+            try store.commit(metadata: [:])
+        }
+        #expect(store.environment.info.mapSize == 2 * before)
+        #expect(try store.allEntries().count == i)
+    }
+
     @Test("the map's maximum gives a clear error and leaves the committed state intact")
     func mapMaximumInStore() throws {
         let dir = TemporaryDirectory()
