@@ -52,32 +52,39 @@ public struct LMDBWriteTransaction: ~Copyable, LMDBReading {
         mdb_txn_abort(pointer)
     }
 
-    /// Calls `body` with a cursor on `database` that stays open until the transaction ends, so
-    /// that hot loops do not allocate a cursor per lookup (`mdb_cursor_open` mallocs).
+    /// The cursor on `database` that stays open until the transaction ends, opened on first use,
+    /// so that hot loops neither allocate a cursor per lookup (`mdb_cursor_open` mallocs) nor go
+    /// through a closure.
+    ///
+    /// - Important: Every call for the same database returns the same LMDB cursor: moving one
+    ///   moves all. It is valid until the transaction ends or the database is dropped; a ninth
+    ///   database evicts (closes) the last slot's cursor, so do not hold one across calls for
+    ///   other databases.
+    @inline(__always)
+    public func cachedCursor(on database: LMDBDatabase) throws(LMDBError) -> LMDBCursor {
+        var free = -1
+        for i in 0..<Self.cursorSlotCount {
+            if cursorSlots[i].dbi == database.dbi { return LMDBCursor(cursorSlots[i].cursor!) }
+            if free < 0 && cursorSlots[i].dbi == 0 { free = i }
+        }
+        var pointer: OpaquePointer?
+        try check(mdb_cursor_open(transactionHandle.pointer, database.dbi, &pointer), "mdb_cursor_open")
+        if free < 0 {
+            // All slots taken: evict the last one.
+            free = Self.cursorSlotCount - 1
+            mdb_cursor_close(cursorSlots[free].cursor)
+        }
+        cursorSlots[free] = (database.dbi, pointer)
+        return LMDBCursor(pointer!)
+    }
+
+    /// Calls `body` with ``cachedCursor(on:)``.
     @inline(__always)
     public func withCachedCursor<R>(
         on database: LMDBDatabase,
         _ body: (inout LMDBCursor) throws(LMDBError) -> R
     ) throws(LMDBError) -> R {
-        var pointer: OpaquePointer?
-        var free = -1
-        for i in 0..<Self.cursorSlotCount {
-            if cursorSlots[i].dbi == database.dbi {
-                pointer = cursorSlots[i].cursor
-                break
-            }
-            if free < 0 && cursorSlots[i].dbi == 0 { free = i }
-        }
-        if pointer == nil {
-            try check(mdb_cursor_open(transactionHandle.pointer, database.dbi, &pointer), "mdb_cursor_open")
-            if free < 0 {
-                // All slots taken: evict the last one.
-                free = Self.cursorSlotCount - 1
-                mdb_cursor_close(cursorSlots[free].cursor)
-            }
-            cursorSlots[free] = (database.dbi, pointer)
-        }
-        var cursor = LMDBCursor(pointer!)
+        var cursor = try cachedCursor(on: database)
         return try body(&cursor)
     }
 

@@ -696,19 +696,16 @@ public final class LMDBWindowStore: WindowStore {
                 if !go { return }
             } else {
                 let length = schema.encodeShort(key, from, into: keyBuffer)
-                let go = try transaction!.withCachedCursor(on: s.database) { (cursor) throws(LMDBError) -> Bool in
-                    var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
-                    while more {
-                        let stored = cursor.key
-                        guard WindowKeySchema.storedKey(stored, matchesShort: key) else { return true }
-                        let ts = WindowKeySchema.timestamp(of: stored)
-                        if ts > to { return true }
-                        if !body(ts, cursor.value) { return false }
-                        more = try cursor.next()
-                    }
-                    return true
+                var cursor = try transaction!.cachedCursor(on: s.database)
+                var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
+                while more {
+                    let stored = cursor.key
+                    guard WindowKeySchema.storedKey(stored, matchesShort: key) else { break }
+                    let ts = WindowKeySchema.timestamp(of: stored)
+                    if ts > to { break }
+                    if !body(ts, cursor.value) { return }
+                    more = try cursor.next()
                 }
-                if !go { return }
             }
         }
     }
@@ -777,9 +774,8 @@ public final class LMDBWindowStore: WindowStore {
                 let length = schema.encodeShort(key, ts, into: keyBuffer)
                 // Through the segment's cached cursor: after insertIfAbsent's lookup it sits next to
                 // this key, and LMDB then skips the second descent.
-                try transaction!.withCachedCursor(on: db) { (cursor) throws(LMDBError) in
-                    try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
-                }
+                var cursor = try transaction!.cachedCursor(on: db)
+                try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
             }
         }
     }
