@@ -33,10 +33,10 @@ public final class ChangelogFile: ChangelogSink {
     public let header: ChangelogHeader
     /// The position made durable by the last ``sync()`` (or found at open): the changelog
     /// position to record in the checkpoint.
-    public private(set) var position: ChangelogPosition
+    public private(set) var position: ChangelogFilePosition
     /// The position after every record appended so far, buffered ones included.
-    public var appendedPosition: ChangelogPosition {
-        ChangelogPosition(generation: header.generation, offset: writtenLength + Int64(buffer.count))
+    public var appendedPosition: ChangelogFilePosition {
+        ChangelogFilePosition(generation: header.generation, offset: writtenLength + Int64(buffer.count))
     }
     // Appended per mutation from the store's thread only: no dynamic exclusivity checks.
     /// The number of records buffered since the last ``flush()``.
@@ -73,7 +73,7 @@ public final class ChangelogFile: ChangelogSink {
     ///   - committed: The checkpoint's changelog position, or `nil` for a fresh start.
     /// - Throws: ``EmbeddedError`` naming the file: ``EmbeddedError/Code/corrupt`` when the
     ///   committed file is missing, shorter than committed or has a bad header; I/O errors.
-    public convenience init(directory: String, committed: ChangelogPosition?) throws(EmbeddedError) {
+    public convenience init(directory: String, committed: ChangelogFilePosition?) throws(EmbeddedError) {
         try FileSystemCalls.createDirectory(directory, role: "changelog directory")
         let names = try FileSystemCalls.contents(of: directory, role: "changelog directory")
         for name in names where name.hasSuffix(".tmp") {
@@ -143,7 +143,7 @@ public final class ChangelogFile: ChangelogSink {
         self.path = path
         self.descriptor = file
         self.writtenLength = length
-        self.position = ChangelogPosition(generation: generation, offset: length)
+        self.position = ChangelogFilePosition(generation: generation, offset: length)
         buffer.reserveCapacity(1 << 20)
     }
 
@@ -189,7 +189,7 @@ public final class ChangelogFile: ChangelogSink {
     public func sync() throws(EmbeddedError) {
         try flush()
         try descriptor.sync()
-        position = ChangelogPosition(generation: header.generation, offset: writtenLength)
+        position = ChangelogFilePosition(generation: header.generation, offset: writtenLength)
     }
 
     /// Drops buffered records and cuts the file back to ``position``: rolls back a commit that
@@ -217,8 +217,8 @@ public final class ChangelogFile: ChangelogSink {
     ///
     /// - Parameter offset: A record boundary of this generation; `nil` for the first record.
     /// - Throws: ``EmbeddedError`` naming the file.
-    public func reader(from offset: Int64? = nil) throws(EmbeddedError) -> ChangelogReader {
-        try ChangelogReader(path: path, from: offset, upTo: position.offset)
+    public func reader(from offset: Int64? = nil) throws(EmbeddedError) -> ChangelogFileReader {
+        try ChangelogFileReader(path: path, from: offset, upTo: position.offset)
     }
 
     /// What a store whose commit metadata says it reflects `storePosition` needs in order to
@@ -231,7 +231,7 @@ public final class ChangelogFile: ChangelogSink {
     ///   (the crash came between a compaction's checkpoint and the store's commit).
     /// - Anything else (no position, a store ahead of the changelog, an unrelated generation):
     ///   ``ChangelogRecovery/rebuild(reason:)``.
-    public func recovery(forStoreAt storePosition: ChangelogPosition?) -> ChangelogRecovery {
+    public func recovery(forStoreAt storePosition: ChangelogFilePosition?) -> ChangelogRecovery {
         guard let storePosition else {
             return .rebuild(reason: "the store records no changelog position (it is new or was deleted)")
         }

@@ -24,13 +24,13 @@ public struct ChangelogHeader: Sendable, Hashable {
     public var generation: UInt64
     /// For a file written by compaction, the position of the previous generation whose state its
     /// first ``baseLength`` bytes hold; `nil` for a file started empty.
-    public var compactedFrom: ChangelogPosition?
+    public var compactedFrom: ChangelogFilePosition?
     /// The file length after the compacted records: the position in this generation equivalent to
     /// ``compactedFrom``. Equal to ``size`` for a file started empty.
     public var baseLength: Int64
 
     /// Creates a header.
-    public init(generation: UInt64, compactedFrom: ChangelogPosition?, baseLength: Int64) {
+    public init(generation: UInt64, compactedFrom: ChangelogFilePosition?, baseLength: Int64) {
         self.generation = generation
         self.compactedFrom = compactedFrom
         self.baseLength = baseLength
@@ -79,7 +79,7 @@ public struct ChangelogHeader: Sendable, Hashable {
         generation = raw.loadLittleEndian(at: 16, as: UInt64.self)
         let fromGeneration = raw.loadLittleEndian(at: 24, as: UInt64.self)
         let fromOffset = Int64(bitPattern: raw.loadLittleEndian(at: 32, as: UInt64.self))
-        compactedFrom = fromGeneration == 0 ? nil : ChangelogPosition(generation: fromGeneration, offset: fromOffset)
+        compactedFrom = fromGeneration == 0 ? nil : ChangelogFilePosition(generation: fromGeneration, offset: fromOffset)
         baseLength = Int64(bitPattern: raw.loadLittleEndian(at: 40, as: UInt64.self))
         guard baseLength >= Int64(Self.size) else {
             throw EmbeddedError(

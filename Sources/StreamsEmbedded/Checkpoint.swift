@@ -77,7 +77,7 @@ public struct Checkpoint: Codable, Sendable, Hashable {
     /// Every output's committed length, in command-line order.
     public var outputs: [Output]
     /// The synced changelog position (generation and length) of this commit.
-    public var changelog: ChangelogPosition
+    public var changelog: ChangelogFilePosition
     /// The stream time at the commit (largest record time seen), or `nil` before any record.
     public var streamTimeMs: Int64?
     /// Running totals.
@@ -88,7 +88,7 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         generation: UInt64,
         inputs: [Input],
         outputs: [Output],
-        changelog: ChangelogPosition,
+        changelog: ChangelogFilePosition,
         streamTimeMs: Int64?,
         counters: Counters = Counters()
     ) {

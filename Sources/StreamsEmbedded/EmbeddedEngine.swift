@@ -263,7 +263,7 @@ final class EmbeddedEngine: StreamsEngine {
 
     func readChangelog(
         _ changelog: ChangelogID,
-        from position: StreamsCore.ChangelogPosition,
+        from position: ChangelogPosition,
         maxEntries: Int
     ) throws(StreamsError) -> ChangelogBatch {
         guard let file = self.changelog else { return ChangelogBatch(entries: [], nextPosition: position) }
@@ -281,7 +281,7 @@ final class EmbeddedEngine: StreamsEngine {
             let entries = try restoreReader!.nextBatch(maxEntries: maxEntries)
             restoredEntries += entries.count
             onRestoreProgress?(restoredEntries)
-            let next = StreamsEmbedded.ChangelogPosition(
+            let next = ChangelogFilePosition(
                 generation: file.header.generation, offset: restoreReader!.validLength)
             if entries.isEmpty { restoreReader = nil }
             return ChangelogBatch(entries: entries, nextPosition: Self.corePosition(next))
@@ -290,11 +290,11 @@ final class EmbeddedEngine: StreamsEngine {
         }
     }
 
-    private var restoreReader: ChangelogReader?
+    private var restoreReader: ChangelogFileReader?
     /// Called after each changelog batch handed to a restoring store, with the entries so far.
     var onRestoreProgress: ((Int) -> Void)?
 
-    func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: StreamsCore.ChangelogPosition] {
+    func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: ChangelogPosition] {
         do throws(EmbeddedError) {
             return try commitFiles(unit)
         } catch {
@@ -302,7 +302,7 @@ final class EmbeddedEngine: StreamsEngine {
         }
     }
 
-    private func commitFiles(_ unit: CommitUnit) throws(EmbeddedError) -> [ChangelogID: StreamsCore.ChangelogPosition] {
+    private func commitFiles(_ unit: CommitUnit) throws(EmbeddedError) -> [ChangelogID: ChangelogPosition] {
         let task = unit.tasks.first
         for input in inputs {
             guard let offset = task?.consumedOffsets[input.partition] else { continue }
@@ -322,12 +322,12 @@ final class EmbeddedEngine: StreamsEngine {
         guard let state else {
             // No durability (the in-memory store): nothing to record, positions are not used.
             return Dictionary(
-                uniqueKeysWithValues: (task?.changelogs ?? []).map { ($0, StreamsCore.ChangelogPosition.beginning) })
+                uniqueKeysWithValues: (task?.changelogs ?? []).map { ($0, ChangelogPosition.beginning) })
         }
         // The changelog is synced under both guarantees (the store must never get ahead of it);
         // at-least-once saves the outputs' fsyncs and commits less often.
         try changelog?.sync()
-        let position = changelog?.position ?? StreamsEmbedded.ChangelogPosition(generation: 0, offset: 0)
+        let position = changelog?.position ?? ChangelogFilePosition(generation: 0, offset: 0)
         let next = Checkpoint(
             generation: (checkpoint?.generation ?? 0) + 1,
             inputs: inputs.map(\.committed),
@@ -337,7 +337,7 @@ final class EmbeddedEngine: StreamsEngine {
         )
         try state.save(next)
         checkpoint = next
-        var positions: [ChangelogID: StreamsCore.ChangelogPosition] = [:]
+        var positions: [ChangelogID: ChangelogPosition] = [:]
         for id in task?.changelogs ?? [] { positions[id] = Self.corePosition(position) }
         return positions
     }
@@ -374,7 +374,7 @@ final class EmbeddedEngine: StreamsEngine {
             try state.save(checkpoint)
             self.checkpoint = checkpoint
             try store.commit(metadata: [
-                StreamsCore.ChangelogPosition.metadataKey: Self.corePosition(compacted.position).metadata
+                ChangelogPosition.metadataKey: Self.corePosition(compacted.position).metadata
             ])
             changelog.close()
             self.changelog = compacted
@@ -390,17 +390,14 @@ final class EmbeddedEngine: StreamsEngine {
 
     // MARK: Positions
 
-    /// A core changelog position packs the file's generation (high 24 bits) and byte offset
-    /// (low 40 bits: 1 TiB per generation).
-    static func corePosition(_ position: StreamsEmbedded.ChangelogPosition) -> StreamsCore.ChangelogPosition {
-        StreamsCore.ChangelogPosition(Int64(position.generation) << 40 | position.offset)
+    /// The runtime's position for a file position (see ``ChangelogFilePosition/packed``).
+    static func corePosition(_ position: ChangelogFilePosition) -> ChangelogPosition {
+        ChangelogPosition(position.packed)
     }
 
     /// The inverse of ``corePosition(_:)``; `nil` for the beginning (a store that never committed).
-    static func filePosition(_ position: StreamsCore.ChangelogPosition) -> StreamsEmbedded.ChangelogPosition? {
-        guard position.offset > 0 else { return nil }
-        return StreamsEmbedded.ChangelogPosition(
-            generation: UInt64(position.offset >> 40), offset: position.offset & (1 << 40 - 1))
+    static func filePosition(_ position: ChangelogPosition) -> ChangelogFilePosition? {
+        ChangelogFilePosition(packed: position.offset)
     }
 
     /// Closes the files (after the final commit).

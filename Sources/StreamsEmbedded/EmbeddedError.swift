@@ -8,7 +8,7 @@
 /// what to do, the path, and the `errno` underneath where there is one.
 ///
 /// Thrown with typed throws (`throws(EmbeddedError)`) by every file type of this module
-/// (``OutputFile``, ``ChangelogFile``, ``ChangelogReader``, ``Checkpoint``, ``LineReader``,
+/// (``OutputFile``, ``ChangelogFile``, ``ChangelogFileReader``, ``Checkpoint``, ``LineReader``,
 /// ``StateDirectory``).
 public struct EmbeddedError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stable kind of an ``EmbeddedError``; match on it with `catch let e where e.code == …`.

@@ -107,7 +107,7 @@ public final class StateDirectory {
     /// ``ChangelogFile/init(directory:committed:)``.
     ///
     /// - Throws: ``EmbeddedError`` naming the changelog file.
-    public func openChangelog(committed: ChangelogPosition?) throws(EmbeddedError) -> ChangelogFile {
+    public func openChangelog(committed: ChangelogFilePosition?) throws(EmbeddedError) -> ChangelogFile {
         precondition(isLocked, "open the changelog only while holding the state directory lock")
         return try ChangelogFile(directory: changelogPath, committed: committed)
     }

@@ -25,20 +25,20 @@ enum EmbeddedWriter {
             mode: checkpoint.map { .resume(committedLength: $0.outputs[0].committedLength) } ?? .truncate
         )
         var store = try LMDBWindowStore(directory: state.storePath, configuration: configuration)
-        let storePosition = try store.metadata(forKey: ChangelogPosition.metadataKey).flatMap(
-            ChangelogPosition.init(metadataBytes:))
+        let storePosition = try store.metadata(forKey: ChangelogFilePosition.metadataKey).flatMap(
+            ChangelogFilePosition.init(metadataBytes:))
         switch changelog.recovery(forStoreAt: storePosition) {
         case .upToDate:
             break
         case .replay(let offset):
             try changelog.reader(from: offset).restore(into: store)
-            try store.commit(metadata: [ChangelogPosition.metadataKey: changelog.position.metadataBytes])
+            try store.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
         case .rebuild:
             try store.close()
             try LMDBWindowStore.destroy(directory: state.storePath)
             let fresh = try LMDBWindowStore(directory: state.storePath, configuration: configuration)
             try changelog.reader().restore(into: fresh)
-            try fresh.commit(metadata: [ChangelogPosition.metadataKey: changelog.position.metadataBytes])
+            try fresh.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
             store = fresh
         }
         store.changelog = changelog
@@ -68,7 +68,7 @@ enum EmbeddedWriter {
                     streamTimeMs: store.streamTimeMs
                 )
             )
-            try store.commit(metadata: [ChangelogPosition.metadataKey: changelog.position.metadataBytes])
+            try store.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
             n += 1
         }
     }

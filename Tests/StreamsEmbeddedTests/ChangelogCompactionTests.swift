@@ -33,7 +33,7 @@ struct ChangelogCompactionTests {
         store.changelog = old
         try Self.churn(store, rounds: 40)
         try old.sync()
-        store.commit(metadata: [ChangelogPosition.metadataKey: old.position.metadataBytes])
+        store.commit(metadata: [ChangelogFilePosition.metadataKey: old.position.metadataBytes])
         let live = Set(try store.allEntries())
 
         let new = try old.compacted(from: store)
@@ -121,7 +121,7 @@ struct ChangelogCompactionTests {
             }
             if step % 97 == 0 {
                 try changelog.sync()
-                store.commit(metadata: [ChangelogPosition.metadataKey: changelog.position.metadataBytes])
+                store.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
             }
             if step % 701 == 700 {
                 try changelog.sync()

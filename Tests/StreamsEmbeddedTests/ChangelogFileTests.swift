@@ -1,4 +1,5 @@
 import Foundation
+import StreamsCore
 import StreamsEmbedded
 import StreamsState
 import Testing
@@ -18,7 +19,7 @@ struct ChangelogFileTests {
         }
     }
 
-    static func readAll(_ reader: ChangelogReader, batch: Int = 100) throws -> [ChangelogEntry] {
+    static func readAll(_ reader: ChangelogFileReader, batch: Int = 100) throws -> [ChangelogEntry] {
         var all: [ChangelogEntry] = []
         while true {
             let next = try reader.nextBatch(maxEntries: batch)
@@ -43,7 +44,7 @@ struct ChangelogFileTests {
             ChangelogEntry(key: Array("big".utf8), timestampMs: 7, value: [UInt8](repeating: 9, count: 3 << 20)))
         entries.append(ChangelogEntry(key: [], timestampMs: .min, value: []))
         let changelog = try ChangelogFile(directory: dir.path, committed: nil)
-        #expect(changelog.position == ChangelogPosition(generation: 1, offset: Int64(ChangelogHeader.size)))
+        #expect(changelog.position == ChangelogFilePosition(generation: 1, offset: Int64(ChangelogHeader.size)))
         for entry in entries.prefix(1_000) { changelog.append(entry) }
         #expect(Files.size(changelog.path) == Int64(ChangelogHeader.size), "append wrote before flush")
         try changelog.sync()
@@ -58,7 +59,7 @@ struct ChangelogFileTests {
         changelog.close()
         let reopened = try ChangelogFile(directory: dir.path, committed: position)
         #expect(try Self.readAll(reopened.reader()) == entries)
-        let reader = try ChangelogReader(path: reopened.path, chunkSize: 4_096)
+        let reader = try ChangelogFileReader(path: reopened.path, chunkSize: 4_096)
         _ = try reader.nextBatch(maxEntries: 10)
         let tenth = reader.validLength
         #expect(try Self.readAll(reopened.reader(from: tenth)) == Array(entries.dropFirst(10)))
@@ -95,7 +96,7 @@ struct ChangelogFileTests {
             Files.truncate(changelog.path, to: committed.offset)
             Files.append([0xFF, 0xFF, 0xFF, 0x7F, 1, 2, 3, 4, 5], to: changelog.path)
         }
-        let reader = try ChangelogReader(path: changelog.path)
+        let reader = try ChangelogFileReader(path: changelog.path)
         let read = try Self.readAll(reader, batch: 64)
         let expectedCount = kind == "garbage" ? entries.count + 1 : entries.count
         #expect(
@@ -109,7 +110,7 @@ struct ChangelogFileTests {
         // Recovery: reopening at the checkpoint's position cuts the tail off.
         let recovered = try ChangelogFile(directory: dir.path, committed: committed)
         #expect(Files.size(recovered.path) == committed.offset)
-        let clean = try ChangelogReader(path: recovered.path)
+        let clean = try ChangelogFileReader(path: recovered.path)
         #expect(try Self.readAll(clean) == entries)
         #expect(clean.tornTail == nil)
     }
@@ -138,12 +139,12 @@ struct ChangelogFileTests {
 
         // A bad header too.
         Files.write(Array("definitely not a changelog header, and long enough to be one.....".utf8), to: changelog.path)
-        let header = #expect(throws: EmbeddedError.self) { try ChangelogReader(path: changelog.path) }
+        let header = #expect(throws: EmbeddedError.self) { try ChangelogFileReader(path: changelog.path) }
         #expect(header?.code == .corrupt)
 
         // And a missing file the checkpoint names.
         let missing = #expect(throws: EmbeddedError.self) {
-            try ChangelogFile(directory: dir.path, committed: ChangelogPosition(generation: 9, offset: 100))
+            try ChangelogFile(directory: dir.path, committed: ChangelogFilePosition(generation: 9, offset: 100))
         }
         #expect(missing?.code == .corrupt)
         #expect(missing?.message.contains("changelog-00000000000000000009.log") == true)
@@ -166,11 +167,14 @@ struct ChangelogFileTests {
 
     @Test("positions encode to store metadata and back")
     func positionMetadata() {
-        let position = ChangelogPosition(generation: 3, offset: 12_345)
-        #expect(ChangelogPosition(metadataBytes: position.metadataBytes) == position)
-        #expect(ChangelogPosition(metadataBytes: Array("3:".utf8)) == nil)
-        #expect(ChangelogPosition(metadataBytes: Array("x:1".utf8)) == nil)
-        #expect(ChangelogPosition(metadataBytes: Array("1:2:3".utf8)) == nil)
+        let position = ChangelogFilePosition(generation: 3, offset: 12_345)
+        #expect(ChangelogFilePosition(metadataBytes: position.metadataBytes) == position)
+        #expect(ChangelogFilePosition(metadataBytes: Array("3:".utf8)) == nil)
+        #expect(ChangelogFilePosition(metadataBytes: Array("x:1".utf8)) == nil)
+        #expect(ChangelogFilePosition(metadataBytes: Array("1:2:3".utf8)) == nil)
+        // The same bytes the runtime records after a commit, so tools and the engine agree.
+        #expect(position.metadataBytes == ChangelogPosition(position.packed).metadata)
+        #expect(ChangelogFilePosition(packed: 0) == nil)
     }
 
     @Test("recovery plans: up to date, replay from the store's offset, rebuild")
@@ -185,11 +189,11 @@ struct ChangelogFileTests {
         #expect(changelog.recovery(forStoreAt: end) == .upToDate)
         #expect(changelog.recovery(forStoreAt: start) == .replay(from: start.offset))
         if case .rebuild = changelog.recovery(forStoreAt: nil) {} else { Issue.record("no position must rebuild") }
-        if case .rebuild = changelog.recovery(forStoreAt: ChangelogPosition(generation: 1, offset: end.offset + 1)) {
+        if case .rebuild = changelog.recovery(forStoreAt: ChangelogFilePosition(generation: 1, offset: end.offset + 1)) {
         } else {
             Issue.record("a store ahead of the changelog must rebuild")
         }
-        if case .rebuild = changelog.recovery(forStoreAt: ChangelogPosition(generation: 7, offset: 100)) {
+        if case .rebuild = changelog.recovery(forStoreAt: ChangelogFilePosition(generation: 7, offset: 100)) {
         } else {
             Issue.record("another generation must rebuild")
         }
@@ -206,7 +210,7 @@ struct ChangelogFileTests {
         store.changelog = changelog
         for i in 0..<100 { try store.put(key: Array("k\(i)".utf8), timestampMs: Int64(i), value: [UInt8(i)]) }
         try changelog.sync()
-        try store.commit(metadata: [ChangelogPosition.metadataKey: changelog.position.metadataBytes])
+        try store.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
         // The next commit reaches the changelog and the checkpoint but not the store (a crash).
         for i in 100..<150 { try store.put(key: Array("k\(i)".utf8), timestampMs: Int64(i), value: [UInt8(i)]) }
         try store.delete(key: Array("k3".utf8), timestampMs: 3)
@@ -216,18 +220,18 @@ struct ChangelogFileTests {
         try store.close()
 
         let reopened = try LMDBWindowStore(directory: storeDirectory, configuration: configuration)
-        let at = try reopened.metadata(forKey: ChangelogPosition.metadataKey).flatMap(
-            ChangelogPosition.init(metadataBytes:))
+        let at = try reopened.metadata(forKey: ChangelogFilePosition.metadataKey).flatMap(
+            ChangelogFilePosition.init(metadataBytes:))
         guard case .replay(let offset) = changelog.recovery(forStoreAt: at) else {
             Issue.record("expected a replay plan")
             return
         }
         #expect(try changelog.reader(from: offset).restore(into: reopened) == 51)
-        try reopened.commit(metadata: [ChangelogPosition.metadataKey: changelog.position.metadataBytes])
+        try reopened.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
         #expect(Set(try reopened.allEntries()) == expected)
         #expect(
             try changelog.recovery(
-                forStoreAt: reopened.metadata(forKey: ChangelogPosition.metadataKey).flatMap(
-                    ChangelogPosition.init(metadataBytes:))) == .upToDate)
+                forStoreAt: reopened.metadata(forKey: ChangelogFilePosition.metadataKey).flatMap(
+                    ChangelogFilePosition.init(metadataBytes:))) == .upToDate)
     }
 }

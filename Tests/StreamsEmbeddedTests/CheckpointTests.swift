@@ -12,7 +12,7 @@ struct CheckpointTests {
             .init(path: "B.jsonl", byteOffset: 0, lineNumber: 0),
         ],
         outputs: [.init(path: "out.jsonl", committedLength: 512)],
-        changelog: ChangelogPosition(generation: 2, offset: 4_096),
+        changelog: ChangelogFilePosition(generation: 2, offset: 4_096),
         streamTimeMs: 1_700_000_000_000,
         counters: .init(recordsRead: 17, recordsWritten: 9, duplicatesDropped: 8)
     )

@@ -68,12 +68,12 @@ struct EmbeddedCrashTests {
             // reader without limit stops at a torn tail, if any, never inside the committed part.
             let changelogPath =
                 statePath + "/changelog/" + ChangelogFile.fileName(generation: checkpoint.changelog.generation)
-            let committedReader = try ChangelogReader(path: changelogPath, upTo: checkpoint.changelog.offset)
+            let committedReader = try ChangelogFileReader(path: changelogPath, upTo: checkpoint.changelog.offset)
             var committed: [ChangelogEntry] = []
             while case let next = try committedReader.nextBatch(), !next.isEmpty { committed += next }
             let changelogMatches = committed == Self.expectedEntries(batches: batches)  // (no dump of 100k entries)
             #expect(changelogMatches, "round \(round): the committed changelog is not exactly batches 0..<\(batches)")
-            let scan = try ChangelogReader(path: changelogPath)
+            let scan = try ChangelogFileReader(path: changelogPath)
             while try !scan.nextBatch().isEmpty {}
             #expect(scan.validLength >= checkpoint.changelog.offset)
             if scan.fileLength > scan.validLength { #expect(scan.tornTail != nil) }
@@ -100,8 +100,8 @@ struct EmbeddedCrashTests {
         #expect(Files.size(changelog.path) == checkpoint.changelog.offset)
         let configuration = WindowStoreConfiguration(name: "embedded-crash", retention: .seconds(1_000_000_000))
         let store = try LMDBWindowStore(directory: state.storePath, configuration: configuration)
-        let at = try store.metadata(forKey: ChangelogPosition.metadataKey).flatMap(
-            ChangelogPosition.init(metadataBytes:))
+        let at = try store.metadata(forKey: ChangelogFilePosition.metadataKey).flatMap(
+            ChangelogFilePosition.init(metadataBytes:))
         switch changelog.recovery(forStoreAt: at) {
         case .upToDate: break
         case .replay(let offset): try changelog.reader(from: offset).restore(into: store)

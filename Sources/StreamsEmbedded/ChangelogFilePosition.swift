@@ -5,11 +5,11 @@
 /// different generations are not comparable, and the new file's header says which position of the
 /// old generation it is equivalent to (see ``ChangelogHeader/compactedFrom``).
 ///
-/// The store's commit metadata holds one under ``metadataKey`` (``metadataBytes``); the
-/// checkpoint holds one as JSON.
+/// The store's commit metadata holds one under ``metadataKey`` as ``metadataBytes`` (the runtime's
+/// 8-byte form of ``packed``); the checkpoint holds one as JSON.
 ///
 /// Kafka Streams counterpart: the changelog topic offset recorded in a `.checkpoint` file.
-public struct ChangelogPosition: Codable, Sendable, Hashable, CustomStringConvertible {
+public struct ChangelogFilePosition: Codable, Sendable, Hashable, CustomStringConvertible {
     /// The metadata key under which the engine stores the position a store reflects.
     public static let metadataKey = "changelog.position"
 
@@ -24,19 +24,26 @@ public struct ChangelogPosition: Codable, Sendable, Hashable, CustomStringConver
         self.offset = offset
     }
 
-    /// `"<generation>:<offset>"`, as stored in the store's metadata.
+    /// `"<generation>:<offset>"`.
     public var description: String { "\(generation):\(offset)" }
 
-    /// The position as store metadata bytes: ``description`` in UTF-8.
-    public var metadataBytes: [UInt8] { Array(description.utf8) }
+    /// The position as one `Int64`, the form the runtime's changelog positions take: the
+    /// generation in the high 24 bits, the byte offset in the low 40 (1 TiB per generation).
+    public var packed: Int64 { Int64(generation) << 40 | offset }
+
+    /// The inverse of ``packed``; `nil` for 0 (a store that never recorded a position).
+    public init?(packed: Int64) {
+        guard packed > 0 else { return nil }
+        self.init(generation: UInt64(packed >> 40), offset: packed & (1 << 40 - 1))
+    }
+
+    /// The position as store metadata: ``packed`` as 8 big-endian bytes, exactly what the runtime
+    /// records after a commit (`StreamsCore.ChangelogPosition.metadata`).
+    public var metadataBytes: [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: packed >> (56 - 8 * $0)) } }
 
     /// Parses ``metadataBytes``; `nil` for anything else.
     public init?(metadataBytes bytes: [UInt8]) {
-        let text = String(decoding: bytes, as: UTF8.self)
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let generation = UInt64(parts[0]), let offset = Int64(parts[1]), offset >= 0 else {
-            return nil
-        }
-        self.init(generation: generation, offset: offset)
+        guard bytes.count == 8 else { return nil }
+        self.init(packed: bytes.reduce(0) { ($0 << 8) | Int64($1) })
     }
 }

@@ -16,7 +16,7 @@ public import StreamsState
 /// Kafka Streams counterpart: the restore consumer of a changelog topic.
 ///
 /// - Important: Owned by one thread at a time; not `Sendable`.
-public final class ChangelogReader {
+public final class ChangelogFileReader {
     /// The file read.
     public let path: String
     /// The file's header.
@@ -44,7 +44,7 @@ public final class ChangelogReader {
     ///
     /// - Parameters:
     ///   - path: A changelog file.
-    ///   - offset: Where to start: a record boundary, such as a ``ChangelogPosition/offset``; `nil`
+    ///   - offset: Where to start: a record boundary, such as a ``ChangelogFilePosition/offset``; `nil`
     ///     for the first record.
     ///   - limit: Stop at this offset, and require everything before it to be valid; `nil` to read
     ///     to the first torn record or the end of the file.
