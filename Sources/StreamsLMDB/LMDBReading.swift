@@ -74,14 +74,14 @@ extension LMDBReading where Self: ~Copyable {
         let rc = mdb_dbi_open(transactionHandle.pointer, name, 0, &dbi)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc, "mdb_dbi_open \(name)")
-        return LMDBDatabase(dbi: dbi, name: name)
+        return LMDBDatabase(dbi: dbi)
     }
 
     /// The main (unnamed) database, which also lists the names of the named databases.
     public func mainDatabase() throws(LMDBError) -> LMDBDatabase {
         var dbi: MDB_dbi = 0
         try check(mdb_dbi_open(transactionHandle.pointer, nil, 0, &dbi), "mdb_dbi_open main")
-        return LMDBDatabase(dbi: dbi, name: nil)
+        return LMDBDatabase(dbi: dbi)
     }
 
     /// B-tree statistics of `database`.

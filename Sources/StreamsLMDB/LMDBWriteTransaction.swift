@@ -96,7 +96,7 @@ public struct LMDBWriteTransaction: ~Copyable, LMDBReading {
         let rc = mdb_dbi_open(transactionHandle.pointer, name, create ? UInt32(MDB_CREATE) : 0, &dbi)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc, "mdb_dbi_open \(name)")
-        return LMDBDatabase(dbi: dbi, name: name)
+        return LMDBDatabase(dbi: dbi)
     }
 
     /// Stores `value` under `key`.
@@ -167,11 +167,11 @@ public struct LMDBWriteTransaction: ~Copyable, LMDBReading {
             mdb_cursor_close(cursorSlots[i].cursor)
             cursorSlots[i] = (0, nil)
         }
-        try check(mdb_drop(transactionHandle.pointer, database.dbi, 1), "mdb_drop \(database.name ?? "main")")
+        try check(mdb_drop(transactionHandle.pointer, database.dbi, 1), "mdb_drop (database \(database.dbi))")
     }
 
     /// Removes every entry of `database` but keeps it (`mdb_drop(…, 0)`).
     public func empty(_ database: LMDBDatabase) throws(LMDBError) {
-        try check(mdb_drop(transactionHandle.pointer, database.dbi, 0), "mdb_drop(empty) \(database.name ?? "main")")
+        try check(mdb_drop(transactionHandle.pointer, database.dbi, 0), "mdb_drop(empty) (database \(database.dbi))")
     }
 }

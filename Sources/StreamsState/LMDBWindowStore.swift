@@ -109,7 +109,14 @@ public final class LMDBWindowStore: WindowStore {
     // contract and these properties are never accessed re-entrantly, while the dynamic checks
     // cost about a tenth of an insert.
     /// Open segment databases, ascending by id.
-    @exclusivity(unchecked) private var segments: [(id: Int64, database: LMDBDatabase)] = []
+    @exclusivity(unchecked) private var segments: SegmentTable
+    // The segment of the last `segmentID` miss, so that most calls need no 64-bit division: a
+    // timestamp in `cachedSegmentStart...cachedSegmentEnd` is in `cachedSegmentID`, one in
+    // `cachedPreviousStart..<cachedSegmentStart` in the segment before. Empty ranges until filled.
+    @exclusivity(unchecked) private var cachedSegmentID: Int64 = 0
+    @exclusivity(unchecked) private var cachedPreviousStart: Int64 = 1
+    @exclusivity(unchecked) private var cachedSegmentStart: Int64 = 1
+    @exclusivity(unchecked) private var cachedSegmentEnd: Int64 = 0
     @exclusivity(unchecked) private var transaction: LMDBWriteTransaction?
     private var committedStreamTimeMs: Int64 = .min
     /// Every mutation of the open transaction, to replay after growing a full map.
@@ -143,10 +150,13 @@ public final class LMDBWindowStore: WindowStore {
         self.options = options
         self.schema = WindowKeySchema(threshold: options.longKeyThreshold, hash: options.keyHash)
         self.keyBuffer = .allocate(byteCount: 2 + WindowKeySchema.maxThreshold + 8, alignment: 8)
+        // LMDB refuses more than `maxSegments + 4` databases, meta and main included.
+        self.segments = SegmentTable(capacity: options.maxSegments + 4)
         do {
             try FileSystem.createDirectory(directory)
         } catch {
             keyBuffer.deallocate()
+            segments.deallocate()
             throw StateStoreError(.storage, "cannot create the store directory \(directory): \(error)")
         }
         let env: LMDBEnvironment
@@ -162,6 +172,7 @@ public final class LMDBWindowStore: WindowStore {
             )
         } catch {
             keyBuffer.deallocate()
+            segments.deallocate()
             throw Self.wrap(error, directory: directory)
         }
         self.environment = env
@@ -170,6 +181,7 @@ public final class LMDBWindowStore: WindowStore {
             opened = try Self.openMeta(env, directory: directory, configuration: configuration, options: options)
         } catch {
             keyBuffer.deallocate()
+            segments.deallocate()
             throw error
         }
         self.meta = opened.meta
@@ -184,6 +196,7 @@ public final class LMDBWindowStore: WindowStore {
     deinit {
         if !isClosed { try? close() }
         keyBuffer.deallocate()
+        segments.deallocate()
     }
 
     /// Deletes the store's files in `directory` (the data and lock files), for a rebuild from the
@@ -328,7 +341,13 @@ public final class LMDBWindowStore: WindowStore {
                 }
                 found.append((id, db))
             }
-            segments = found.sorted { $0.0 < $1.0 }.map { (id: $0.0, database: $0.1) }
+            guard found.count <= segments.capacity else {
+                throw StateStoreError(
+                    .storage,
+                    "\(directory) holds \(found.count) segments, more than maxSegments (\(options.maxSegments)) allows; open it with a larger maxSegments"
+                )
+            }
+            segments.replace(with: found.sorted { $0.0 < $1.0 }.map { SegmentTable.Slot(id: $0.0, database: $0.1) })
         } catch let error as StateStoreError {
             throw error
         } catch let error as LMDBError {
@@ -374,8 +393,8 @@ public final class LMDBWindowStore: WindowStore {
         streamTimeMs = committedStreamTimeMs
         // Each replayed operation is logged again as it is applied, so that a second "map full"
         // during the replay (handled recursively through write()) replays what was redone so far.
-        let log = replayLog
-        replayLog = ReplayLog(capacity: max(64 << 10, log.count))
+        var log = ReplayLog(capacity: max(64 << 10, replayLog.count))
+        swap(&log, &replayLog)
         try log.forEach { (op) throws(StateStoreError) in
             switch op {
             case .put(let key, let ts, let value):
@@ -470,7 +489,7 @@ public final class LMDBWindowStore: WindowStore {
         get throws(StateStoreError) {
             try write { () throws(LMDBError) in
                 var total = 0
-                for segment in segments { total += try transaction!.count(of: segment.database) }
+                for i in 0..<segments.count { total += try transaction!.count(of: segments[i].database) }
                 return total
             }
         }
@@ -480,7 +499,7 @@ public final class LMDBWindowStore: WindowStore {
     public var segmentCount: Int { segments.count }
 
     /// The ids of the segments currently stored, ascending (`id = floor(timestamp / segmentInterval)`).
-    public var segmentIDs: [Int64] { segments.map(\.id) }
+    public var segmentIDs: [Int64] { segments.ids }
 
     /// The bytes of the data file in use (`(last page + 1) × page size`).
     public var usedBytes: Int { environment.usedBytes }
@@ -504,14 +523,20 @@ public final class LMDBWindowStore: WindowStore {
         conflictRange: ClosedRange<Int64>
     ) throws(StateStoreError) -> Int64? {
         try checkKey(key)
-        let low = max(conflictRange.lowerBound, liveFloor)
+        let floor = liveFloor
+        let low = max(conflictRange.lowerBound, floor)
         let high = conflictRange.upperBound
+        // A short key's stored form is encoded once, for the lookup and the put.
+        let short = !schema.isLong(key)
+        if short { _ = schema.encodeShort(key, low, into: keyBuffer) }
         if low <= high {
-            let found = try write { () throws(LMDBError) -> Int64? in try firstTimestamp(key, from: low, to: high) }
+            let found = try write { () throws(LMDBError) -> Int64? in
+                try firstTimestamp(key, from: low, to: high, prefixEncoded: short)
+            }
             if let found { return found }
         }
-        guard !isExpired(timestampMs) else { return nil }
-        try putUnlogged(key, timestampMs, value)
+        guard timestampMs >= floor else { return nil }
+        try putUnlogged(key, timestampMs, value, prefixEncoded: short)
         replayLog.appendPut(key, timestampMs, value)
         changelog?.append(key: key, timestampMs: timestampMs, value: value)
         return nil
@@ -547,7 +572,7 @@ public final class LMDBWindowStore: WindowStore {
     /// Calls `body` with every live entry, segment by segment.
     public func forEachEntry(_ body: (WindowEntry) throws -> Void) throws {
         let floor = liveFloor
-        for segment in segments {
+        for segment in (0..<segments.count).map({ segments[$0] }) {
             var entries: [WindowEntry] = []
             var damaged = false
             try write { () throws(LMDBError) in
@@ -616,8 +641,31 @@ public final class LMDBWindowStore: WindowStore {
     @inline(__always)
     private func isExpired(_ ts: Int64) -> Bool { ts < liveFloor }
 
+    /// The id of the segment holding `ts`: `floor(ts / segmentInterval)`, without dividing when
+    /// `ts` falls in the last computed segment or the one before it.
     @inline(__always)
-    private func segmentID(_ ts: Int64) -> Int64 { ts.floorDivided(by: segmentIntervalMs) }
+    private func segmentID(_ ts: Int64) -> Int64 {
+        if ts >= cachedSegmentStart && ts <= cachedSegmentEnd { return cachedSegmentID }
+        if ts >= cachedPreviousStart && ts < cachedSegmentStart { return cachedSegmentID - 1 }
+        return computeSegmentID(ts)
+    }
+
+    private func computeSegmentID(_ ts: Int64) -> Int64 {
+        let id = ts.floorDivided(by: segmentIntervalMs)
+        let (start, overflow) = id.multipliedReportingOverflow(by: segmentIntervalMs)
+        if overflow {
+            // The segment starts below Int64.min: leave the cache empty rather than clamp it.
+            (cachedPreviousStart, cachedSegmentStart, cachedSegmentEnd) = (1, 1, 0)
+        } else {
+            cachedSegmentID = id
+            cachedSegmentStart = start
+            // Saturating: a segment reaching past Int64.max ends there; one before a segment that
+            // starts within an interval of Int64.min takes every timestamp below it.
+            cachedSegmentEnd = start.saturatingAdd(segmentIntervalMs - 1)
+            cachedPreviousStart = start.saturatingSubtract(segmentIntervalMs)
+        }
+        return id
+    }
 
     @inline(__always)
     private func checkKey(_ key: UnsafeRawBufferPointer) throws(StateStoreError) {
@@ -640,24 +688,29 @@ public final class LMDBWindowStore: WindowStore {
 
     /// The segment database for `id`, if it exists.
     @inline(__always)
-    private func segment(_ id: Int64) -> LMDBDatabase? {
-        for s in segments where s.id == id { return s.database }
-        return nil
+    private func segment(_ id: Int64) -> LMDBDatabase? { segments.database(for: id) }
+
+    @inline(__always)
+    private func createSegment(_ id: Int64) throws(LMDBError) -> LMDBDatabase {
+        if let db = segments.database(for: id) { return db }
+        return try openNewSegment(id)
     }
 
-    private func createSegment(_ id: Int64) throws(LMDBError) -> LMDBDatabase {
-        if let db = segment(id) { return db }
+    private func openNewSegment(_ id: Int64) throws(LMDBError) -> LMDBDatabase {
         let db = try transaction!.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
-        let index = segments.firstIndex { $0.id > id } ?? segments.endIndex
-        segments.insert((id: id, database: db), at: index)
+        guard segments.insert(id: id, database: db) else {
+            throw LMDBError(code: .databasesFull, operation: "opening segment \(id)")
+        }
         return db
     }
 
     /// The timestamp of the first entry of `key` in `[from, to]`, over all segments in range.
     @inline(__always)
-    private func firstTimestamp(_ key: UnsafeRawBufferPointer, from: Int64, to: Int64) throws(LMDBError) -> Int64? {
+    private func firstTimestamp(
+        _ key: UnsafeRawBufferPointer, from: Int64, to: Int64, prefixEncoded: Bool = false
+    ) throws(LMDBError) -> Int64? {
         var found: Int64?
-        try scan(key, from: from, to: to) { (ts, _) in
+        try scan(key, from: from, to: to, prefixEncoded: prefixEncoded) { (ts, _) in
             found = ts
             return false
         }
@@ -665,17 +718,23 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     /// Calls `body` with each entry of `key` in `[from, to]` in time order until it returns false.
+    /// `prefixEncoded`: `keyBuffer` already starts with short `key`'s length and bytes.
     @inline(__always)
     private func scan(
         _ key: UnsafeRawBufferPointer,
         from: Int64,
         to: Int64,
+        prefixEncoded: Bool = false,
         _ body: (Int64, UnsafeRawBufferPointer) -> Bool
     ) throws(LMDBError) {
         let first = segmentID(from)
         let last = segmentID(to)
-        for s in segments where s.id >= first && s.id <= last {
-            if schema.isLong(key) {
+        let long = schema.isLong(key)
+        for i in 0..<segments.count {
+            let s = segments[i]
+            if s.id < first { continue }
+            if s.id > last { return }
+            if long {
                 guard let chain = try findChain(key, in: s.database) else { continue }
                 let length = WindowKeySchema.encodeLong(hash: chain.hash, chain: chain.chain, from, into: keyBuffer)
                 let go = try transaction!.withCachedCursor(on: s.database) { (cursor) throws(LMDBError) -> Bool in
@@ -695,7 +754,12 @@ public final class LMDBWindowStore: WindowStore {
                 }
                 if !go { return }
             } else {
-                let length = schema.encodeShort(key, from, into: keyBuffer)
+                let length = 2 + key.count + 8
+                if prefixEncoded {
+                    WindowKeySchema.encodeTimestamp(from, into: keyBuffer.baseAddress! + 2 + key.count)
+                } else {
+                    _ = schema.encodeShort(key, from, into: keyBuffer)
+                }
                 var cursor = try transaction!.cachedCursor(on: s.database)
                 var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
                 while more {
@@ -746,9 +810,10 @@ public final class LMDBWindowStore: WindowStore {
         return (hash, nil, chain)
     }
 
-    private func putUnlogged(_ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer)
-        throws(StateStoreError)
-    {
+    /// `prefixEncoded`: `keyBuffer` already starts with short `key`'s length and bytes.
+    private func putUnlogged(
+        _ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer, prefixEncoded: Bool = false
+    ) throws(StateStoreError) {
         try write { () throws(LMDBError) in
             let db = try createSegment(segmentID(ts))
             if schema.isLong(key) {
@@ -771,7 +836,13 @@ public final class LMDBWindowStore: WindowStore {
                         key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: v, in: db)
                 }
             } else {
-                let length = schema.encodeShort(key, ts, into: keyBuffer)
+                let length: Int
+                if prefixEncoded {
+                    length = 2 + key.count + 8
+                    WindowKeySchema.encodeTimestamp(ts, into: keyBuffer.baseAddress! + 2 + key.count)
+                } else {
+                    length = schema.encodeShort(key, ts, into: keyBuffer)
+                }
                 // Through the segment's cached cursor: after insertIfAbsent's lookup it sits next to
                 // this key, and LMDB then skips the second descent.
                 var cursor = try transaction!.cachedCursor(on: db)
@@ -794,12 +865,19 @@ public final class LMDBWindowStore: WindowStore {
         }
     }
 
+    @inline(__always)
     private func advanceUnlogged(_ ts: Int64) throws(StateStoreError) {
         guard ts > streamTimeMs else { return }
         streamTimeMs = ts
         // Segment s holds timestamps up to (s + 1) * interval - 1, all expired iff that is below
-        // the live floor, that is iff s < floor(liveFloor / interval).
-        let firstLive = segmentID(liveFloor)
+        // the live floor, that is iff (s + 1) * interval <= liveFloor (no division on this path).
+        guard let oldest = segments.first else { return }
+        let (end, overflow) = (oldest.id + 1).multipliedReportingOverflow(by: segmentIntervalMs)
+        if !overflow && end <= liveFloor { try dropExpiredSegments() }
+    }
+
+    private func dropExpiredSegments() throws(StateStoreError) {
+        let firstLive = liveFloor.floorDivided(by: segmentIntervalMs)
         while let oldest = segments.first, oldest.id < firstLive {
             try write { () throws(LMDBError) in try transaction!.drop(oldest.database) }
             segments.removeFirst()

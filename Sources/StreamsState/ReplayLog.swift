@@ -2,8 +2,8 @@
 /// be redone after the map was grown.
 ///
 /// It is on every write's path, so an append is one capacity check and a few stores into memory
-/// this object owns: no copy-on-write check, no allocation once grown.
-final class ReplayLog {
+/// this value owns: no copy-on-write check, no reference count, no allocation once grown.
+struct ReplayLog: ~Copyable {
     enum Operation {
         case put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer)
         case delete(key: UnsafeRawBufferPointer, timestampMs: Int64)
@@ -24,11 +24,11 @@ final class ReplayLog {
 
     deinit { base.deallocate() }
 
-    func removeAll() { count = 0 }
+    mutating func removeAll() { count = 0 }
 
     /// Makes room for `extra` more bytes and returns where they start.
     @inline(__always)
-    private func reserve(_ extra: Int) -> UnsafeMutableRawPointer {
+    private mutating func reserve(_ extra: Int) -> UnsafeMutableRawPointer {
         if count + extra > capacity {
             let grown = max(capacity * 2, count + extra)
             let bigger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
@@ -56,7 +56,7 @@ final class ReplayLog {
     }
 
     @inline(__always)
-    func appendPut(_ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer) {
+    mutating func appendPut(_ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer) {
         var p = reserve(1 + 4 + key.count + 8 + 4 + value.count)
         Self.store(Self.put, at: &p)
         Self.store(key, at: &p)
@@ -64,14 +64,14 @@ final class ReplayLog {
         Self.store(value, at: &p)
     }
 
-    func appendDelete(_ key: UnsafeRawBufferPointer, _ ts: Int64) {
+    mutating func appendDelete(_ key: UnsafeRawBufferPointer, _ ts: Int64) {
         var p = reserve(1 + 4 + key.count + 8)
         Self.store(Self.delete, at: &p)
         Self.store(key, at: &p)
         Self.store(ts, at: &p)
     }
 
-    func appendAdvance(_ ts: Int64) {
+    mutating func appendAdvance(_ ts: Int64) {
         var p = reserve(1 + 8)
         Self.store(Self.advance, at: &p)
         Self.store(ts, at: &p)

@@ -49,6 +49,38 @@ struct LMDBWindowStoreTests {
         #expect(try store.fetch(key: stranger, from: 0, to: 9_999).isEmpty)
     }
 
+    @Test("segment ids are floor(timestamp / interval) for negative and extreme timestamps, in any order")
+    func segmentIDsAtEdges() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let interval: Int64 = 7_000
+        let configuration = WindowStoreConfiguration(
+            name: "t", retention: .milliseconds(Int64.max / 2), segmentInterval: .milliseconds(interval))
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        // Boundaries on both sides of zero and of the range (Int64.min itself is always expired),
+        // where the store's cached segment, and the one before it, must not answer for a
+        // timestamp outside them.
+        var timestamps: [Int64] = [.min + 1, .min + 2, .max, .max - 1, -1, 0, 1, -interval, -interval - 1, interval - 1]
+        timestamps += [interval, 3 * interval - 1, 3 * interval, Int64.max - interval, Int64.min + interval]
+        var rng = SplitMix64(seed: 11)
+        for _ in 0..<200 { timestamps.append(Int64(bitPattern: rng.next()) / 1_000_000_000 * [1, 7_000][Int(rng.next() % 2)]) }
+        for _ in 0..<3 { timestamps.shuffle(using: &rng) }
+        func floorID(_ ts: Int64) -> Int64 {
+            let q = ts / interval
+            return ts % interval != 0 && ts < 0 ? q - 1 : q
+        }
+        for (i, ts) in timestamps.enumerated() {
+            try store.put(key: Array("k\(i)".utf8), timestampMs: ts, value: [1])
+        }
+        #expect(store.segmentIDs == Set(timestamps.map(floorID)).sorted())
+        // Each entry is found in its own segment, and only at its own time.
+        for (i, ts) in timestamps.enumerated() {
+            #expect(try store.fetch(key: Array("k\(i)".utf8), from: ts, to: ts).count == 1, "timestamp \(ts)")
+            #expect(try store.firstTimestamp(key: Array("k\(i)".utf8), from: .min, to: .max) == ts, "timestamp \(ts)")
+        }
+        try store.close()
+    }
+
     @Test("expired segments are dropped as whole LMDB databases")
     func segmentsDropped() throws {
         let dir = TemporaryDirectory()
