@@ -1,8 +1,18 @@
 /// A ``WindowStore`` in memory, with the same semantics as ``LMDBWindowStore``: the same
-/// segments, retention, transactions (an undo log rolls back ``abort()``) and changelog output.
+/// segments, retention, transactions (``abort()`` rolls back every write since the last commit)
+/// and changelog output.
 ///
 /// For tests, for the test driver, and as the no-durability baseline in benchmarks. Its state is
 /// lost with the process; ``commit(metadata:)`` only makes writes permanent against ``abort()``.
+///
+/// Each segment keeps its key and value bytes in one growing arena with a hash index over them,
+/// so inserts and lookups allocate nothing, and an expired segment is dropped whole. A rollback
+/// truncates what the transaction appended and restores the few committed entries it overwrote or
+/// deleted, and the segments it created or dropped.
+///
+/// Kafka Streams counterpart: `InMemoryWindowStore`.
+///
+/// - Important: Owned by one thread at a time, like every ``StateStore``.
 public final class InMemoryWindowStore: WindowStore {
     /// The store's name.
     public let name: String
@@ -11,24 +21,21 @@ public final class InMemoryWindowStore: WindowStore {
     /// The span of one segment in milliseconds.
     public let segmentIntervalMs: Int64
     /// Where mutations are reported, if anywhere.
-    public var changelog: (any ChangelogSink)?
+    @exclusivity(unchecked) public var changelog: (any ChangelogSink)?
     /// The current stream time (pending until commit), or `Int64.min`.
-    public private(set) var streamTimeMs: Int64 = .min
+    @exclusivity(unchecked) public private(set) var streamTimeMs: Int64 = .min
 
-    private typealias Segment = [[UInt8]: [Int64: [UInt8]]]
-    /// Segments by id; the ids are kept sorted in `segmentOrder`.
-    private var segments: [Int64: Segment] = [:]
-    private var segmentOrder: [Int64] = []
+    // The hot mutable state is marked `@exclusivity(unchecked)`: the store is single-threaded by
+    // contract and these properties are never accessed re-entrantly.
+    /// The segments, ascending by id (and so by time).
+    @exclusivity(unchecked) private var segments: [InMemorySegment] = []
+    /// The segments as of the last commit; their own state rolls back separately.
+    private var committedSegments: [InMemorySegment] = []
     private var metadataValues: [String: [UInt8]] = [:]
     private var committedStreamTimeMs: Int64 = .min
-    private var undo: [Undo] = []
+    /// The hash seeds of this store's key index.
+    private let seeds: (UInt64, UInt64)
     private var isClosed = false
-
-    private enum Undo {
-        case entry(segment: Int64, key: [UInt8], timestampMs: Int64, previous: [UInt8]?)
-        case droppedSegment(id: Int64, contents: Segment)
-        case createdSegment(id: Int64)
-    }
 
     /// Creates an empty store.
     public init(configuration: WindowStoreConfiguration) {
@@ -36,38 +43,78 @@ public final class InMemoryWindowStore: WindowStore {
         name = configuration.name
         retentionMs = configuration.retentionMs
         segmentIntervalMs = configuration.segmentIntervalMs
+        var random = SystemRandomNumberGenerator()
+        seeds = (random.next(), random.next())
     }
 
     /// The ids of the segments currently stored, ascending.
-    public var segmentIDs: [Int64] { segmentOrder }
+    public var segmentIDs: [Int64] { segments.map(\.id) }
 
     /// The number of entries in all segments, expired ones of undropped segments included.
     public var approximateEntryCount: Int {
-        segments.values.reduce(0) { total, segment in total + segment.values.reduce(0) { $0 + $1.count } }
+        segments.reduce(0) { $0 + $1.count }
     }
 
     private var liveFloor: Int64 { streamTimeMs.saturatingSubtract(retentionMs).saturatingAdd(1) }
-    private func segmentID(_ ts: Int64) -> Int64 { ts.floorDivided(by: segmentIntervalMs) }
 
-    private func set(_ key: [UInt8], _ ts: Int64, _ value: [UInt8]?) {
-        let id = segmentID(ts)
-        if segments[id] == nil {
-            guard value != nil else { return }
-            segments[id] = [:]
-            segmentOrder.insert(id, at: segmentOrder.firstIndex { $0 > id } ?? segmentOrder.endIndex)
-            undo.append(.createdSegment(id: id))
+    @inline(__always)
+    private func tag(_ key: UnsafeRawBufferPointer) -> UInt32 { InMemorySegment.tag(of: key, seeds: seeds) }
+
+    // MARK: Segments
+
+    /// The segment holding `timestampMs`, if it exists.
+    @inline(__always)
+    private func segment(containing timestampMs: Int64) -> InMemorySegment? {
+        // Newest first: most writes go to the newest segment.
+        var i = segments.count - 1
+        while i >= 0 {
+            let segment = segments[i]
+            if timestampMs >= segment.firstTimestampMs { return timestampMs <= segment.lastTimestampMs ? segment : nil }
+            i -= 1
         }
-        let previous = segments[id]![key]?[ts]
-        undo.append(.entry(segment: id, key: key, timestampMs: ts, previous: previous))
-        segments[id]![key, default: [:]][ts] = value
-        if segments[id]![key]?.isEmpty == true { segments[id]![key] = nil }
+        return nil
     }
+
+    /// The segment holding `timestampMs`, created if needed.
+    private func createSegment(containing timestampMs: Int64) -> InMemorySegment {
+        if let segment = segment(containing: timestampMs) { return segment }
+        let interval = segmentIntervalMs
+        let id = timestampMs.floorDivided(by: interval)
+        // A segment reaching below Int64.min or above Int64.max ends there.
+        let (start, underflow) = id.multipliedReportingOverflow(by: interval)
+        let (end, overflow) = (id + 1).multipliedReportingOverflow(by: interval)
+        let segment = InMemorySegment(
+            id: id,
+            firstTimestampMs: underflow ? .min : start,
+            lastTimestampMs: overflow ? .max : end - 1
+        )
+        segments.insert(segment, at: segments.firstIndex { $0.id > id } ?? segments.endIndex)
+        return segment
+    }
+
+    /// The range of `segments` indices that overlap `[from, to]`.
+    @inline(__always)
+    private func segmentRange(from: Int64, to: Int64) -> Range<Int> {
+        var end = segments.count
+        while end > 0 && segments[end - 1].firstTimestampMs > to { end -= 1 }
+        var start = end
+        while start > 0 && segments[start - 1].lastTimestampMs >= from { start -= 1 }
+        return start..<end
+    }
+
+    // MARK: Reads and writes
 
     /// Writes `(key, timestampMs) -> value`; a no-op for an already expired entry.
     public func put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer) {
         guard timestampMs >= liveFloor else { return }
-        set(Array(key), timestampMs, Array(value))
+        putUnlogged(key, timestampMs, value)
         changelog?.append(key: key, timestampMs: timestampMs, value: value)
+    }
+
+    private func putUnlogged(_ key: UnsafeRawBufferPointer, _ timestampMs: Int64, _ value: UnsafeRawBufferPointer) {
+        let tag = tag(key)
+        let segment = createSegment(containing: timestampMs)
+        segment.put(key, tag: tag, timestampMs, value, probe: segment.probe(key, tag: tag))
     }
 
     /// Inserts unless a live entry of `key` lies in `conflictRange`; see ``WindowStore``.
@@ -77,85 +124,90 @@ public final class InMemoryWindowStore: WindowStore {
         value: UnsafeRawBufferPointer,
         conflictRange: ClosedRange<Int64>
     ) -> Int64? {
-        let k = Array(key)
-        let low = max(conflictRange.lowerBound, liveFloor)
-        if low <= conflictRange.upperBound, let found = earliestTimestamp(k, from: low, to: conflictRange.upperBound) {
-            return found
+        let floor = liveFloor
+        let low = max(conflictRange.lowerBound, floor)
+        let high = conflictRange.upperBound
+        let tag = tag(key)
+        // The lookup's probe of the segment that receives the insert, to insert without a second one.
+        var target: (segment: InMemorySegment, probe: InMemorySegment.Probe)?
+        if low <= high {
+            for i in segmentRange(from: low, to: high) {
+                let segment = segments[i]
+                let probe = segment.probe(key, tag: tag)
+                if probe.head >= 0, let found = segment.earliestTimestamp(chain: probe.head, from: low, to: high) {
+                    return found
+                }
+                if timestampMs >= segment.firstTimestampMs && timestampMs <= segment.lastTimestampMs {
+                    target = (segment, probe)
+                }
+            }
         }
-        guard timestampMs >= liveFloor else { return nil }
-        set(k, timestampMs, Array(value))
+        guard timestampMs >= floor else { return nil }
+        if let target {
+            target.segment.put(key, tag: tag, timestampMs, value, probe: target.probe)
+        } else {
+            let segment = createSegment(containing: timestampMs)
+            segment.put(key, tag: tag, timestampMs, value, probe: segment.probe(key, tag: tag))
+        }
         changelog?.append(key: key, timestampMs: timestampMs, value: value)
         return nil
     }
 
-    /// The smallest timestamp of `key` in `[from, to]`, without allocating (the dedup hot path).
-    private func earliestTimestamp(_ key: [UInt8], from: Int64, to: Int64) -> Int64? {
-        let first = segmentID(from)
-        let last = segmentID(to)
-        for id in segmentOrder where id >= first && id <= last {
-            guard let times = segments[id]?[key] else { continue }
-            var best: Int64?
-            for ts in times.keys where ts >= from && ts <= to && ts < (best ?? .max) { best = ts }
-            if let best { return best }
+    /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`; no allocation.
+    public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) -> Int64? {
+        let low = max(fromMs, liveFloor)
+        guard low <= toMs else { return nil }
+        let tag = tag(key)
+        for i in segmentRange(from: low, to: toMs) {
+            let segment = segments[i]
+            let head = segment.probe(key, tag: tag).head
+            if head >= 0, let found = segment.earliestTimestamp(chain: head, from: low, to: toMs) { return found }
         }
         return nil
     }
 
-    private func timestamps(_ key: [UInt8], from: Int64, to: Int64) -> [Int64] {
-        var result: [Int64] = []
-        for id in segmentOrder where id >= segmentID(from) && id <= segmentID(to) {
-            if let times = segments[id]?[key] {
-                result.append(contentsOf: times.keys.filter { $0 >= from && $0 <= to })
-            }
-        }
-        return result.sorted()
-    }
-
-    /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`.
-    public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) -> Int64? {
-        let low = max(fromMs, liveFloor)
-        guard low <= toMs else { return nil }
-        return earliestTimestamp(Array(key), from: low, to: toMs)
-    }
-
     /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.
     public func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) -> [WindowEntry] {
-        let k = Array(key)
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return [] }
-        return timestamps(k, from: low, to: toMs).map {
-            WindowEntry(key: k, timestampMs: $0, value: segments[segmentID($0)]![k]![$0]!)
+        let tag = tag(key)
+        let keyBytes = Array(key)
+        var result: [WindowEntry] = []
+        for i in segmentRange(from: low, to: toMs) {
+            let segment = segments[i]
+            let head = segment.probe(key, tag: tag).head
+            if head >= 0 { segment.collect(chain: head, from: low, to: toMs, key: keyBytes, into: &result) }
         }
+        return result
     }
 
     /// Calls `body` with every live entry, segment by segment.
     public func forEachEntry(_ body: (WindowEntry) throws -> Void) throws {
         let floor = liveFloor
-        for id in segmentOrder {
-            for (key, times) in segments[id]! {
-                for (ts, value) in times.sorted(by: { $0.key < $1.key }) where ts >= floor {
-                    try body(WindowEntry(key: key, timestampMs: ts, value: value))
-                }
-            }
+        for segment in segments {
+            try segment.forEachEntry(atLeast: floor, body)
         }
     }
 
     /// Deletes `(key, timestampMs)` if present and records a tombstone.
     public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) {
-        let k = Array(key)
-        guard segments[segmentID(timestampMs)]?[k]?[timestampMs] != nil else { return }
-        set(k, timestampMs, nil)
-        changelog?.append(key: key, timestampMs: timestampMs, value: nil)
+        if deleteUnlogged(key, timestampMs) {
+            changelog?.append(key: key, timestampMs: timestampMs, value: nil)
+        }
+    }
+
+    private func deleteUnlogged(_ key: UnsafeRawBufferPointer, _ timestampMs: Int64) -> Bool {
+        guard let segment = segment(containing: timestampMs) else { return false }
+        return segment.delete(key, tag: tag(key), timestampMs)
     }
 
     /// Advances stream time and drops every fully expired segment.
     public func advanceStreamTime(to timestampMs: Int64) {
         guard timestampMs > streamTimeMs else { return }
         streamTimeMs = timestampMs
-        let firstLive = segmentID(liveFloor)
-        while let oldest = segmentOrder.first, oldest < firstLive {
-            undo.append(.droppedSegment(id: oldest, contents: segments.removeValue(forKey: oldest)!))
-            segmentOrder.removeFirst()
+        let floor = liveFloor
+        while let oldest = segments.first, oldest.lastTimestampMs < floor {
+            segments.removeFirst()
         }
     }
 
@@ -164,14 +216,19 @@ public final class InMemoryWindowStore: WindowStore {
         var maxTimestamp = Int64.min
         for entry in entries {
             maxTimestamp = max(maxTimestamp, entry.timestampMs)
-            if let value = entry.value {
-                if entry.timestampMs >= liveFloor { set(entry.key, entry.timestampMs, value) }
-            } else if segments[segmentID(entry.timestampMs)]?[entry.key]?[entry.timestampMs] != nil {
-                set(entry.key, entry.timestampMs, nil)
+            entry.key.withUnsafeBytes { key in
+                if let value = entry.value {
+                    guard entry.timestampMs >= liveFloor else { return }
+                    value.withUnsafeBytes { putUnlogged(key, entry.timestampMs, $0) }
+                } else {
+                    _ = deleteUnlogged(key, entry.timestampMs)
+                }
             }
         }
         advanceStreamTime(to: maxTimestamp)
     }
+
+    // MARK: Transactions
 
     /// Makes the writes since the last commit permanent, with `metadata`.
     public func commit(metadata: [String: [UInt8]]) {
@@ -180,25 +237,17 @@ public final class InMemoryWindowStore: WindowStore {
             precondition(!key.hasPrefix("streams."), "metadata keys starting with 'streams.' are reserved")
             metadataValues[key] = value
         }
-        undo.removeAll(keepingCapacity: true)
+        for segment in segments { segment.commit() }
+        committedSegments = segments
         committedStreamTimeMs = streamTimeMs
     }
 
     /// Rolls back every write since the last commit.
     public func abort() {
-        while let step = undo.popLast() {
-            switch step {
-            case .entry(let id, let key, let ts, let previous):
-                segments[id]![key, default: [:]][ts] = previous
-                if segments[id]![key]?.isEmpty == true { segments[id]![key] = nil }
-            case .droppedSegment(let id, let contents):
-                segments[id] = contents
-                segmentOrder.insert(id, at: segmentOrder.firstIndex { $0 > id } ?? segmentOrder.endIndex)
-            case .createdSegment(let id):
-                segments[id] = nil
-                segmentOrder.removeAll { $0 == id }
-            }
-        }
+        // Segments created since are forgotten, dropped ones come back, and each committed one
+        // returns to its committed contents.
+        for segment in committedSegments { segment.rollBack() }
+        segments = committedSegments
         streamTimeMs = committedStreamTimeMs
     }
 

@@ -10,36 +10,23 @@ struct ReplayLog: ~Copyable {
         case advance(timestampMs: Int64)
     }
 
-    private var base: UnsafeMutableRawPointer
-    private var capacity: Int
-    private(set) var count = 0
+    private var buffer: RawByteBuffer
+    /// The bytes logged.
+    var count: Int { buffer.count }
     private static let put: UInt8 = 1
     private static let delete: UInt8 = 2
     private static let advance: UInt8 = 3
 
     init(capacity: Int = 64 << 10) {
-        self.capacity = capacity
-        base = .allocate(byteCount: capacity, alignment: 8)
+        buffer = RawByteBuffer(capacity: capacity)
     }
 
-    deinit { base.deallocate() }
-
-    mutating func removeAll() { count = 0 }
+    mutating func removeAll() { buffer.truncate(to: 0) }
 
     /// Makes room for `extra` more bytes and returns where they start.
     @inline(__always)
     private mutating func reserve(_ extra: Int) -> UnsafeMutableRawPointer {
-        if count + extra > capacity {
-            let grown = max(capacity * 2, count + extra)
-            let bigger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
-            bigger.copyMemory(from: base, byteCount: count)
-            base.deallocate()
-            base = bigger
-            capacity = grown
-        }
-        let start = base + count
-        count += extra
-        return start
+        buffer.append(uninitializedCount: extra)
     }
 
     @inline(__always)
@@ -79,7 +66,7 @@ struct ReplayLog: ~Copyable {
 
     /// Calls `body` with each operation, in order; its buffers are valid during the call only.
     func forEach(_ body: (Operation) throws(StateStoreError) -> Void) throws(StateStoreError) {
-        let raw = UnsafeRawBufferPointer(start: base, count: count)
+        let raw = buffer.bytes
         var offset = 0
         func int<T: FixedWidthInteger>(_: T.Type) -> T {
             defer { offset += MemoryLayout<T>.size }
