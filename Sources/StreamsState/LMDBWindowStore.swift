@@ -347,7 +347,7 @@ public final class LMDBWindowStore: WindowStore {
                     "\(directory) holds \(found.count) segments, more than maxSegments (\(options.maxSegments)) allows; open it with a larger maxSegments"
                 )
             }
-            segments.replace(with: found.sorted { $0.0 < $1.0 }.map { SegmentTable.Slot(id: $0.0, database: $0.1) })
+            segments.replace(with: found.sorted { $0.0 < $1.0 }.map { (id: $0.0, database: $0.1) })
         } catch let error as StateStoreError {
             throw error
         } catch let error as LMDBError {
@@ -690,18 +690,43 @@ public final class LMDBWindowStore: WindowStore {
     @inline(__always)
     private func segment(_ id: Int64) -> LMDBDatabase? { segments.database(for: id) }
 
+    /// The index in `segments` of segment `id`, created if needed; valid until `segments` changes.
     @inline(__always)
-    private func createSegment(_ id: Int64) throws(LMDBError) -> LMDBDatabase {
-        if let db = segments.database(for: id) { return db }
+    private func createSegment(_ id: Int64) throws(LMDBError) -> Int {
+        if let index = segments.index(of: id) { return index }
         return try openNewSegment(id)
     }
 
-    private func openNewSegment(_ id: Int64) throws(LMDBError) -> LMDBDatabase {
+    private func openNewSegment(_ id: Int64) throws(LMDBError) -> Int {
         let db = try transaction!.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
-        guard segments.insert(id: id, database: db) else {
+        // A segment this process creates sees every write, so it can have a filter from the start.
+        guard let index = segments.insert(id: id, database: db, filter: SegmentFilter()) else {
             throw LMDBError(code: .databasesFull, operation: "opening segment \(id)")
         }
-        return db
+        return index
+    }
+
+    /// Rebuilds the full filter of the segment at `index`, four times larger, from its entries (in
+    /// the open transaction, so including this batch's). A segment holding an entry whose key
+    /// cannot be read back loses its filter instead, and is searched from then on.
+    private func rebuildFilter(at index: Int) throws(LMDBError) {
+        let db = segments[index].database
+        var filter = SegmentFilter(wordCount: SegmentFilter.wordCount(forKeys: try transaction!.count(of: db)))
+        var readable = true
+        try transaction!.forEach(in: db) { (key, value) throws(LMDBError) in
+            guard let userKey = WindowKeySchema.userKey(stored: key, value: value) else {
+                readable = false
+                return false
+            }
+            filter.add(SegmentFilter.hash(userKey))
+            return true
+        }
+        if readable {
+            segments.setFilter(at: index, filter)
+        } else {
+            filter.deallocate()
+            segments.setFilter(at: index, nil)
+        }
     }
 
     /// The timestamp of the first entry of `key` in `[from, to]`, over all segments in range.
@@ -730,10 +755,18 @@ public final class LMDBWindowStore: WindowStore {
         let first = segmentID(from)
         let last = segmentID(to)
         let long = schema.isLong(key)
-        for i in 0..<segments.count {
+        var start = 0
+        while start < segments.count && segments[start].id < first { start += 1 }
+        var end = start
+        while end < segments.count && segments[end].id <= last { end += 1 }
+        // Filters pay off when the range spans several segments: each one they rule out saves a
+        // B-tree descent. Within one segment a miss costs one descent either way (the seek, or
+        // the put's own descent after a skipped seek), and a hit would only pay for the hash.
+        let filtered = end - start > 1
+        let hash = filtered ? SegmentFilter.hash(key) : 0
+        for i in start..<end {
             let s = segments[i]
-            if s.id < first { continue }
-            if s.id > last { return }
+            if filtered, let filter = s.filter, !filter.mayContain(hash) { continue }
             if long {
                 guard let chain = try findChain(key, in: s.database) else { continue }
                 let length = WindowKeySchema.encodeLong(hash: chain.hash, chain: chain.chain, from, into: keyBuffer)
@@ -815,7 +848,11 @@ public final class LMDBWindowStore: WindowStore {
         _ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer, prefixEncoded: Bool = false
     ) throws(StateStoreError) {
         try write { () throws(LMDBError) in
-            let db = try createSegment(segmentID(ts))
+            let index = try createSegment(segmentID(ts))
+            let db = segments[index].database
+            defer {
+                if segments.addToFilter(at: index, SegmentFilter.hash(key)) { try? rebuildFilter(at: index) }
+            }
             if schema.isLong(key) {
                 let lookup = try chainLookup(key, in: db)
                 let chain: UInt16

@@ -6,13 +6,18 @@ internal import StreamsLMDB
 /// reference counting (an `Array` property of a class is retained on each access). Segments are
 /// few (live ones plus one per interval of out-of-order data), so the search is linear.
 ///
+/// Each slot may carry the segment's ``SegmentFilter``, which the table owns: it frees a filter
+/// with its segment, and keeps it across ``replace(with:)`` while the segment stays.
+///
 /// - Important: A value type over an unowned buffer: the owner calls ``deallocate()`` exactly once
 ///   and never copies the table.
 struct SegmentTable {
-    /// One segment: its id (`floor(timestamp / interval)`) and its LMDB database.
+    /// One segment: its id (`floor(timestamp / interval)`), its LMDB database and, if the segment
+    /// was created by this process, the filter of the keys written to it.
     struct Slot {
         var id: Int64
         var database: LMDBDatabase
+        var filter: SegmentFilter? = nil
     }
 
     private let slots: UnsafeMutablePointer<Slot>
@@ -28,8 +33,11 @@ struct SegmentTable {
         slots = .allocate(capacity: capacity)
     }
 
-    /// Frees the buffer; the table must not be used afterwards.
-    func deallocate() { slots.deallocate() }
+    /// Frees the buffer and the filters; the table must not be used afterwards.
+    func deallocate() {
+        for i in 0..<count { slots[i].filter?.deallocate() }
+        slots.deallocate()
+    }
 
     /// The `i`-th segment in id order.
     @inline(__always)
@@ -41,39 +49,73 @@ struct SegmentTable {
     /// The ids, ascending.
     var ids: [Int64] { (0..<count).map { slots[$0].id } }
 
-    /// The database of segment `id`, if it is open.
+    /// The index of segment `id`, if it is open.
     @inline(__always)
-    func database(for id: Int64) -> LMDBDatabase? {
+    func index(of id: Int64) -> Int? {
         var i = 0
         while i < count {
-            if slots[i].id == id { return slots[i].database }
+            if slots[i].id == id { return i }
             i += 1
         }
         return nil
     }
 
-    /// Adds segment `id` in order; returns `false` when the table is full.
-    mutating func insert(id: Int64, database: LMDBDatabase) -> Bool {
-        guard count < capacity else { return false }
+    /// The database of segment `id`, if it is open.
+    @inline(__always)
+    func database(for id: Int64) -> LMDBDatabase? {
+        index(of: id).map { slots[$0].database }
+    }
+
+    /// Records `hash` in the filter of the segment at `index`, if it has one; returns whether that
+    /// filter is now full.
+    @inline(__always)
+    func addToFilter(at index: Int, _ hash: UInt64) -> Bool {
+        guard slots[index].filter != nil else { return false }
+        slots[index].filter!.add(hash)
+        return slots[index].filter!.isFull
+    }
+
+    /// Gives the segment at `index` a new filter (`nil`: none), freeing the old one.
+    func setFilter(at index: Int, _ filter: SegmentFilter?) {
+        slots[index].filter?.deallocate()
+        slots[index].filter = filter
+    }
+
+    /// Adds segment `id` in order and returns its index; `nil` when the table is full.
+    mutating func insert(id: Int64, database: LMDBDatabase, filter: SegmentFilter?) -> Int? {
+        guard count < capacity else { return nil }
         var index = count
         while index > 0 && slots[index - 1].id > id { index -= 1 }
         if index < count { (slots + index + 1).update(from: slots + index, count: count - index) }
-        (slots + index).initialize(to: Slot(id: id, database: database))
+        (slots + index).initialize(to: Slot(id: id, database: database, filter: filter))
         count += 1
-        return true
+        return index
     }
 
-    /// Removes the oldest segment.
+    /// Removes the oldest segment and frees its filter.
     mutating func removeFirst() {
         precondition(count > 0)
+        slots[0].filter?.deallocate()
         slots.update(from: slots + 1, count: count - 1)
         count -= 1
     }
 
-    /// Replaces the contents with `segments`, which must be sorted by id and fit.
-    mutating func replace(with segments: [Slot]) {
+    /// Replaces the contents with `segments` (sorted by id, fitting), keeping the filter of each
+    /// segment that stays and freeing the others'.
+    mutating func replace(with segments: [(id: Int64, database: LMDBDatabase)]) {
         precondition(segments.count <= capacity)
-        for (i, slot) in segments.enumerated() { (slots + i).initialize(to: slot) }
+        var kept: [Int64: SegmentFilter] = [:]
+        for i in 0..<count {
+            guard let filter = slots[i].filter else { continue }
+            if segments.contains(where: { $0.id == slots[i].id }) {
+                kept[slots[i].id] = filter
+            } else {
+                filter.deallocate()
+            }
+        }
+        for (i, segment) in segments.enumerated() {
+            (slots + i).initialize(to: Slot(id: segment.id, database: segment.database, filter: kept[segment.id]))
+        }
         count = segments.count
     }
 }

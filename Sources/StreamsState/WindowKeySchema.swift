@@ -93,6 +93,19 @@ struct WindowKeySchema {
         )
     }
 
+    /// The business key of a stored entry: from the stored key for a short key, from the value for
+    /// a long one; `nil` for a malformed entry.
+    static func userKey(stored: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard stored.count >= 2 + 8 else { return nil }
+        let length = UInt16(bigEndian: stored.loadUnaligned(as: UInt16.self))
+        if length == longKeyMarker {
+            guard stored.count == longKeySize else { return nil }
+            return splitLongValue(value)?.key
+        }
+        guard stored.count == 2 + Int(length) + 8 else { return nil }
+        return UnsafeRawBufferPointer(rebasing: stored[2..<(2 + Int(length))])
+    }
+
     /// Decodes a stored entry into (business key, timestamp, value); `nil` if it is malformed.
     static func decode(key stored: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> WindowEntry? {
         guard stored.count >= 2 + 8 else { return nil }

@@ -31,8 +31,8 @@ enum DedupCLI {
         let id = UUID().uuidString.prefix(8)
         let stdoutPath = directory + "/.stdout-\(id)"
         let stderrPath = directory + "/.stderr-\(id)"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

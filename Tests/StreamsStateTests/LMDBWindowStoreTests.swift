@@ -81,6 +81,62 @@ struct LMDBWindowStoreTests {
         try store.close()
     }
 
+    @Test("segment filters never hide an entry: through filter rebuilds, aborts, long keys and a reopen")
+    func segmentFiltersHideNothing() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let configuration = WindowStoreConfiguration(
+            name: "t", retention: .seconds(1_000_000), segmentInterval: .seconds(10))
+        let options = LMDBWindowStore.Options(longKeyThreshold: 24)
+        var rng = SplitMix64(seed: 5)
+        func randomKey() -> [UInt8] {
+            (0..<(8 + Int(rng.next() % 33))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        }
+        // 30,000 keys over three segments: each segment's filter fills and is rebuilt (at 4,096
+        // keys, then at four times that); a third of the keys are long (stored by hash).
+        var committed: [([UInt8], Int64)] = []
+        var store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+        var batch: [([UInt8], Int64)] = []
+        for i in 0..<30_000 {
+            let key = randomKey()
+            let ts = Int64(i % 3) * 10_000 + Int64(i / 3 % 10_000)
+            #expect(try store.insertIfAbsent(key: key, timestampMs: ts, value: [1], conflictRange: 0...29_999) == nil)
+            batch.append((key, ts))
+            if i % 5_000 == 4_999 {
+                if i == 14_999 {
+                    // This batch is rolled back: its keys must be absent, then insertable again.
+                    try store.abort()
+                    for (key, _) in batch {
+                        #expect(try store.firstTimestamp(key: key, from: 0, to: 29_999) == nil)
+                    }
+                    for (key, ts) in batch {
+                        #expect(try store.insertIfAbsent(key: key, timestampMs: ts, value: [1], conflictRange: 0...29_999) == nil)
+                    }
+                }
+                try store.commit(metadata: [:])
+                committed += batch
+                batch.removeAll()
+            }
+        }
+        func check(_ store: LMDBWindowStore, _ label: String) throws {
+            var missing = 0
+            for (key, ts) in committed where try store.firstTimestamp(key: key, from: 0, to: 29_999) != ts {
+                missing += 1
+            }
+            #expect(missing == 0, "\(label): committed entries not found")
+            for _ in 0..<2_000 {
+                #expect(try store.firstTimestamp(key: randomKey(), from: 0, to: 29_999) == nil, "\(label)")
+            }
+        }
+        #expect(store.segmentIDs == [0, 1, 2])
+        try check(store, "after the writes")
+        try store.close()
+        // Segments that existed before this process have no filter and are searched every time.
+        store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+        try check(store, "after reopening")
+        try store.close()
+    }
+
     @Test("expired segments are dropped as whole LMDB databases")
     func segmentsDropped() throws {
         let dir = TemporaryDirectory()
