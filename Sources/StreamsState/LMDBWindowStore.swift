@@ -706,9 +706,10 @@ public final class LMDBWindowStore: WindowStore {
         return index
     }
 
-    /// Rebuilds the full filter of the segment at `index`, four times larger, from its entries (in
-    /// the open transaction, so including this batch's). A segment holding an entry whose key
-    /// cannot be read back loses its filter instead, and is searched from then on.
+    /// Builds the filter of the segment at `index` from its entries (in the open transaction, so
+    /// including this batch's), with room for four times as many keys: when a filter is full, and
+    /// for a segment that was already on disk. A segment holding an entry whose key cannot be read
+    /// back gets no filter, and is searched from then on.
     private func rebuildFilter(at index: Int) throws(LMDBError) {
         let db = segments[index].database
         var filter = SegmentFilter(wordCount: SegmentFilter.wordCount(forKeys: try transaction!.count(of: db)))
@@ -765,6 +766,10 @@ public final class LMDBWindowStore: WindowStore {
         let filtered = end - start > 1
         let hash = filtered ? SegmentFilter.hash(key) : 0
         for i in start..<end {
+            if filtered && segments[i].filter == nil && !segments[i].filterUnavailable {
+                // A segment from before this process opened the store: build its filter once.
+                try rebuildFilter(at: i)
+            }
             let s = segments[i]
             if filtered, let filter = s.filter, !filter.mayContain(hash) { continue }
             if long {

@@ -12,12 +12,14 @@ internal import StreamsLMDB
 /// - Important: A value type over an unowned buffer: the owner calls ``deallocate()`` exactly once
 ///   and never copies the table.
 struct SegmentTable {
-    /// One segment: its id (`floor(timestamp / interval)`), its LMDB database and, if the segment
-    /// was created by this process, the filter of the keys written to it.
+    /// One segment: its id (`floor(timestamp / interval)`), its LMDB database and the filter of
+    /// its keys, once there is one.
     struct Slot {
         var id: Int64
         var database: LMDBDatabase
         var filter: SegmentFilter? = nil
+        /// A filter could not be built (an entry's key is unreadable): always search the segment.
+        var filterUnavailable = false
     }
 
     private let slots: UnsafeMutablePointer<Slot>
@@ -75,10 +77,12 @@ struct SegmentTable {
         return slots[index].filter!.isFull
     }
 
-    /// Gives the segment at `index` a new filter (`nil`: none), freeing the old one.
+    /// Gives the segment at `index` a new filter (`nil`: none, and none is to be built), freeing
+    /// the old one.
     func setFilter(at index: Int, _ filter: SegmentFilter?) {
         slots[index].filter?.deallocate()
         slots[index].filter = filter
+        slots[index].filterUnavailable = filter == nil
     }
 
     /// Adds segment `id` in order and returns its index; `nil` when the table is full.

@@ -81,7 +81,7 @@ struct LMDBWindowStoreTests {
         try store.close()
     }
 
-    @Test("segment filters never hide an entry: through filter rebuilds, aborts, long keys and a reopen")
+    @Test("segment filters never hide an entry: through filter rebuilds, aborts, long keys, and filters built from disk after a reopen")
     func segmentFiltersHideNothing() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
@@ -131,7 +131,7 @@ struct LMDBWindowStoreTests {
         #expect(store.segmentIDs == [0, 1, 2])
         try check(store, "after the writes")
         try store.close()
-        // Segments that existed before this process have no filter and are searched every time.
+        // Segments already on disk get their filters built from their entries on first use.
         store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
         try check(store, "after reopening")
         try store.close()
