@@ -699,8 +699,9 @@ public final class LMDBWindowStore: WindowStore {
 
     private func openNewSegment(_ id: Int64) throws(LMDBError) -> Int {
         let db = try transaction!.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
-        // A segment this process creates sees every write, so it can have a filter from the start.
-        guard let index = segments.insert(id: id, database: db, filter: SegmentFilter()) else {
+        // No filter until a lookup spanning several segments needs one: a store that only ever
+        // has one segment in a lookup's range never pays for filters.
+        guard let index = segments.insert(id: id, database: db, filter: nil) else {
             throw LMDBError(code: .databasesFull, operation: "opening segment \(id)")
         }
         return index
@@ -708,8 +709,8 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Builds the filter of the segment at `index` from its entries (in the open transaction, so
     /// including this batch's), with room for four times as many keys: when a filter is full, and
-    /// for a segment that was already on disk. A segment holding an entry whose key cannot be read
-    /// back gets no filter, and is searched from then on.
+    /// the first time a lookup spanning several segments reaches one without a filter. A segment
+    /// holding an entry whose key cannot be read back gets no filter, and is searched from then on.
     private func rebuildFilter(at index: Int) throws(LMDBError) {
         let db = segments[index].database
         var filter = SegmentFilter(wordCount: SegmentFilter.wordCount(forKeys: try transaction!.count(of: db)))
@@ -767,7 +768,7 @@ public final class LMDBWindowStore: WindowStore {
         let hash = filtered ? SegmentFilter.hash(key) : 0
         for i in start..<end {
             if filtered && segments[i].filter == nil && !segments[i].filterUnavailable {
-                // A segment from before this process opened the store: build its filter once.
+                // The first lookup that spans this segment and another: build its filter, once.
                 try rebuildFilter(at: i)
             }
             let s = segments[i]

@@ -7,10 +7,10 @@
 ///
 /// Correctness rests on one rule: the filter holds a superset of the segment's keys. Bits are only
 /// ever added (deletes and aborted writes leave theirs, which only costs false positives), every
-/// write goes through ``add(_:)``, and a filter is only ever built from all of a segment's entries:
-/// for a segment this process creates, empty at its creation; for one already on disk, from its
-/// entries the first time a lookup spanning several segments reaches it. When a filter fills up it
-/// is rebuilt, larger, from the segment's entries, like a hash table growing.
+/// write to a segment with a filter goes through ``add(_:)``, and a filter is only ever built from
+/// all of the segment's entries (in the open transaction), the first time a lookup spanning several
+/// segments reaches it; a store whose lookups stay within one segment never builds one. When a
+/// filter fills up it is rebuilt, larger, from the segment's entries, like a hash table growing.
 ///
 /// About 16 bits per key, 4 bits per key in one word: roughly 1% false positives when full.
 ///
