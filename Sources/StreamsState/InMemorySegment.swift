@@ -135,7 +135,7 @@ final class InMemorySegment {
             } else if n >= 4 {
                 a = UInt64(p.loadUnaligned(as: UInt32.self))
                 b = UInt64(p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
-            } else {
+            } else if n > 0 {
                 a =
                     UInt64(p.load(as: UInt8.self)) << 16 | UInt64(p.load(fromByteOffset: n >> 1, as: UInt8.self)) << 8
                     | UInt64(p.load(fromByteOffset: n - 1, as: UInt8.self))

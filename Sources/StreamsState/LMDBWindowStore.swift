@@ -853,7 +853,11 @@ public final class LMDBWindowStore: WindowStore {
     private func putUnlogged(
         _ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer, prefixEncoded: Bool = false
     ) throws(StateStoreError) {
+        // Only the first attempt may trust the caller's encoding: after "map full" the batch is
+        // replayed through keyBuffer before `write` runs this body again.
+        var prefixEncoded = prefixEncoded
         try write { () throws(LMDBError) in
+            defer { prefixEncoded = false }
             let index = try createSegment(segmentID(ts))
             let db = segments[index].database
             defer {
@@ -916,7 +920,12 @@ public final class LMDBWindowStore: WindowStore {
         // the live floor, that is iff (s + 1) * interval <= liveFloor (no division on this path).
         guard let oldest = segments.first else { return }
         let (end, overflow) = (oldest.id + 1).multipliedReportingOverflow(by: segmentIntervalMs)
-        if !overflow && end <= liveFloor { try dropExpiredSegments() }
+        if !overflow && end <= liveFloor {
+            try dropExpiredSegments()
+            // A "map full" during a drop rolls stream time back to the last commit while it
+            // replays the batch (this advance is not in the replay log yet): set it again.
+            streamTimeMs = max(streamTimeMs, ts)
+        }
     }
 
     private func dropExpiredSegments() throws(StateStoreError) {

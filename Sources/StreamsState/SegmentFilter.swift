@@ -11,6 +11,8 @@
 /// all of the segment's entries (in the open transaction), the first time a lookup spanning several
 /// segments reaches it; a store whose lookups stay within one segment never builds one. When a
 /// filter fills up it is rebuilt, larger, from the segment's entries, like a hash table growing.
+/// A rollback brings back what the transaction deleted, so every filter is dropped when the store
+/// reloads its segments, and rebuilt on demand.
 ///
 /// About 16 bits per key, 4 bits per key in one word: roughly 1% false positives when full.
 ///

@@ -7,7 +7,7 @@ internal import StreamsLMDB
 /// few (live ones plus one per interval of out-of-order data), so the search is linear.
 ///
 /// Each slot may carry the segment's ``SegmentFilter``, which the table owns: it frees a filter
-/// with its segment, and keeps it across ``replace(with:)`` while the segment stays.
+/// with its segment, and all of them in ``replace(with:)``.
 ///
 /// - Important: A value type over an unowned buffer: the owner calls ``deallocate()`` exactly once
 ///   and never copies the table.
@@ -104,21 +104,16 @@ struct SegmentTable {
         count -= 1
     }
 
-    /// Replaces the contents with `segments` (sorted by id, fitting), keeping the filter of each
-    /// segment that stays and freeing the others'.
+    /// Replaces the contents with `segments` (sorted by id, fitting) and frees every filter.
+    ///
+    /// The store reloads its segments after a rollback, when the data goes back to the last
+    /// commit. A filter built during the rolled-back transaction may lack keys it had deleted and
+    /// that are back now, so no filter survives a reload; they are rebuilt on demand.
     mutating func replace(with segments: [(id: Int64, database: LMDBDatabase)]) {
         precondition(segments.count <= capacity)
-        var kept: [Int64: SegmentFilter] = [:]
-        for i in 0..<count {
-            guard let filter = slots[i].filter else { continue }
-            if segments.contains(where: { $0.id == slots[i].id }) {
-                kept[slots[i].id] = filter
-            } else {
-                filter.deallocate()
-            }
-        }
+        for i in 0..<count { slots[i].filter?.deallocate() }
         for (i, segment) in segments.enumerated() {
-            (slots + i).initialize(to: Slot(id: segment.id, database: segment.database, filter: kept[segment.id]))
+            (slots + i).initialize(to: Slot(id: segment.id, database: segment.database))
         }
         count = segments.count
     }

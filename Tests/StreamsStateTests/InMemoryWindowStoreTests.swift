@@ -63,6 +63,25 @@ struct InMemoryWindowStoreTests {
 
     /// The segment's index on its own, with hash tags chosen to collide and to wrap around the end
     /// of the table, against a dictionary; every rollback is checked against the committed copy.
+    /// An empty key is one key, whatever buffer it comes from: a reused array emptied with spare
+    /// capacity still has a base address over the previous key's bytes, which must not be read.
+    @Test("the empty key is found again from another buffer")
+    func emptyKeyFromReusedBuffers() throws {
+        let store = InMemoryWindowStore(
+            configuration: WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .seconds(1)))
+        var key = Array("first".utf8)
+        key.removeAll(keepingCapacity: true)
+        #expect(try store.insertIfAbsent(key: key, timestampMs: 5, value: [1], conflictRange: 0...10) == nil)
+        key.append(contentsOf: Array("second".utf8))
+        key.removeAll(keepingCapacity: true)
+        #expect(try store.insertIfAbsent(key: key, timestampMs: 6, value: [1], conflictRange: 0...10) == 5)
+        let other = Array("xyz".utf8)
+        let found = other.withUnsafeBytes { bytes in
+            store.firstTimestamp(key: UnsafeRawBufferPointer(rebasing: bytes[1..<1]), from: 0, to: 10)
+        }
+        #expect(found == 5)
+    }
+
     @Test("segment index with colliding tags agrees with a dictionary", arguments: [1, 2, 3, 4] as [UInt64])
     func segmentIndex(seed: UInt64) {
         var rng = SplitMix64(seed: seed)

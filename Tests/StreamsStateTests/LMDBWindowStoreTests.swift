@@ -137,6 +137,46 @@ struct LMDBWindowStoreTests {
         try store.close()
     }
 
+    @Test("a filter built after a delete does not outlive the abort that brings the entry back")
+    func filterBuiltAfterDeleteDoesNotSurviveAbort() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let configuration = WindowStoreConfiguration(name: "t", retention: .seconds(1_000), segmentInterval: .seconds(1))
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        let key = Array("K".utf8)
+        try store.put(key: key, timestampMs: 500, value: [1])
+        try store.put(key: Array("other".utf8), timestampMs: 1_500, value: [2])
+        try store.commit(metadata: [:])
+        try store.delete(key: key, timestampMs: 500)
+        // A lookup over both segments builds their filters from what the transaction sees.
+        #expect(try store.firstTimestamp(key: Array("x".utf8), from: 0, to: 1_999) == nil)
+        try store.abort()
+        #expect(try store.firstTimestamp(key: key, from: 0, to: 1_999) == 500)
+        #expect(try store.insertIfAbsent(key: key, timestampMs: 1_600, value: [3], conflictRange: 0...1_999) == 500)
+        try store.close()
+    }
+
+    @Test("\"map full\" during an insert's put stores the entry under its own key")
+    func mapFullDuringInsertKeepsKeys() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let configuration = WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .seconds(1))
+        // A small map, so that the batch's puts hit MDB_MAP_FULL (and replay the batch) many times.
+        let store = try LMDBWindowStore(
+            directory: dir.path, configuration: configuration, options: .init(initialMapSize: 256 << 10))
+        let value = [UInt8](repeating: 9, count: 200)
+        let keys = (0..<20_000).map { Array("key-\($0 + 1_000_000)".utf8) }
+        for key in keys {
+            #expect(try store.insertIfAbsent(key: key, timestampMs: 100, value: value, conflictRange: 0...100) == nil)
+        }
+        try store.commit(metadata: [:])
+        var missing = 0
+        for key in keys where try store.firstTimestamp(key: key, from: 0, to: 100) == nil { missing += 1 }
+        #expect(missing == 0)
+        #expect(try store.allEntries().count == keys.count)
+        try store.close()
+    }
+
     @Test("expired segments are dropped as whole LMDB databases")
     func segmentsDropped() throws {
         let dir = TemporaryDirectory()
