@@ -24,11 +24,15 @@ struct LMDBWindowStoreTests {
         do {
             let store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
             for (i, key) in keys.enumerated() {
-                #expect(try store.insertIfAbsent(key: key, timestampMs: 1_000 + Int64(i), value: [UInt8(i)], conflictRange: 0...5_000) == nil)
+                #expect(
+                    try store.insertIfAbsent(
+                        key: key, timestampMs: 1_000 + Int64(i), value: [UInt8(i)], conflictRange: 0...5_000) == nil)
             }
             for (i, key) in keys.enumerated() {
                 // A second occurrence finds exactly its own first one.
-                #expect(try store.insertIfAbsent(key: key, timestampMs: 2_000, value: [0], conflictRange: 0...5_000) == 1_000 + Int64(i))
+                #expect(
+                    try store.insertIfAbsent(key: key, timestampMs: 2_000, value: [0], conflictRange: 0...5_000)
+                        == 1_000 + Int64(i))
                 try store.put(key: key, timestampMs: 1_500 + Int64(i), value: [UInt8(i), 1])
             }
             try store.delete(key: keys[3], timestampMs: 1_003)
@@ -60,10 +64,14 @@ struct LMDBWindowStoreTests {
         // Boundaries on both sides of zero and of the range (Int64.min itself is always expired),
         // where the store's cached segment, and the one before it, must not answer for a
         // timestamp outside them.
-        var timestamps: [Int64] = [.min + 1, .min + 2, .max, .max - 1, -1, 0, 1, -interval, -interval - 1, interval - 1]
+        var timestamps: [Int64] = [
+            .min + 1, .min + 2, .max, .max - 1, -1, 0, 1, -interval, -interval - 1, interval - 1,
+        ]
         timestamps += [interval, 3 * interval - 1, 3 * interval, Int64.max - interval, Int64.min + interval]
         var rng = SplitMix64(seed: 11)
-        for _ in 0..<200 { timestamps.append(Int64(bitPattern: rng.next()) / 1_000_000_000 * [1, 7_000][Int(rng.next() % 2)]) }
+        for _ in 0..<200 {
+            timestamps.append(Int64(bitPattern: rng.next()) / 1_000_000_000 * [1, 7_000][Int(rng.next() % 2)])
+        }
         for _ in 0..<3 { timestamps.shuffle(using: &rng) }
         func floorID(_ ts: Int64) -> Int64 {
             let q = ts / interval
@@ -81,7 +89,9 @@ struct LMDBWindowStoreTests {
         try store.close()
     }
 
-    @Test("segment filters never hide an entry: through filter rebuilds, aborts, long keys, and filters built from disk after a reopen")
+    @Test(
+        "segment filters never hide an entry: through filter rebuilds, aborts, long keys, and filters built from disk after a reopen"
+    )
     func segmentFiltersHideNothing() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
@@ -110,7 +120,9 @@ struct LMDBWindowStoreTests {
                         #expect(try store.firstTimestamp(key: key, from: 0, to: 29_999) == nil)
                     }
                     for (key, ts) in batch {
-                        #expect(try store.insertIfAbsent(key: key, timestampMs: ts, value: [1], conflictRange: 0...29_999) == nil)
+                        #expect(
+                            try store.insertIfAbsent(key: key, timestampMs: ts, value: [1], conflictRange: 0...29_999)
+                                == nil)
                     }
                 }
                 try store.commit(metadata: [:])
@@ -139,41 +151,47 @@ struct LMDBWindowStoreTests {
 
     @Test("a filter built after a delete does not outlive the abort that brings the entry back")
     func filterBuiltAfterDeleteDoesNotSurviveAbort() throws {
-        let dir = TemporaryDirectory()
-        defer { dir.remove() }
-        let configuration = WindowStoreConfiguration(name: "t", retention: .seconds(1_000), segmentInterval: .seconds(1))
-        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
-        let key = Array("K".utf8)
-        try store.put(key: key, timestampMs: 500, value: [1])
-        try store.put(key: Array("other".utf8), timestampMs: 1_500, value: [2])
-        try store.commit(metadata: [:])
-        try store.delete(key: key, timestampMs: 500)
-        // A lookup over both segments builds their filters from what the transaction sees.
-        #expect(try store.firstTimestamp(key: Array("x".utf8), from: 0, to: 1_999) == nil)
-        try store.abort()
-        #expect(try store.firstTimestamp(key: key, from: 0, to: 1_999) == 500)
-        #expect(try store.insertIfAbsent(key: key, timestampMs: 1_600, value: [3], conflictRange: 0...1_999) == 500)
-        try store.close()
+        try withStore(retention: .seconds(1_000)) { store in
+            let key = Array("K".utf8)
+            try store.put(key: key, timestampMs: 500, value: [1])
+            try store.put(key: Array("other".utf8), timestampMs: 1_500, value: [2])
+            try store.commit(metadata: [:])
+            try store.delete(key: key, timestampMs: 500)
+            // A lookup over both segments builds their filters from what the transaction sees.
+            #expect(try store.firstTimestamp(key: Array("x".utf8), from: 0, to: 1_999) == nil)
+            try store.abort()
+            #expect(try store.firstTimestamp(key: key, from: 0, to: 1_999) == 500)
+            #expect(try store.insertIfAbsent(key: key, timestampMs: 1_600, value: [3], conflictRange: 0...1_999) == 500)
+        }
     }
 
     @Test("\"map full\" during an insert's put stores the entry under its own key")
     func mapFullDuringInsertKeepsKeys() throws {
+        // A small map, so that the batch's puts hit MDB_MAP_FULL (and replay the batch) many times.
+        try withStore(retention: .seconds(10), options: .init(initialMapSize: 256 << 10)) { store in
+            let value = [UInt8](repeating: 9, count: 200)
+            let keys = (0..<20_000).map { Array("key-\($0 + 1_000_000)".utf8) }
+            for key in keys {
+                #expect(
+                    try store.insertIfAbsent(key: key, timestampMs: 100, value: value, conflictRange: 0...100) == nil)
+            }
+            try store.commit(metadata: [:])
+            var missing = 0
+            for key in keys where try store.firstTimestamp(key: key, from: 0, to: 100) == nil { missing += 1 }
+            #expect(missing == 0)
+            #expect(try store.allEntries().count == keys.count)
+        }
+    }
+
+    /// Runs `body` on a new store with one-second segments in a temporary directory, then closes it.
+    private func withStore(
+        retention: Duration, options: LMDBWindowStore.Options = .init(), _ body: (LMDBWindowStore) throws -> Void
+    ) throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        let configuration = WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .seconds(1))
-        // A small map, so that the batch's puts hit MDB_MAP_FULL (and replay the batch) many times.
-        let store = try LMDBWindowStore(
-            directory: dir.path, configuration: configuration, options: .init(initialMapSize: 256 << 10))
-        let value = [UInt8](repeating: 9, count: 200)
-        let keys = (0..<20_000).map { Array("key-\($0 + 1_000_000)".utf8) }
-        for key in keys {
-            #expect(try store.insertIfAbsent(key: key, timestampMs: 100, value: value, conflictRange: 0...100) == nil)
-        }
-        try store.commit(metadata: [:])
-        var missing = 0
-        for key in keys where try store.firstTimestamp(key: key, from: 0, to: 100) == nil { missing += 1 }
-        #expect(missing == 0)
-        #expect(try store.allEntries().count == keys.count)
+        let configuration = WindowStoreConfiguration(name: "t", retention: retention, segmentInterval: .seconds(1))
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+        try body(store)
         try store.close()
     }
 
@@ -299,8 +317,11 @@ struct LMDBWindowStoreTests {
         let garbage = dir.path + "/garbage"
         try FileManager.default.createDirectory(atPath: garbage, withIntermediateDirectories: true)
         var rng = SplitMix64(seed: 9)
-        try Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &rng) }).write(to: URL(fileURLWithPath: garbage + "/data.mdb"))
-        let e1 = #expect(throws: StateStoreError.self) { _ = try LMDBWindowStore(directory: garbage, configuration: configuration) }
+        try Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &rng) }).write(
+            to: URL(fileURLWithPath: garbage + "/data.mdb"))
+        let e1 = #expect(throws: StateStoreError.self) {
+            _ = try LMDBWindowStore(directory: garbage, configuration: configuration)
+        }
         #expect(e1?.code == .corrupt)
         #expect(e1?.description.contains("rebuild it from its changelog") == true)
 
@@ -316,7 +337,9 @@ struct LMDBWindowStoreTests {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: truncated + "/data.mdb"))
         try handle.truncate(atOffset: UInt64(used / 2))
         try handle.close()
-        let e2 = #expect(throws: StateStoreError.self) { _ = try LMDBWindowStore(directory: truncated, configuration: configuration) }
+        let e2 = #expect(throws: StateStoreError.self) {
+            _ = try LMDBWindowStore(directory: truncated, configuration: configuration)
+        }
         #expect(e2?.code == .corrupt)
 
         // Foreign: a valid LMDB environment that is not a window store.
@@ -325,7 +348,9 @@ struct LMDBWindowStoreTests {
         try LMDBEnvironment(path: foreign).withWriteTransaction { (txn) throws(LMDBError) in
             _ = try txn.openDatabase(named: "somebody-else")
         }
-        let e3 = #expect(throws: StateStoreError.self) { _ = try LMDBWindowStore(directory: foreign, configuration: configuration) }
+        let e3 = #expect(throws: StateStoreError.self) {
+            _ = try LMDBWindowStore(directory: foreign, configuration: configuration)
+        }
         #expect(e3?.code == .corrupt)
         #expect(e3?.message.contains("not a swift-dedup window store") == true)
     }
@@ -382,7 +407,8 @@ struct LMDBWindowStoreTests {
             if i % 10 == 0 {
                 try source.delete(key: key, timestampMs: ts - 70)
             } else {
-                _ = try source.insertIfAbsent(key: key, timestampMs: ts, value: [UInt8(i % 256)], conflictRange: (ts - 999)...(ts + 999))
+                _ = try source.insertIfAbsent(
+                    key: key, timestampMs: ts, value: [UInt8(i % 256)], conflictRange: (ts - 999)...(ts + 999))
             }
             source.advanceStreamTime(to: ts)
         }
