@@ -861,7 +861,9 @@ public final class LMDBWindowStore: WindowStore {
             let index = try createSegment(segmentID(ts))
             let db = segments[index].database
             defer {
-                if segments.addToFilter(at: index, SegmentFilter.hash(key)) { try? rebuildFilter(at: index) }
+                // A rebuild that fails (the transaction is failing too) leaves the full filter in
+                // place, which still holds every key: it only answers "maybe" more often.
+                if segments.addToFilter(at: index, key) { try? rebuildFilter(at: index) }
             }
             if schema.isLong(key) {
                 let lookup = try chainLookup(key, in: db)

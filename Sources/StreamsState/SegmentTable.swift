@@ -68,12 +68,12 @@ struct SegmentTable {
         index(of: id).map { slots[$0].database }
     }
 
-    /// Records `hash` in the filter of the segment at `index`, if it has one; returns whether that
-    /// filter is now full.
+    /// Records `key` in the filter of the segment at `index`, if it has one (a segment without one
+    /// costs no hashing); returns whether that filter is now full.
     @inline(__always)
-    func addToFilter(at index: Int, _ hash: UInt64) -> Bool {
+    func addToFilter(at index: Int, _ key: UnsafeRawBufferPointer) -> Bool {
         guard slots[index].filter != nil else { return false }
-        slots[index].filter!.add(hash)
+        slots[index].filter!.add(SegmentFilter.hash(key))
         return slots[index].filter!.isFull
     }
 
