@@ -316,16 +316,19 @@ final class EmbeddedEngine: StreamsEngine {
                 input.pendingHead = 0
             }
         }
+        // Both guarantees make the outputs durable before the checkpoint that counts them as
+        // written: otherwise an operating-system crash could lose lines whose input positions the
+        // checkpoint has moved past. At-least-once only skips the cut back on restart. The
+        // in-memory store has no durability, so its outputs are only flushed.
         for output in outputs.values {
-            if isExactlyOnce { try output.sync() } else { try output.flush() }
+            if state == nil { try output.flush() } else { try output.sync() }
         }
         guard let state else {
             // No durability (the in-memory store): nothing to record, positions are not used.
             return Dictionary(
                 uniqueKeysWithValues: (task?.changelogs ?? []).map { ($0, ChangelogPosition.beginning) })
         }
-        // The changelog is synced under both guarantees (the store must never get ahead of it);
-        // at-least-once saves the outputs' fsyncs and commits less often.
+        // The changelog is synced under both guarantees: the store must never get ahead of it.
         try changelog?.sync()
         let position = changelog?.position ?? ChangelogFilePosition(generation: 0, offset: 0)
         let next = Checkpoint(

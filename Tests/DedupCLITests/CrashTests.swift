@@ -90,6 +90,15 @@ struct CrashTests {
                 "round \(round): the checkpoint went back from \(lastCommitted) to \(committed) lines")
             if killed && committed > lastCommitted && committed < setup.totalLines { midRun += 1 }
             lastCommitted = committed
+            // Under both guarantees a commit makes the outputs durable before its checkpoint, and
+            // records how much of them it covers: the first line of the input is always kept, so
+            // a checkpoint past it covers output, and the file holds at least that much.
+            if committed > 0 {
+                let output = setup.dir.file("out.jsonl")
+                let length = Files.committedLength(state, of: output) ?? 0
+                #expect(length > 0, "round \(round): a checkpoint of \(committed) lines covers no output")
+                #expect(Files.read(output).count >= length, "round \(round): the output is shorter than committed")
+            }
         }
         let final = try DedupCLI.run(setup.arguments(extra), in: setup.dir.path)
         #expect(final.status == 0, "\(final)")

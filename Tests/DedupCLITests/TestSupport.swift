@@ -79,6 +79,12 @@ extension Files {
         return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
     }
 
+    /// The length of output `path` that the checkpoint counts as committed (durable), if listed.
+    static func committedLength(_ state: String, of path: String) -> Int? {
+        guard let outputs = checkpoint(state)?["outputs"] as? [[String: Any]] else { return nil }
+        return (outputs.first { $0["path"] as? String == path }?["committedLength"] as? NSNumber)?.intValue
+    }
+
     /// The sum of the checkpoint's input line numbers: how many lines it covers.
     static func committedLines(_ state: String) -> Int? {
         guard let inputs = checkpoint(state)?["inputs"] as? [[String: Any]] else { return nil }
