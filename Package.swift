@@ -9,7 +9,8 @@
 // - StreamsCore: the runtime (Record, Topology, Processor, StreamTask, engine seams).
 // - StreamsDedup: the Deduplicator processor.
 // - StreamsTestKit: TopologyTestDriver for users' unit tests.
-// - StreamsEmbedded / DedupCLI: the embedded JSON Lines engine and the `dedup` executable.
+// - StreamsEmbedded / DedupCLI: the embedded JSON Lines engine and the `dedup` executable;
+//   CStreamsSystem declares the Linux file calls Glibc leaves out, for StreamsEmbedded's Descriptor.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -39,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
+        // Linux calls the Glibc module leaves out (sync_file_range); header only, no library.
+        .systemLibrary(name: "CStreamsSystem"),
         .systemLibrary(
             name: "CStreamsLMDB",
             pkgConfig: "lmdb",
@@ -88,6 +91,7 @@ let package = Package(
                 "StreamsDedup",
                 "StreamsState",
                 "StreamsJSON",
+                "CStreamsSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -183,6 +183,19 @@ public final class ChangelogFile: ChangelogSink {
         if buffer.isEmpty { bufferedRecordCount = 0 }
     }
 
+    /// Writes the buffered records once they pass `threshold` bytes, and starts the device write
+    /// of those bytes without waiting, so that the commit's ``sync()`` has little left to wait
+    /// for. Call between records (the engine does after each processed batch); nothing becomes
+    /// committed: ``position`` stays where the last ``sync()`` left it.
+    ///
+    /// - Throws: as ``flush()``.
+    public func writeAhead(threshold: Int) throws(EmbeddedError) {
+        guard buffer.count >= threshold else { return }
+        let start = writtenLength
+        try flush()
+        descriptor.startWriteback(offset: start, length: Int(writtenLength - start))
+    }
+
     /// Flushes and makes the file durable (`fsync`), then advances ``position``.
     ///
     /// - Throws: ``EmbeddedError`` naming the file.

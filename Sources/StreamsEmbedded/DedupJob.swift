@@ -119,6 +119,7 @@ public final class DedupJob {
                 do { processed = try manager.processBuffered(maxRecords: processable) } catch {
                     throw DedupJobError(error)
                 }
+                try engine.writeAhead()
             }
             let generation = engine.checkpoint?.generation
             do { try manager.maybeCommit() } catch { throw DedupJobError(error) }

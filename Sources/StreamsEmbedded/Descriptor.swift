@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
     internal import Darwin
 #endif
+internal import CStreamsSystem
 
 /// The thin layer over POSIX file calls that every file type of this module uses: retries on
 /// `EINTR`, loops over short writes, and turns `errno` into ``EmbeddedError`` naming the file.
@@ -108,6 +109,17 @@ struct Descriptor {
             if errno == EINTR { continue }
             throw EmbeddedError.system("fsync", path, errno: errno, role: role)
         }
+    }
+
+    /// Asks the kernel to start writing `[offset, offset + length)` to the device now, without
+    /// waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)` on Linux, nothing elsewhere).
+    ///
+    /// A hint, not durability: the commit's ``sync()`` still makes the data durable, but finds
+    /// little left to write, so a commit waits for the device less. Failures are ignored (the
+    /// hint does not apply to pipes, and the ``sync()`` reports any real write error).
+    func startWriteback(offset: Int64, length: Int) {
+        guard length > 0 else { return }
+        _ = c_streams_start_writeback(fd, offset, Int64(length))
     }
 
     /// Cuts or extends the file to `length` bytes.

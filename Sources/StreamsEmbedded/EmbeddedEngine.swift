@@ -345,6 +345,12 @@ final class EmbeddedEngine: StreamsEngine {
         return positions
     }
 
+    /// Writes the changelog's buffered records ahead of the commit once they pass 1 MiB (see
+    /// ``ChangelogFile/writeAhead(threshold:)``); the engine calls it between batches.
+    func writeAhead() throws(DedupJobError) {
+        try Self.wrap { () throws(EmbeddedError) in try changelog?.writeAhead(threshold: 1 << 20) }
+    }
+
     func abort() {
         // Nothing of the batch may stay: cut outputs and the changelog back to the last commit.
         for output in outputs.values where !output.isStandardOutput {

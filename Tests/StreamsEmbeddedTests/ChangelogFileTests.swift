@@ -19,6 +19,16 @@ struct ChangelogFileTests {
         }
     }
 
+    /// A new changelog in `dir` holding `entries`, synced (committed).
+    static func changelog(in dir: TemporaryDirectory, committing entries: ArraySlice<ChangelogEntry>) throws
+        -> ChangelogFile
+    {
+        let changelog = try ChangelogFile(directory: dir.path, committed: nil)
+        for entry in entries { changelog.append(entry) }
+        try changelog.sync()
+        return changelog
+    }
+
     static func readAll(_ reader: ChangelogFileReader, batch: Int = 100) throws -> [ChangelogEntry] {
         var all: [ChangelogEntry] = []
         while true {
@@ -154,15 +164,35 @@ struct ChangelogFileTests {
     func discardUncommitted() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        let changelog = try ChangelogFile(directory: dir.path, committed: nil)
         let entries = Self.sampleEntries(20)
-        for entry in entries.prefix(10) { changelog.append(entry) }
-        try changelog.sync()
+        let changelog = try Self.changelog(in: dir, committing: entries.prefix(10))
         for entry in entries.suffix(10) { changelog.append(entry) }
         try changelog.flush()
         try changelog.discardUncommitted()
         #expect(changelog.appendedPosition == changelog.position)
         #expect(try Self.readAll(changelog.reader()) == Array(entries.prefix(10)))
+    }
+
+    @Test("write-ahead writes past the threshold only, commits nothing, and is cut off on reopen")
+    func writeAhead() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let entries = Self.sampleEntries(400)
+        let changelog = try Self.changelog(in: dir, committing: entries.prefix(100))
+        let committed = changelog.position
+        for entry in entries.suffix(300) { changelog.append(entry) }
+        let appended = changelog.appendedPosition
+        try changelog.writeAhead(threshold: Int(appended.offset - committed.offset) + 1)  // below: no write
+        #expect(Files.size(changelog.path) == committed.offset)
+        try changelog.writeAhead(threshold: 1_024)
+        #expect(Files.size(changelog.path) == appended.offset)
+        #expect(changelog.position == committed)
+        #expect(changelog.appendedPosition == appended)
+        changelog.close()
+        // A crash now: reopening at the checkpoint's position drops what was written ahead.
+        let reopened = try ChangelogFile(directory: dir.path, committed: committed)
+        #expect(try Self.readAll(reopened.reader()) == Array(entries.prefix(100)))
+        #expect(Files.size(reopened.path) == committed.offset)
     }
 
     @Test("positions encode to store metadata and back")
