@@ -419,7 +419,10 @@ final class EmbeddedEngine: StreamsEngine {
 /// The changelog sink the store keeps: forwards to the current changelog file, which compaction
 /// replaces.
 final class ChangelogForwarder: ChangelogSink {
-    var target: ChangelogFile?
+    /// Not retained: the engine owns the file (``EmbeddedEngine/changelog``) and sets this beside
+    /// it, and the store appends only while the engine is open. A strong reference here cost a
+    /// retain and a release per stored record.
+    unowned(unsafe) var target: ChangelogFile?
 
     @inline(__always)
     func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?) {
