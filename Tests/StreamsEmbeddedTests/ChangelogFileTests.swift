@@ -1,6 +1,6 @@
 import Foundation
 import StreamsCore
-import StreamsEmbedded
+@testable import StreamsEmbedded
 import StreamsState
 import Testing
 import StreamsTestSupport
@@ -43,6 +43,30 @@ struct ChangelogFileTests {
     func crc() {
         #expect(CRC32C.checksum("123456789") == 0xE306_9283)
         #expect(CRC32C.checksum("") == 0)
+    }
+
+    @Test("the CRC-32C instruction and the software tables agree at every length, offset and chaining")
+    func crcHardwareMatchesSoftware() {
+        var rng = SplitMix64(seed: 42)
+        let bytes = (0..<300).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        bytes.withUnsafeBytes { all in
+            for offset in 0..<8 {
+                for length in 0...(all.count - offset) where length < 40 || length % 7 == 0 {
+                    let slice = UnsafeRawBufferPointer(rebasing: all[offset..<(offset + length)])
+                    let expected = CRC32C.softwareChecksum(slice)
+                    #expect(CRC32C.checksum(slice) == expected, "offset \(offset), length \(length)")
+                    let split = length / 3
+                    let chained = CRC32C.checksum(
+                        UnsafeRawBufferPointer(rebasing: slice[split...]),
+                        continuing: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: slice[..<split])))
+                    #expect(chained == expected, "offset \(offset), length \(length), split \(split)")
+                }
+            }
+        }
+        // Where the instruction exists (x86-64 since 2008), the first comparisons tested it.
+        #if arch(x86_64)
+            #expect(CRC32C.hardwareAvailable)
+        #endif
     }
 
     @Test("entries round-trip exactly: values, tombstones, empty keys, a value larger than the read chunk")
