@@ -243,7 +243,8 @@ struct ChangelogFileTests {
         #expect(changelog.recovery(forStoreAt: end) == .upToDate)
         #expect(changelog.recovery(forStoreAt: start) == .replay(from: start.offset))
         if case .rebuild = changelog.recovery(forStoreAt: nil) {} else { Issue.record("no position must rebuild") }
-        if case .rebuild = changelog.recovery(forStoreAt: ChangelogFilePosition(generation: 1, offset: end.offset + 1)) {
+        if case .rebuild = changelog.recovery(forStoreAt: ChangelogFilePosition(generation: 1, offset: end.offset + 1))
+        {
         } else {
             Issue.record("a store ahead of the changelog must rebuild")
         }
