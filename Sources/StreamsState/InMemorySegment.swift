@@ -225,6 +225,23 @@ final class InMemorySegment {
         }
     }
 
+    /// Calls `body` with the key, timestamp and value of every entry that is not deleted, in
+    /// insertion order, without copying: the pointers are valid during the call only, and `body`
+    /// must not modify the segment.
+    func forEachRawEntry<E: Error>(
+        _ body: (UnsafeRawBufferPointer, Int64, UnsafeRawBufferPointer) throws(E) -> Void
+    ) throws(E) {
+        for i in 0..<entryCount {
+            let entry = entries[i]
+            guard !entry.value.isDeleted else { continue }
+            try body(
+                UnsafeRawBufferPointer(start: arena.base + entry.keyOffset, count: Int(entry.keyLength)),
+                entry.timestampMs,
+                UnsafeRawBufferPointer(start: arena.base + entry.value.offset, count: Int(entry.value.length))
+            )
+        }
+    }
+
     // MARK: Writing
 
     /// Writes `(key, timestampMs) -> value`, replacing the value of an existing entry.

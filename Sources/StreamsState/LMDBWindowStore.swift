@@ -15,6 +15,12 @@ public import StreamsLMDB
 /// ``commit(metadata:)``; when the map fills up, the transaction is aborted, the map doubled and
 /// the batch replayed, so callers never see "map full" below ``Options/maxMapSize``.
 ///
+/// Each segment has a Bloom filter (``SegmentFilter``) once a lookup needs it. `insertIfAbsent`
+/// asks LMDB only about segments whose filter may hold the key, and defers its puts
+/// (``PendingPuts``): they wait in memory and are written in key order at the commit, before any
+/// other operation, or after ``Options/maxPendingPuts``; sorted, most puts land on the leaf page of
+/// the one before and skip the descent from the root.
+///
 /// Kafka Streams counterpart: `RocksDBWindowStore` over `RocksDBSegmentedBytesStore`.
 ///
 /// - Important: Owned by one thread at a time. The open write transaction holds LMDB's writer
@@ -41,6 +47,11 @@ public final class LMDBWindowStore: WindowStore {
         public var keyHash: KeyHash
         /// The largest business key accepted, in bytes. Default 16 MiB.
         public var maxKeySize: Int
+        /// How many puts of ``LMDBWindowStore/insertIfAbsent(key:timestampMs:value:conflictRange:)``
+        /// may wait in memory before they are written to LMDB in key order (see ``PendingPuts``);
+        /// they are written at the latest at the commit. Default 262,144 (about 13 MiB with 20-byte
+        /// keys); 0 writes every put at once.
+        public var maxPendingPuts: Int
 
         /// Creates options; every parameter has the default documented on its property.
         public init(
@@ -51,7 +62,8 @@ public final class LMDBWindowStore: WindowStore {
             onConfigurationMismatch: ConfigurationMismatchPolicy = .fail,
             longKeyThreshold: Int = 400,
             keyHash: KeyHash = .fnv1a,
-            maxKeySize: Int = 16 << 20
+            maxKeySize: Int = 16 << 20,
+            maxPendingPuts: Int = 1 << 18
         ) {
             self.environmentFlags = environmentFlags
             self.initialMapSize = initialMapSize
@@ -61,6 +73,7 @@ public final class LMDBWindowStore: WindowStore {
             self.longKeyThreshold = longKeyThreshold
             self.keyHash = keyHash
             self.maxKeySize = maxKeySize
+            self.maxPendingPuts = maxPendingPuts
         }
     }
 
@@ -121,6 +134,8 @@ public final class LMDBWindowStore: WindowStore {
     private var committedStreamTimeMs: Int64 = .min
     /// Every mutation of the open transaction, to replay after growing a full map.
     @exclusivity(unchecked) private var replayLog = ReplayLog()
+    /// Puts of `insertIfAbsent` not yet written to LMDB; every other operation flushes them first.
+    private let pendingPuts = PendingPuts()
     /// Scratch space for stored keys (longest: a short key of `threshold` bytes).
     private let keyBuffer: UnsafeMutableRawBufferPointer
     @exclusivity(unchecked) private var valueBuffer: [UInt8] = []
@@ -384,6 +399,8 @@ public final class LMDBWindowStore: WindowStore {
 
     private func recoverFromFullMap() throws(StateStoreError) {
         transaction.take()?.abort()
+        // The replay below writes the pending puts too (they are in the log), directly.
+        pendingPuts.removeAll()
         do {
             try environment.growMap()
         } catch {
@@ -415,6 +432,7 @@ public final class LMDBWindowStore: WindowStore {
         for key in metadata.keys {
             precondition(!key.hasPrefix("streams."), "metadata keys starting with 'streams.' are reserved")
         }
+        try flushPendingPuts()
         while true {
             try write { () throws(LMDBError) in
                 for (key, value) in metadata {
@@ -457,6 +475,7 @@ public final class LMDBWindowStore: WindowStore {
 
     private func rollBack() throws(StateStoreError) {
         transaction.take()?.abort()
+        pendingPuts.removeAll()
         replayLog.removeAll()
         streamTimeMs = committedStreamTimeMs
         try reloadSegments()
@@ -471,6 +490,7 @@ public final class LMDBWindowStore: WindowStore {
     public func close() throws(StateStoreError) {
         guard !isClosed else { return }
         transaction.take()?.abort()
+        pendingPuts.removeAll()
         defer { isClosed = true }
         do {
             try environment.withWriteTransaction { (txn) throws(LMDBError) in
@@ -487,7 +507,8 @@ public final class LMDBWindowStore: WindowStore {
     /// The number of entries in all segments, expired ones of undropped segments included.
     public var approximateEntryCount: Int {
         get throws(StateStoreError) {
-            try write { () throws(LMDBError) in
+            try flushPendingPuts()
+            return try write { () throws(LMDBError) in
                 var total = 0
                 for i in 0..<segments.count { total += try transaction!.count(of: segments[i].database) }
                 return total
@@ -510,12 +531,18 @@ public final class LMDBWindowStore: WindowStore {
     {
         try checkKey(key)
         guard !isExpired(timestampMs) else { return }
+        try flushPendingPuts()
         try putUnlogged(key, timestampMs, value)
         replayLog.appendPut(key, timestampMs, value)
         changelog?.append(key: key, timestampMs: timestampMs, value: value)
     }
 
     /// Inserts unless a live entry of `key` lies in `conflictRange`; see ``WindowStore``.
+    ///
+    /// A short key's put is deferred (see ``PendingPuts``): the lookup asks each segment's filter,
+    /// then the pending puts and LMDB of the segments that may hold the key, and the put waits in
+    /// memory for the next flush (the commit, any other operation, or ``Options/maxPendingPuts``), which
+    /// writes the batch in key order. A segment without a usable filter gets the put directly.
     public func insertIfAbsent(
         key: UnsafeRawBufferPointer,
         timestampMs: Int64,
@@ -526,20 +553,111 @@ public final class LMDBWindowStore: WindowStore {
         let floor = liveFloor
         let low = max(conflictRange.lowerBound, floor)
         let high = conflictRange.upperBound
-        // A short key's stored form is encoded once, for the lookup and the put.
-        let short = !schema.isLong(key)
-        if short { _ = schema.encodeShort(key, low, into: keyBuffer) }
-        if low <= high {
-            let found = try write { () throws(LMDBError) -> Int64? in
-                try firstTimestamp(key, from: low, to: high, prefixEncoded: short)
+        if schema.isLong(key) {
+            if low <= high {
+                let found = try write { () throws(LMDBError) -> Int64? in try firstTimestamp(key, from: low, to: high) }
+                if let found { return found }
             }
-            if let found { return found }
+            guard timestampMs >= floor else { return nil }
+            try putUnlogged(key, timestampMs, value)
+        } else {
+            let hash = SegmentFilter.hash(key)
+            let found = try write { () throws(LMDBError) -> Int64? in
+                if low <= high, let found = try firstShortTimestamp(key, hash: hash, from: low, to: high) {
+                    return found
+                }
+                guard timestampMs >= floor else { return nil }
+                try deferPut(key, hash: hash, timestampMs, value)
+                return nil
+            }
+            if found != nil || timestampMs < floor { return found }
         }
-        guard timestampMs >= floor else { return nil }
-        try putUnlogged(key, timestampMs, value, prefixEncoded: short)
         replayLog.appendPut(key, timestampMs, value)
         changelog?.append(key: key, timestampMs: timestampMs, value: value)
+        if pendingPuts.count >= options.maxPendingPuts { try flushPendingPuts() }
         return nil
+    }
+
+    /// The hash tag of `key` in ``PendingPuts``, from its filter hash.
+    @inline(__always)
+    private static func pendingTag(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash >> 17) }
+
+    /// `insertIfAbsent`'s lookup of short `key`: the earliest timestamp in `[from, to]` over LMDB
+    /// and the pending puts, asking LMDB only of segments whose filter may hold the key.
+    @inline(__always)
+    private func firstShortTimestamp(
+        _ key: UnsafeRawBufferPointer, hash: UInt64, from: Int64, to: Int64
+    ) throws(LMDBError) -> Int64? {
+        let first = segmentID(from)
+        let last = segmentID(to)
+        var i = 0
+        while i < segments.count && segments[i].id < first { i += 1 }
+        while i < segments.count && segments[i].id <= last {
+            if segments[i].filter == nil && !segments[i].filterUnavailable { try rebuildFilter(at: i) }
+            let s = segments[i]
+            i += 1
+            if let filter = s.filter, !filter.mayContain(hash) { continue }
+            var best = pendingPuts.earliestTimestamp(
+                key, tag: Self.pendingTag(hash), segmentID: s.id, from: from, to: to)
+            let length = schema.encodeShort(key, from, into: keyBuffer)
+            var cursor = try transaction!.cachedCursor(on: s.database)
+            if try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length])) {
+                let stored = cursor.key
+                if WindowKeySchema.storedKey(stored, matchesShort: key) {
+                    let ts = WindowKeySchema.timestamp(of: stored)
+                    if ts <= to && ts < (best ?? .max) { best = ts }
+                }
+            }
+            // Segments partition time: the first one holding the key holds its earliest entry.
+            if let best { return best }
+        }
+        return nil
+    }
+
+    /// Records the put of short `key` as pending in its segment (created if needed), or writes it
+    /// directly when the segment has no usable filter (a lookup could not skip LMDB there, and
+    /// only a filter that knows the pending keys may send a lookup past them).
+    @inline(__always)
+    private func deferPut(
+        _ key: UnsafeRawBufferPointer, hash: UInt64, _ ts: Int64, _ value: UnsafeRawBufferPointer
+    ) throws(LMDBError) {
+        let id = segmentID(ts)
+        let index = try createSegment(id)
+        if segments[index].filter == nil && !segments[index].filterUnavailable { try rebuildFilter(at: index) }
+        guard segments[index].filter != nil else {
+            // Pending puts go first, so that they never overwrite a later direct one.
+            try drainPendingPuts()
+            let length = schema.encodeShort(key, ts, into: keyBuffer)
+            var cursor = try transaction!.cachedCursor(on: segments[index].database)
+            try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
+            return
+        }
+        pendingPuts.add(key, tag: Self.pendingTag(hash), ts, value, segmentID: id)
+        // A full filter is rebuilt from LMDB and the pending puts, so it must see this one first.
+        if segments.addToFilter(at: index, key) { try rebuildFilter(at: index) }
+    }
+
+    /// Writes the pending puts to LMDB, in key order per segment.
+    private func flushPendingPuts() throws(StateStoreError) {
+        guard !pendingPuts.isEmpty else { return }
+        // After a "map full", write() replays the log (pending puts included) and clears them,
+        // so a second run of the body finds nothing left.
+        try write { () throws(LMDBError) in try drainPendingPuts() }
+    }
+
+    /// ``flushPendingPuts()`` inside an open transaction.
+    private func drainPendingPuts() throws(LMDBError) {
+        guard !pendingPuts.isEmpty else { return }
+        var currentID = Int64.min
+        var database = LMDBDatabase?.none
+        try pendingPuts.drain(schema: schema) { (id, storedKey, value) throws(LMDBError) in
+            if id != currentID || database == nil {
+                currentID = id
+                database = segments.database(for: id)
+            }
+            var cursor = try transaction!.cachedCursor(on: database!)
+            try cursor.put(key: storedKey, value: value)
+        }
     }
 
     /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`; no allocation.
@@ -549,6 +667,7 @@ public final class LMDBWindowStore: WindowStore {
         try checkKey(key)
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return nil }
+        try flushPendingPuts()
         return try write { () throws(LMDBError) -> Int64? in try firstTimestamp(key, from: low, to: toMs) }
     }
 
@@ -559,6 +678,7 @@ public final class LMDBWindowStore: WindowStore {
         try checkKey(key)
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return [] }
+        try flushPendingPuts()
         return try write { () throws(LMDBError) -> [WindowEntry] in
             var result: [WindowEntry] = []
             try scan(key, from: low, to: toMs) { (ts, value) in
@@ -571,6 +691,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Calls `body` with every live entry, segment by segment.
     public func forEachEntry(_ body: (WindowEntry) throws -> Void) throws {
+        try flushPendingPuts()
         let floor = liveFloor
         for segment in (0..<segments.count).map({ segments[$0] }) {
             var entries: [WindowEntry] = []
@@ -599,6 +720,7 @@ public final class LMDBWindowStore: WindowStore {
     /// Deletes `(key, timestampMs)` if present and records a tombstone.
     public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) {
         try checkKey(key)
+        try flushPendingPuts()
         if try deleteUnlogged(key, timestampMs) {
             replayLog.appendDelete(key, timestampMs)
             changelog?.append(key: key, timestampMs: timestampMs, value: nil)
@@ -614,6 +736,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Applies changelog entries without logging them again; see ``WindowStore/restore(from:)``.
     public func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError) {
+        try flushPendingPuts()
         var maxTimestamp = Int64.min
         for entry in entries {
             maxTimestamp = max(maxTimestamp, entry.timestampMs)
@@ -699,8 +822,7 @@ public final class LMDBWindowStore: WindowStore {
 
     private func openNewSegment(_ id: Int64) throws(LMDBError) -> Int {
         let db = try transaction!.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
-        // No filter until a lookup spanning several segments needs one: a store that only ever
-        // has one segment in a lookup's range never pays for filters.
+        // No filter until a lookup needs one (insertIfAbsent, or a lookup spanning segments).
         guard let index = segments.insert(id: id, database: db, filter: nil) else {
             throw LMDBError(code: .databasesFull, operation: "opening segment \(id)")
         }
@@ -708,12 +830,14 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     /// Builds the filter of the segment at `index` from its entries (in the open transaction, so
-    /// including this batch's), with room for four times as many keys: when a filter is full, and
-    /// the first time a lookup spanning several segments reaches one without a filter. A segment
-    /// holding an entry whose key cannot be read back gets no filter, and is searched from then on.
+    /// including this batch's) and its pending puts, with room for four times as many keys: when
+    /// a filter is full, and the first time insertIfAbsent or a lookup spanning several segments
+    /// reaches one without a filter. A segment holding an entry whose key cannot be read back gets
+    /// no filter, and is searched from then on.
     private func rebuildFilter(at index: Int) throws(LMDBError) {
         let db = segments[index].database
-        var filter = SegmentFilter(wordCount: SegmentFilter.wordCount(forKeys: try transaction!.count(of: db)))
+        let keys = try transaction!.count(of: db) + pendingPuts.count(segmentID: segments[index].id)
+        var filter = SegmentFilter(wordCount: SegmentFilter.wordCount(forKeys: keys))
         var readable = true
         try transaction!.forEach(in: db) { (key, value) throws(LMDBError) in
             guard let userKey = WindowKeySchema.userKey(stored: key, value: value) else {
@@ -723,6 +847,7 @@ public final class LMDBWindowStore: WindowStore {
             filter.add(SegmentFilter.hash(userKey))
             return true
         }
+        pendingPuts.forEachKey(segmentID: segments[index].id) { filter.add(SegmentFilter.hash($0)) }
         if readable {
             segments.setFilter(at: index, filter)
         } else {
@@ -733,11 +858,9 @@ public final class LMDBWindowStore: WindowStore {
 
     /// The timestamp of the first entry of `key` in `[from, to]`, over all segments in range.
     @inline(__always)
-    private func firstTimestamp(
-        _ key: UnsafeRawBufferPointer, from: Int64, to: Int64, prefixEncoded: Bool = false
-    ) throws(LMDBError) -> Int64? {
+    private func firstTimestamp(_ key: UnsafeRawBufferPointer, from: Int64, to: Int64) throws(LMDBError) -> Int64? {
         var found: Int64?
-        try scan(key, from: from, to: to, prefixEncoded: prefixEncoded) { (ts, _) in
+        try scan(key, from: from, to: to) { (ts, _) in
             found = ts
             return false
         }
@@ -745,13 +868,11 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     /// Calls `body` with each entry of `key` in `[from, to]` in time order until it returns false.
-    /// `prefixEncoded`: `keyBuffer` already starts with short `key`'s length and bytes.
     @inline(__always)
     private func scan(
         _ key: UnsafeRawBufferPointer,
         from: Int64,
         to: Int64,
-        prefixEncoded: Bool = false,
         _ body: (Int64, UnsafeRawBufferPointer) -> Bool
     ) throws(LMDBError) {
         let first = segmentID(from)
@@ -761,9 +882,9 @@ public final class LMDBWindowStore: WindowStore {
         while start < segments.count && segments[start].id < first { start += 1 }
         var end = start
         while end < segments.count && segments[end].id <= last { end += 1 }
-        // Filters pay off when the range spans several segments: each one they rule out saves a
-        // B-tree descent. Within one segment a miss costs one descent either way (the seek, or
-        // the put's own descent after a skipped seek), and a hit would only pay for the hash.
+        // (The public lookups. insertIfAbsent has its own, which always uses filters because it
+        // defers its puts.) Filters pay off here when the range spans several segments: each one
+        // they rule out saves a B-tree descent; within one segment a hit would only pay the hash.
         let filtered = end - start > 1
         let hash = filtered ? SegmentFilter.hash(key) : 0
         for i in start..<end {
@@ -793,12 +914,7 @@ public final class LMDBWindowStore: WindowStore {
                 }
                 if !go { return }
             } else {
-                let length = 2 + key.count + 8
-                if prefixEncoded {
-                    WindowKeySchema.encodeTimestamp(from, into: keyBuffer.baseAddress! + 2 + key.count)
-                } else {
-                    _ = schema.encodeShort(key, from, into: keyBuffer)
-                }
+                let length = schema.encodeShort(key, from, into: keyBuffer)
                 var cursor = try transaction!.cachedCursor(on: s.database)
                 var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
                 while more {
@@ -849,15 +965,10 @@ public final class LMDBWindowStore: WindowStore {
         return (hash, nil, chain)
     }
 
-    /// `prefixEncoded`: `keyBuffer` already starts with short `key`'s length and bytes.
     private func putUnlogged(
-        _ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer, prefixEncoded: Bool = false
+        _ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer
     ) throws(StateStoreError) {
-        // Only the first attempt may trust the caller's encoding: after "map full" the batch is
-        // replayed through keyBuffer before `write` runs this body again.
-        var prefixEncoded = prefixEncoded
         try write { () throws(LMDBError) in
-            defer { prefixEncoded = false }
             let index = try createSegment(segmentID(ts))
             let db = segments[index].database
             defer {
@@ -885,15 +996,7 @@ public final class LMDBWindowStore: WindowStore {
                         key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: v, in: db)
                 }
             } else {
-                let length: Int
-                if prefixEncoded {
-                    length = 2 + key.count + 8
-                    WindowKeySchema.encodeTimestamp(ts, into: keyBuffer.baseAddress! + 2 + key.count)
-                } else {
-                    length = schema.encodeShort(key, ts, into: keyBuffer)
-                }
-                // Through the segment's cached cursor: after insertIfAbsent's lookup it sits next to
-                // this key, and LMDB then skips the second descent.
+                let length = schema.encodeShort(key, ts, into: keyBuffer)
                 var cursor = try transaction!.cachedCursor(on: db)
                 try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
             }
@@ -931,6 +1034,7 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     private func dropExpiredSegments() throws(StateStoreError) {
+        try flushPendingPuts()
         let firstLive = liveFloor.floorDivided(by: segmentIntervalMs)
         while let oldest = segments.first, oldest.id < firstLive {
             try write { () throws(LMDBError) in try transaction!.drop(oldest.database) }

@@ -3,13 +3,14 @@
 ///
 /// A deduplicator's lookup searches every segment its window overlaps (two or three with the
 /// default segment interval), and most lookups are misses: without the filter each miss costs one
-/// B-tree descent per segment. The filter answers "maybe" or "certainly not" from one 64-bit word.
+/// B-tree descent per segment. The filter answers "maybe" or "certainly not" from one 64-bit word;
+/// with it, a miss costs no descent at all, and insertIfAbsent can defer its put (``PendingPuts``).
 ///
-/// Correctness rests on one rule: the filter holds a superset of the segment's keys. Bits are only
-/// ever added (deletes and aborted writes leave theirs, which only costs false positives), every
-/// write to a segment with a filter goes through ``add(_:)``, and a filter is only ever built from
-/// all of the segment's entries (in the open transaction), the first time a lookup spanning several
-/// segments reaches it; a store whose lookups stay within one segment never builds one. When a
+/// Correctness rests on one rule: the filter holds a superset of the segment's keys, pending puts
+/// included. Bits are only ever added (deletes and aborted writes leave theirs, which only costs
+/// false positives), every write to a segment with a filter goes through ``add(_:)``, and a filter
+/// is only ever built from all of the segment's entries (in the open transaction) and pending
+/// puts, the first time insertIfAbsent or a lookup spanning several segments reaches it. When a
 /// filter fills up it is rebuilt, larger, from the segment's entries, like a hash table growing.
 /// A rollback brings back what the transaction deleted, so every filter is dropped when the store
 /// reloads its segments, and rebuilt on demand.

@@ -165,10 +165,15 @@ struct LMDBWindowStoreTests {
         }
     }
 
-    @Test("\"map full\" during an insert's put stores the entry under its own key")
-    func mapFullDuringInsertKeepsKeys() throws {
-        // A small map, so that the batch's puts hit MDB_MAP_FULL (and replay the batch) many times.
-        try withStore(retention: .seconds(10), options: .init(initialMapSize: 256 << 10)) { store in
+    @Test(
+        "\"map full\" while inserts are written stores each entry under its own key",
+        arguments: [0, 1_000, 1 << 18]
+    )
+    func mapFullDuringInsertKeepsKeys(maxPendingPuts: Int) throws {
+        // A small map, so that the batch's puts hit MDB_MAP_FULL (and replay the batch) many times:
+        // as each put is written (0), when a thousand pending puts are, and at the commit.
+        let options = LMDBWindowStore.Options(initialMapSize: 256 << 10, maxPendingPuts: maxPendingPuts)
+        try withStore(retention: .seconds(10), options: options) { store in
             let value = [UInt8](repeating: 9, count: 200)
             let keys = (0..<20_000).map { Array("key-\($0 + 1_000_000)".utf8) }
             for key in keys {
@@ -180,6 +185,26 @@ struct LMDBWindowStoreTests {
             for key in keys where try store.firstTimestamp(key: key, from: 0, to: 100) == nil { missing += 1 }
             #expect(missing == 0)
             #expect(try store.allEntries().count == keys.count)
+        }
+    }
+
+    @Test("pending puts stay visible to insertIfAbsent through filter rebuilds, flushes and commits")
+    func pendingPutsVisible() throws {
+        try withStore(retention: .seconds(10)) { store in
+            // 10,000 new keys in one transaction: the segment's filter (first sized for 4,096
+            // keys) is rebuilt twice while every put is still pending.
+            let keys = (0..<10_000).map { Array("order-\($0 * 7_919 % 100_003)".utf8) }
+            for key in keys {
+                #expect(try store.insertIfAbsent(key: key, timestampMs: 500, value: [1], conflictRange: 0...999) == nil)
+            }
+            var missed = keys.filter {
+                (try? store.insertIfAbsent(key: $0, timestampMs: 600, value: [2], conflictRange: 0...999)) != 500
+            }
+            #expect(missed.isEmpty, "\(missed.count) pending keys not found, e.g. \(missed.prefix(2))")
+            try store.commit(metadata: [:])
+            missed = keys.filter { (try? store.firstTimestamp(key: $0, from: 0, to: 999)) != 500 }
+            #expect(missed.isEmpty, "\(missed.count) keys lost by the flush")
+            #expect(try store.approximateEntryCount == keys.count)
         }
     }
 

@@ -64,10 +64,12 @@ struct WindowStoreModelTests {
             retention: .milliseconds(retention),
             segmentInterval: .milliseconds(Int64.random(in: 1...100, using: &rng))
         )
-        // Odd seeds store keys longer than 6 bytes by hash, all colliding.
+        // Odd seeds store keys longer than 6 bytes by hash, all colliding. Seeds above 4 write
+        // insertIfAbsent's pending puts to LMDB every two puts, in the middle of transactions.
         let options = LMDBWindowStore.Options(
             longKeyThreshold: seed % 2 == 1 ? 6 : 400,
-            keyHash: seed % 2 == 1 ? .constant(7) : .fnv1a
+            keyHash: seed % 2 == 1 ? .constant(7) : .fnv1a,
+            maxPendingPuts: seed > 4 ? 2 : 1 << 18
         )
         var lmdb = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
         let memory = InMemoryWindowStore(configuration: configuration)
