@@ -64,7 +64,7 @@ extension Dedup {
 
         @Option(
             name: .customLong("commit-interval"),
-            help: "How often to commit (default 1s exactly-once, 5s at-least-once).")
+            help: "How often to commit (default 100ms exactly-once, 5s at-least-once).")
         var commitInterval: DurationArgument?
 
         @Option(help: ArgumentHelp("lmdb (default) or memory (no durability; for benchmarks).", visibility: .hidden))

@@ -52,9 +52,10 @@ public struct DedupJobConfiguration: Sendable, Hashable {
     public var onInvalid: InvalidRecordPolicy
     /// The processing guarantee; default ``Guarantee/exactlyOnce``.
     public var guarantee: Guarantee
-    /// How often to commit; `nil` for the default: 1 s exactly-once (each commit fsyncs the
-    /// outputs, the changelog and the checkpoint; at 200 ms those fsyncs cost about a fifth of the
-    /// throughput here), 5 s at-least-once.
+    /// How often to commit; `nil` for the default: 100 ms exactly-once, as in Kafka Streams (the
+    /// committed output, which is what survives a crash, stays at most that far behind), and 5 s
+    /// at-least-once, where a commit only bounds what a crash makes repeat (longer would mostly
+    /// grow the store's replay log, which holds every write since the last commit).
     public var commitInterval: Duration?
     /// Keep reading as inputs grow until asked to stop.
     public var follow: Bool
@@ -99,6 +100,6 @@ public struct DedupJobConfiguration: Sendable, Hashable {
 
     /// The commit interval in force.
     public var effectiveCommitInterval: Duration {
-        commitInterval ?? (guarantee == .exactlyOnce ? .seconds(1) : .seconds(5))
+        commitInterval ?? (guarantee == .exactlyOnce ? .milliseconds(100) : .seconds(5))
     }
 }
