@@ -745,11 +745,19 @@ public final class LMDBWindowStore: WindowStore {
                 if let value = entry.value {
                     guard !isExpired(entry.timestampMs) else { return }
                     try withBytes(value) { (v) throws(StateStoreError) in
-                        try putUnlogged(key, entry.timestampMs, v)
+                        // Short keys as pending puts, like insertIfAbsent's: written sorted.
+                        if schema.isLong(key) {
+                            try putUnlogged(key, entry.timestampMs, v)
+                        } else {
+                            let hash = SegmentFilter.hash(key)
+                            try write { () throws(LMDBError) in try deferPut(key, hash: hash, entry.timestampMs, v) }
+                        }
                         replayLog.appendPut(key, entry.timestampMs, v)
+                        if pendingPuts.count >= options.maxPendingPuts { try flushPendingPuts() }
                     }
-                } else if try deleteUnlogged(key, entry.timestampMs) {
-                    replayLog.appendDelete(key, entry.timestampMs)
+                } else {
+                    try flushPendingPuts()
+                    if try deleteUnlogged(key, entry.timestampMs) { replayLog.appendDelete(key, entry.timestampMs) }
                 }
             }
         }
