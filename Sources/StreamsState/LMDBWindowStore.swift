@@ -691,14 +691,17 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Calls `body` with every live entry, segment by segment.
     public func forEachEntry(_ body: (WindowEntry) throws -> Void) throws {
-        try flushPendingPuts()
         let floor = liveFloor
-        for segment in (0..<segments.count).map({ segments[$0] }) {
+        for id in segments.ids {
+            // Before each segment: `body` may have inserted since (pending puts). A flush that
+            // hits "map full" reloads the segment table, so the database is looked up after it.
+            try flushPendingPuts()
+            guard let database = segments.database(for: id) else { continue }
             var entries: [WindowEntry] = []
             var damaged = false
             try write { () throws(LMDBError) in
                 entries.removeAll(keepingCapacity: true)
-                try transaction!.forEach(in: segment.database) { (k, v) throws(LMDBError) in
+                try transaction!.forEach(in: database) { (k, v) throws(LMDBError) in
                     guard let entry = WindowKeySchema.decode(key: k, value: v) else {
                         damaged = true
                         return false
@@ -710,7 +713,7 @@ public final class LMDBWindowStore: WindowStore {
             if damaged {
                 throw StateStoreError(
                     .corrupt,
-                    "segment \(segment.id) of \(directory) holds a malformed entry; delete the store to rebuild it from the changelog"
+                    "segment \(id) of \(directory) holds a malformed entry; delete the store to rebuild it from the changelog"
                 )
             }
             for entry in entries { try body(entry) }
@@ -1034,15 +1037,18 @@ public final class LMDBWindowStore: WindowStore {
         guard let oldest = segments.first else { return }
         let (end, overflow) = (oldest.id + 1).multipliedReportingOverflow(by: segmentIntervalMs)
         if !overflow && end <= liveFloor {
-            try dropExpiredSegments()
+            try dropExpiredSegments(streamTime: ts)
             // A "map full" during a drop rolls stream time back to the last commit while it
             // replays the batch (this advance is not in the replay log yet): set it again.
             streamTimeMs = max(streamTimeMs, ts)
         }
     }
 
-    private func dropExpiredSegments() throws(StateStoreError) {
+    private func dropExpiredSegments(streamTime ts: Int64) throws(StateStoreError) {
         try flushPendingPuts()
+        // A "map full" in the flush replays the batch from the last commit's stream time, without
+        // this advance (it is not in the replay log yet): set it again before choosing segments.
+        streamTimeMs = max(streamTimeMs, ts)
         let firstLive = liveFloor.floorDivided(by: segmentIntervalMs)
         while let oldest = segments.first, oldest.id < firstLive {
             try write { () throws(LMDBError) in try transaction!.drop(oldest.database) }

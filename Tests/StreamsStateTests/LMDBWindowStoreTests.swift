@@ -208,6 +208,62 @@ struct LMDBWindowStoreTests {
         }
     }
 
+    @Test("\"map full\" while pending puts are written before a segment drop still drops the segment")
+    func mapFullDuringFlushBeforeDrop() throws {
+        // Found in review: the flush's replay rolled stream time back to the last commit, and the
+        // drop then chose the segments to drop from that older stream time.
+        try withStore(retention: .seconds(10), options: .init(initialMapSize: 256 << 10)) { store in
+            let memory = InMemoryWindowStore(configuration: configuration)
+            for s in [store, memory] as [any WindowStore] {
+                try s.put(key: Array("old".utf8), timestampMs: 100, value: [1])
+                try s.commit(metadata: [:])
+            }
+            let value = [UInt8](repeating: 7, count: 200)
+            for i in 0..<20_000 {
+                let key = Array("key-\(i)".utf8)
+                for s in [store, memory] as [any WindowStore] {
+                    #expect(
+                        try s.insertIfAbsent(key: key, timestampMs: 20_500, value: value, conflictRange: 0...20_999)
+                            == nil)
+                }
+            }
+            let mapSize = store.environment.info.mapSize
+            try store.advanceStreamTime(to: 20_500)  // live from 10,501: segment 0 expired
+            memory.advanceStreamTime(to: 20_500)
+            #expect(store.environment.info.mapSize > mapSize, "the flush did not hit map full")
+            #expect(store.streamTimeMs == 20_500)
+            #expect(memory.segmentIDs == [20])
+            #expect(store.segmentIDs == memory.segmentIDs)
+            try store.commit(metadata: [:])
+            #expect(store.segmentIDs == [20])
+            #expect(try store.approximateEntryCount == memory.approximateEntryCount)
+        }
+    }
+
+    @Test("forEachEntry sees what its body inserts into a later segment, as the in-memory store does")
+    func forEachEntrySeesBodyInsert() throws {
+        // Found in review: pending puts were flushed once, before the first segment.
+        func run(_ s: any WindowStore) throws -> [WindowEntry] {
+            try s.put(key: Array("a".utf8), timestampMs: 500, value: [1])
+            try s.put(key: Array("b".utf8), timestampMs: 1_500, value: [2])
+            var seen: [WindowEntry] = []
+            try s.forEachEntry { entry in
+                seen.append(entry)
+                if seen.count == 1 {
+                    _ = try s.insertIfAbsent(
+                        key: Array("c".utf8), timestampMs: 1_600, value: [3], conflictRange: 0...1_999)
+                }
+            }
+            return seen.sorted(by: entryOrder)
+        }
+        let expected = try run(InMemoryWindowStore(configuration: configuration))
+        #expect(expected.count == 3)
+        try withStore(retention: .seconds(10)) { store in
+            let seen = try run(store)
+            #expect(seen == expected)
+        }
+    }
+
     /// Runs `body` on a new store with one-second segments in a temporary directory, then closes it.
     private func withStore(
         retention: Duration, options: LMDBWindowStore.Options = .init(), _ body: (LMDBWindowStore) throws -> Void
