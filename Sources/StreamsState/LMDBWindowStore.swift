@@ -632,9 +632,12 @@ public final class LMDBWindowStore: WindowStore {
             try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
             return
         }
+        // Grow a full filter first: after the put is pending nothing may fail, or the put would
+        // stay pending without being in the replay log or the changelog.
+        if segments[index].filter!.isFull { try rebuildFilter(at: index) }
         pendingPuts.add(key, tag: Self.pendingTag(hash), ts, value, segmentID: id)
-        // A full filter is rebuilt from LMDB and the pending puts, so it must see this one first.
-        if segments.addToFilter(at: index, key) { try rebuildFilter(at: index) }
+        // Full again after this key: the next put rebuilds it.
+        _ = segments.addToFilter(at: index, key)
     }
 
     /// Writes the pending puts to LMDB, in key order per segment.
