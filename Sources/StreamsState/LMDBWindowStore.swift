@@ -19,7 +19,9 @@ public import StreamsLMDB
 /// asks LMDB only about segments whose filter may hold the key, and defers its puts
 /// (``PendingPuts``): they wait in memory and are written in key order at the commit, before any
 /// other operation, or after ``Options/maxPendingPuts``; sorted, most puts land on the leaf page of
-/// the one before and skip the descent from the root.
+/// the one before and skip the descent from the root. So an error thrown by any operation (a map
+/// that cannot grow past ``Options/maxMapSize``, say) may come from an earlier insert's write:
+/// after any error, ``abort()`` the batch, as the runtime does.
 ///
 /// Kafka Streams counterpart: `RocksDBWindowStore` over `RocksDBSegmentedBytesStore`.
 ///
