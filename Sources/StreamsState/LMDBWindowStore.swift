@@ -1020,8 +1020,10 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     private func deleteUnlogged(_ key: UnsafeRawBufferPointer, _ ts: Int64) throws(StateStoreError) -> Bool {
-        guard let db = segment(segmentID(ts)) else { return false }
+        // The database is looked up inside the body: after a "map full" the segment table is
+        // reloaded and the body runs again.
         return try write { () throws(LMDBError) -> Bool in
+            guard let db = segment(segmentID(ts)) else { return false }
             let length: Int
             if schema.isLong(key) {
                 guard let found = try findChain(key, in: db) else { return false }
@@ -1051,13 +1053,19 @@ public final class LMDBWindowStore: WindowStore {
 
     private func dropExpiredSegments(streamTime ts: Int64) throws(StateStoreError) {
         try flushPendingPuts()
-        // A "map full" in the flush replays the batch from the last commit's stream time, without
-        // this advance (it is not in the replay log yet): set it again before choosing segments.
-        streamTimeMs = max(streamTimeMs, ts)
-        let firstLive = liveFloor.floorDivided(by: segmentIntervalMs)
-        while let oldest = segments.first, oldest.id < firstLive {
-            try write { () throws(LMDBError) in try transaction!.drop(oldest.database) }
-            segments.removeFirst()
+        // One segment per body run, chosen inside it: a "map full" (in the flush or a drop)
+        // replays the batch from the last commit's stream time, without this advance (it is not
+        // in the replay log yet), and reloads the segment table, so both are read afresh.
+        var dropped = true
+        while dropped {
+            dropped = try write { () throws(LMDBError) -> Bool in
+                streamTimeMs = max(streamTimeMs, ts)
+                let firstLive = liveFloor.floorDivided(by: segmentIntervalMs)
+                guard let oldest = segments.first, oldest.id < firstLive else { return false }
+                try transaction!.drop(oldest.database)
+                segments.removeFirst()
+                return true
+            }
         }
     }
 }
