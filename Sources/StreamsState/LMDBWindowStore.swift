@@ -1043,12 +1043,7 @@ public final class LMDBWindowStore: WindowStore {
         // the live floor, that is iff (s + 1) * interval <= liveFloor (no division on this path).
         guard let oldest = segments.first else { return }
         let (end, overflow) = (oldest.id + 1).multipliedReportingOverflow(by: segmentIntervalMs)
-        if !overflow && end <= liveFloor {
-            try dropExpiredSegments(streamTime: ts)
-            // A "map full" during a drop rolls stream time back to the last commit while it
-            // replays the batch (this advance is not in the replay log yet): set it again.
-            streamTimeMs = max(streamTimeMs, ts)
-        }
+        if !overflow && end <= liveFloor { try dropExpiredSegments(streamTime: ts) }
     }
 
     private func dropExpiredSegments(streamTime ts: Int64) throws(StateStoreError) {
