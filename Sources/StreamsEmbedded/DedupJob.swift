@@ -20,11 +20,13 @@ public final class DedupJob {
     public let configuration: DedupJobConfiguration
     private let logger: Logger
 
-    /// Checks the configuration; nothing is opened until ``run(progress:shouldStop:)``.
+    /// Checks the configuration: everything a run would refuse is refused here, before anything
+    /// on disk is created or changed (see ``DedupJobConfiguration/preflight()``); nothing is
+    /// opened until ``run(progress:shouldStop:)``.
+    ///
+    /// - Throws: ``DedupJobError``.
     public init(configuration: DedupJobConfiguration, logger: Logger) throws(DedupJobError) {
-        guard !configuration.inputs.isEmpty else { throw DedupJobError(.usage, "give at least one input") }
-        guard !configuration.keyFields.isEmpty else { throw DedupJobError(.usage, "give at least one key field") }
-        guard configuration.window > .zero else { throw DedupJobError(.usage, "the window must be positive") }
+        try configuration.preflight()
         self.configuration = configuration
         self.logger = logger
     }
@@ -50,10 +52,12 @@ public final class DedupJob {
                 try StateDirectory(path: configuration.stateDirectory)
             } : nil
         defer { state?.unlock() }
-        if let state { try JobSettings(configuration).verify(in: state) }
+        let settings = JobSettings(configuration)
+        let saveSettings = try state.map { (state) throws(DedupJobError) in try settings.check(in: state) } ?? false
 
         let engine = try EmbeddedEngine(configuration: configuration, state: state, clock: clock)
         defer { engine.close() }
+        if saveSettings, let state { try settings.save(in: state) }
         let statistics = DeduplicationStatisticsCollector()
         let streams = StreamsConfiguration(
             applicationId: "dedup",
@@ -96,11 +100,15 @@ public final class DedupJob {
         }
 
         var lastProgress = started
-        var stopping = false
+        var stopped = false
         while true {
-            if !stopping && shouldStop() {
-                stopping = true
-                for input in engine.inputs { input.reader.stopFollowing() }
+            // A stop request (SIGINT/SIGTERM) ends the loop at once: what was processed is
+            // committed by the close below; records read but not processed are not, and the
+            // next run reads them again. Processing the buffered records instead could take
+            // them out of merge order, since the inputs' unread lines are not considered.
+            if shouldStop() {
+                stopped = true
+                break
             }
             var read = 0
             for (i, input) in engine.inputs.enumerated() where task.bufferedRecordCount(for: input.partition) == 0 {
@@ -157,7 +165,7 @@ public final class DedupJob {
             }
         }
         do { try manager.close() } catch { throw DedupJobError(error) }
-        if let stalled = engine.stalled { throw stalled.error }
+        if !stopped, let stalled = engine.stalled { throw stalled.error }
         let final = statistics.snapshot
         return DedupJobSummary(
             recordsRead: engine.recordsRead,

@@ -152,6 +152,41 @@ struct Descriptor {
     /// Whether the descriptor is a regular file (not a pipe, terminal or socket).
     func isRegularFile() throws(EmbeddedError) -> Bool { (try status().st_mode & S_IFMT) == S_IFREG }
 
+    /// Takes an exclusive `flock(2)` on the file without waiting; the lock lasts until the
+    /// descriptor is closed (or the process dies: no stale lock after a kill).
+    ///
+    /// - Returns: `nil` when the lock was taken; otherwise the pid of the process holding it, as
+    ///   far as `/proc/locks` tells (0 when it does not).
+    /// - Throws: ``EmbeddedError`` when `flock` fails for another reason than the lock being held.
+    func tryLockExclusively() throws(EmbeddedError) -> Int32? {
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK { return Self.flockHolder(of: try status()) ?? 0 }
+            throw EmbeddedError.system("lock", path, errno: code, role: role)
+        }
+        return nil
+    }
+
+    /// The pid `/proc/locks` names for a `FLOCK` lock on the file with `info`'s device and inode.
+    private static func flockHolder(of info: stat) -> Int32? {
+        guard let bytes = try? FileSystemCalls.readAll("/proc/locks", role: "lock table") else { return nil }
+        let major = (UInt64(info.st_dev) >> 8) & 0xfff | ((UInt64(info.st_dev) >> 32) & ~0xfff)
+        let minor = (UInt64(info.st_dev) & 0xff) | ((UInt64(info.st_dev) >> 12) & ~0xff)
+        // Lines read "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF", the device in hex.
+        func hex2(_ n: UInt64) -> String {
+            let digits = String(n, radix: 16)
+            return digits.count < 2 ? "0" + digits : digits
+        }
+        let wanted = "\(hex2(major)):\(hex2(minor)):\(UInt64(info.st_ino))"
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 6, fields[1] == "FLOCK", fields[5] == wanted else { continue }
+            return Int32(fields[4])
+        }
+        return nil
+    }
+
     func closeFile() { _ = close(fd) }
 }
 

@@ -122,7 +122,10 @@ final class EmbeddedEngine: StreamsEngine {
         ]
         for (topic, path) in outputFiles {
             guard let path else { continue }
-            let committed = checkpoint?.outputs.first { $0.path == path }?.committedLength
+            // The same file (job.json refuses other outputs), however this run spells its path.
+            let identity = FileIdentity(of: path)
+            let committed = checkpoint?.outputs.first { $0.path == path || FileIdentity(of: $0.path) == identity }?
+                .committedLength
             let mode: OutputFile.OpenMode
             if let committed {
                 mode = isExactlyOnce ? .resume(committedLength: committed) : .append

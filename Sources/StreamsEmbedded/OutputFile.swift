@@ -96,6 +96,16 @@ public final class OutputFile {
                     path: path
                 )
             }
+            // Held until the file is closed: a second run (with another --state) writing the
+            // same file would interleave its lines with ours and cut them on its restarts.
+            if let holder = try file.tryLockExclusively() {
+                let who = holder > 0 ? "another process (pid \(holder))" : "another process"
+                throw EmbeddedError(
+                    .locked,
+                    "the output file \(path) is being written by \(who); stop that run, or choose another output path",
+                    path: path
+                )
+            }
             switch mode {
             case .truncate:
                 try file.truncate(to: 0)

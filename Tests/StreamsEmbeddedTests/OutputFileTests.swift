@@ -158,7 +158,9 @@ struct OutputFileTests {
         #expect(output.length == 16 * 1_024, "the committed length moved on a failed sync")
         try output.truncate(to: output.length)
         #expect(Files.size(path) == 16 * 1_024)
-        // And reopening for recovery works on the full file system.
+        // And reopening for recovery works on the full file system (once this writer is closed:
+        // an open output file is locked).
+        try output.close()
         _ = try OutputFile(path: path, mode: .resume(committedLength: 16 * 1_024))
     }
 
