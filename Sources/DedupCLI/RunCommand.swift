@@ -24,7 +24,7 @@ extension Dedup {
 
         @Option(
             name: .customLong("input"), help: "A producer's JSON Lines file; repeat for several; - is standard input.")
-        var inputs: [String] = []
+        var inputs: [String]
 
         @Option(help: "Where kept records are appended; - is standard output.")
         var output: String
@@ -32,7 +32,7 @@ extension Dedup {
         @Option(
             name: .customLong("key"),
             help: "Dotted path of the business key field (order.id); repeat for a composite key.")
-        var keys: [String] = []
+        var keys: [String]
 
         @Option(help: "The deduplication window: 250ms, 30s, 15m, 24h, 7d, 1h30m.")
         var window: DurationArgument
@@ -45,7 +45,7 @@ extension Dedup {
             help: "Dotted path of the event time: epoch milliseconds or RFC 3339. Default: processing time.")
         var timeField: String?
 
-        @Option(help: "How late a record may be and still match (default 0).")
+        @Option(help: "How late a record may be and still match; 0 (the default) or a duration.")
         var grace: DurationArgument?
 
         @Option(help: "Where dropped duplicates are appended.")
@@ -91,6 +91,13 @@ extension Dedup {
         func validate() throws {
             if inputs.isEmpty { throw ValidationError("give at least one --input") }
             if keys.isEmpty { throw ValidationError("give at least one --key field path, e.g. --key order.id") }
+            _ = try window.checked(
+                "--window", allowZero: false,
+                whyPositive:
+                    "; a record is a duplicate only of one less than the window apart, so a zero window would keep every record"
+            )
+            _ = try grace?.checked("--grace", allowZero: true)
+            _ = try commitInterval?.checked("--commit-interval", allowZero: false)
             if inputs.filter({ $0 == "-" }).count > 1 {
                 throw ValidationError("standard input (-) can be given only once")
             }
@@ -126,11 +133,7 @@ extension Dedup {
 
         func run() async throws {
             // Logs go to standard error (standard output may be the --output), warnings and up.
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = .warning
-                return handler
-            }
+            LoggingSystem.bootstrap { _ in DedupLogHandler() }
             let logger = Logger(label: "dedup")
             let progress = ProgressPrinter(enabled: !quiet && isatty(STDERR_FILENO) == 1)
             let service = DedupService(configuration: jobConfiguration, progress: progress, logger: logger)

@@ -191,7 +191,8 @@ public final class TaskManager {
         do {
             return try body()
         } catch {
-            logger.error("closing tasks after failure: \(error)")
+            // The caller gets the error; logging it here too would report it twice.
+            logger.debug("closing tasks after failure: \(error)")
             isFailed = true
             closeDirty()
             throw error
