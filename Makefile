@@ -9,7 +9,7 @@ BENCH_BASELINE ?= current
 BENCH_RUN = cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark \
 	baseline update $(BENCH_BASELINE) --no-progress
 
-.PHONY: deps build test demo bench bench-10m bench-report bench-pipeline clean
+.PHONY: deps build test demo install bench bench-10m bench-report bench-pipeline clean
 
 deps:
 	@scripts/install-deps.sh
@@ -41,3 +41,9 @@ bench-pipeline: deps
 
 clean:
 	rm -rf .build Benchmarks/.build
+
+# Installs the release binary as $(PREFIX)/bin/dedup (default /usr/local).
+PREFIX ?= /usr/local
+install: deps
+	$(SWIFT) build -c release --product dedup
+	install -D -m 0755 .build/release/dedup $(DESTDIR)$(PREFIX)/bin/dedup

@@ -22,16 +22,28 @@ $dedup run "${inputs[@]}" "${common[@]}" --output "$out/reference.jsonl" --dupli
     --state "$out/reference-state" --stats
 
 echo
-echo "== 3. The same run, killed with SIGKILL twice, then restarted to completion"
+echo "== 3. The same run, killed with SIGKILL twice while work remains, then restarted to completion"
+# Input lines the last checkpoint covers (0 before the first commit).
+committed_lines() {
+    grep -o '"lineNumber" : [0-9]*' "$out/state/checkpoint.json" 2>/dev/null | awk '{s+=$3} END {print s+0}'
+}
+total=$(cat "$out"/in/producer-*.jsonl | wc -l)
+# Each kill waits until the checkpoint covers this share of the lines, so that it lands in the
+# middle of the work whatever the machine's speed (a fixed sleep could land after the end).
 for attempt in 1 2; do
+    target=$((total * attempt / 3))
     $dedup run "${inputs[@]}" "${common[@]}" --output "$out/output.jsonl" --duplicates "$out/duplicates.jsonl" \
         --state "$out/state" --commit-interval 50ms &
     pid=$!
-    sleep 1
+    while kill -0 "$pid" 2>/dev/null && [ "$(committed_lines)" -lt "$target" ]; do sleep 0.01; done
     kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    committed=$(grep -o '"lineNumber" : [0-9]*' "$out/state/checkpoint.json" 2>/dev/null | awk '{s+=$3} END {print s+0}')
-    echo "   kill $attempt: $committed input lines committed, $(wc -l <"$out/output.jsonl") lines in the output file (uncommitted ones are cut on restart)"
+    status=0
+    wait "$pid" 2>/dev/null || status=$?
+    if [ "$status" -ne 137 ]; then
+        echo "   the run ended (status $status) before it could be killed at line $target; nothing was killed" >&2
+        exit 1
+    fi
+    echo "   kill $attempt (after line $target of $total): $(committed_lines) input lines committed, $(wc -l <"$out/output.jsonl") lines in the output file (uncommitted ones are cut on restart)"
 done
 $dedup run "${inputs[@]}" "${common[@]}" --output "$out/output.jsonl" --duplicates "$out/duplicates.jsonl" \
     --state "$out/state" --stats
