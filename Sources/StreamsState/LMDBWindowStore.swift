@@ -518,6 +518,20 @@ public final class LMDBWindowStore: WindowStore {
         }
     }
 
+    /// The number of entries of `key` in all segments, expired ones of undropped segments included.
+    public func approximateEntryCount(key: UnsafeRawBufferPointer) throws(StateStoreError) -> Int {
+        try checkKey(key)
+        try flushPendingPuts()
+        return try write { () throws(LMDBError) -> Int in
+            var total = 0
+            try scan(key, from: .min, to: .max) { (_, _) in
+                total += 1
+                return true
+            }
+            return total
+        }
+    }
+
     /// The number of segments currently stored.
     public var segmentCount: Int { segments.count }
 
