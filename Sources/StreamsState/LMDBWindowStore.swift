@@ -834,9 +834,26 @@ public final class LMDBWindowStore: WindowStore {
         switch error.code {
         case .corrupted, .pageNotFound, .invalid, .versionMismatch, .panic:
             return StateStoreError(.corrupt, "the store in \(directory) is damaged: \(error)", lmdb: error)
+        case .diskFull:
+            return diskFull(error, directory: directory, available: FileSystem.availableBytes(directory))
+        case .ioError:
+            // LMDB turns a short write (the file system filled up mid-write) into EIO.
+            if let available = FileSystem.availableBytes(directory), available < FileSystem.nearlyFullBytes {
+                return diskFull(error, directory: directory, available: available)
+            }
+            return StateStoreError(.storage, "the store in \(directory): \(error)", lmdb: error)
         default:
             return StateStoreError(.storage, "the store in \(directory): \(error)", lmdb: error)
         }
+    }
+
+    private static func diskFull(_ error: LMDBError, directory: String, available: Int64?) -> StateStoreError {
+        let free = available.map { "\($0) bytes free" } ?? "free space unknown"
+        return StateStoreError(
+            .diskFull,
+            "disk full: the store in \(directory) cannot be written (\(error.operation) failed, \(free) on its file system); free space there or move the state directory to a larger disk, then run again: the last commit is intact and is resumed",
+            lmdb: error
+        )
     }
 
     /// The segment database for `id`, if it exists.

@@ -47,4 +47,32 @@ struct StateToolTests {
         let inspectAgain = try DedupCLI.run(["inspect", "--state", dir.file("state")], in: dir.path)
         #expect(inspectAgain.stdout.contains("live entries:       \(n) "), "\(inspectAgain)")
     }
+
+    @Test(
+        "a full disk under the store: exit 74 saying disk full and naming the store; with more space the run completes",
+        .enabled(
+            if: SmallFileSystem.isPermitted, "mounting a tmpfs is not permitted here (needs root with CAP_SYS_ADMIN)")
+    )
+    func storeDiskFull() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        // Only the store is on the small disk: the changelog and the outputs have room.
+        let store = dir.file("state/store")
+        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+        #expect(runTool("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", store]) == 0)
+        defer { runTool("/bin/umount", [store]) }
+        let lines = (0..<100_000).map { i in #"{"id":"key-\#(i)","ts":\#(Self.t0 + Int64(i))}"# }
+        Files.write(lines, to: dir.file("in.jsonl"))
+
+        let full = try DedupCLI.run(Self.runArguments(dir), in: dir.path, timeout: 120)
+        #expect(full.status == 74, "\(full)")
+        #expect(full.stderr.contains("disk full"), "\(full)")
+        #expect(full.stderr.contains(store), "\(full)")
+        #expect(!full.stderr.contains("check the device"), "\(full)")
+
+        #expect(runTool("/bin/mount", ["-o", "remount,size=64m", store]) == 0)
+        let again = try DedupCLI.run(Self.runArguments(dir), in: dir.path, timeout: 120)
+        #expect(again.status == 0, "\(again)")
+        #expect(Files.lines(dir.file("out.jsonl")) == lines)
+    }
 }
