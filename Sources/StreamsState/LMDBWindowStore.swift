@@ -97,7 +97,8 @@ public final class LMDBWindowStore: WindowStore {
         /// loses nothing: its writes are in the page cache), or commits are synchronous.
         case trusted
         /// The machine rebooted since an unsynced commit: the file may be inconsistent. Delete it
-        /// (``LMDBWindowStore/destroy(directory:)``) and rebuild from the changelog.
+        /// (``LMDBWindowStore/destroy(directory:)``) and rebuild from the changelog. The state is
+        /// kept on disk: opening and closing the store again (to inspect it) leaves it untrusted.
         case untrusted(reason: String)
     }
 
@@ -323,8 +324,13 @@ public final class LMDBWindowStore: WindowStore {
                 try txn.put(key: Array(MetaKey.format.utf8), value: formatVersion, in: meta)
                 try txn.put(key: Array(MetaKey.retention.utf8), value: state.retentionMs.bytes, in: meta)
                 try txn.put(key: Array(MetaKey.segmentInterval.utf8), value: state.segmentIntervalMs.bytes, in: meta)
-                try txn.put(key: Array(MetaKey.bootID.utf8), value: bootID, in: meta)
-                try txn.put(key: Array(MetaKey.clean.utf8), value: [0], in: meta)
+                // An untrusted store keeps the marks that make it so (the earlier boot, not
+                // clean): opening it to look (dedup inspect, dedup verify) must not make it trusted.
+                if case .untrusted = state.integrity {
+                } else {
+                    try txn.put(key: Array(MetaKey.bootID.utf8), value: bootID, in: meta)
+                    try txn.put(key: Array(MetaKey.clean.utf8), value: [0], in: meta)
+                }
                 return .success(state)
             }.get()
             // The "not clean" mark must reach the disk before any unsynced data page can.
@@ -495,8 +501,13 @@ public final class LMDBWindowStore: WindowStore {
         pendingPuts.removeAll()
         defer { isClosed = true }
         do {
-            try environment.withWriteTransaction { (txn) throws(LMDBError) in
-                _ = try txn.put(key: Array(MetaKey.clean.utf8), value: [1], in: meta)
+            // An untrusted store stays untrusted until it is destroyed: a clean close now cannot
+            // vouch for pages written before the restart.
+            if case .untrusted = integrity {
+            } else {
+                try environment.withWriteTransaction { (txn) throws(LMDBError) in
+                    _ = try txn.put(key: Array(MetaKey.clean.utf8), value: [1], in: meta)
+                }
             }
             try environment.sync(force: true)
         } catch {

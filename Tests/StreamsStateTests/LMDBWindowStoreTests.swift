@@ -487,6 +487,11 @@ struct LMDBWindowStoreTests {
         }
         #expect(reason.contains("rebuild"))
         try store.close()
+        // Opening and closing it (as dedup inspect and dedup verify do) does not make it trusted.
+        let reopened = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        #expect(reopened.integrity != .trusted)
+        try reopened.close()
+        #expect(try LMDBWindowStore(directory: dir.path, configuration: configuration).integrity != .trusted)
 
         try markLastWriter(boot: "an-earlier-boot", clean: 1)
         #expect(try LMDBWindowStore(directory: dir.path, configuration: configuration).integrity == .trusted)
