@@ -10,7 +10,7 @@ struct Dedup: AsyncParsableCommand {
             Exit status: 0 when all inputs were consumed (or after SIGINT/SIGTERM, once committed), \
             64 usage error, 65 invalid data, 74 I/O error (disk full included), 70 internal error.
             """,
-        subcommands: [Run.self, Inspect.self, Generate.self]
+        subcommands: [Run.self, Inspect.self, Verify.self, Generate.self]
     )
 }
 
