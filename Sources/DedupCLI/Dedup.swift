@@ -11,7 +11,7 @@ struct Dedup: AsyncParsableCommand {
             64 usage error, 65 invalid data, 74 I/O error (disk full included), 70 internal error.
             """,
         version: DedupVersion.string,
-        subcommands: [Run.self, Inspect.self, Generate.self]
+        subcommands: [Run.self, Inspect.self, Verify.self, Generate.self]
     )
 
     /// Runs the command; a usage error is one line on standard error (`dedup: …`), like every

@@ -11,8 +11,8 @@ public struct DeduplicationStatistics: Sendable, Hashable, CustomStringConvertib
     public var duplicates: Int = 0
     /// Records without a usable key (handled by the deserialization error policy).
     public var invalid: Int = 0
-    /// Entries physically in the store at the last commit (expired ones of undropped segments
-    /// included), summed over tasks.
+    /// Entries of business keys physically in the store at the last commit (expired ones of
+    /// undropped segments included, the stream-time marker not), summed over tasks.
     public var storeEntries: Int = 0
 
     /// Creates statistics.

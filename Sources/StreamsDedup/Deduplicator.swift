@@ -1,5 +1,5 @@
 public import StreamsCore
-internal import StreamsState
+public import StreamsState
 internal import CoreMetrics
 
 /// Drops records whose business key was already emitted within a time window, forwarding first
@@ -19,11 +19,13 @@ internal import CoreMetrics
 /// Restore: `S` must survive a restart even when the record that advanced it was a duplicate (which
 /// stores nothing). Before each commit, if `S` is beyond every timestamp stored, the deduplicator
 /// writes a one-byte marker entry (key `0x00`, which no business key can be) at `S`, so that
-/// replaying the changelog brings the store's stream time back to `S`.
+/// replaying the changelog brings the store's stream time back to `S`. Writing a new marker
+/// deletes the previous one, so the store holds at most one live marker (and counting markers
+/// stays cheap); ``streamTimeMarker`` is its key.
 ///
 /// Metrics (swift-metrics), published at each commit rather than per record: counters
 /// `<prefix>_records_seen`, `_records_emitted`, `_records_duplicate`, `_records_invalid`; gauge
-/// `<prefix>_store_entries` (``WindowStore/approximateEntryCount``); timer
+/// `<prefix>_store_entries` (``businessEntryCount(in:)``: store entries without markers); timer
 /// `<prefix>_duplicate_delay` with `|t − t0|` for each duplicate. Dimensions: `task`, `processor`.
 public final class Deduplicator: Processor {
     private let context: ProcessorContext
@@ -47,7 +49,20 @@ public final class Deduplicator: Processor {
     @exclusivity(unchecked) public private(set) var statistics = DeduplicationStatistics()
 
     private static let storedValue: [UInt8] = [1]
-    private static let streamTimeMarker: [UInt8] = [0]
+    /// The key of the stream-time marker entry: one zero byte, which no business key can be
+    /// (every extracted key starts with a part tag).
+    public static let streamTimeMarker: [UInt8] = [0]
+    /// The timestamp of the marker this processor last wrote or found, to delete when it writes
+    /// the next one.
+    private var markerTimestampMs: Int64?
+
+    /// The store's entries without stream-time markers: ``WindowStore/approximateEntryCount`` of
+    /// the business keys (expired entries of segments not dropped yet included).
+    ///
+    /// - Throws: ``StateStoreError`` from the store.
+    public static func businessEntryCount(in store: some WindowStore) throws -> Int {
+        try store.approximateEntryCount - store.approximateEntryCount(key: streamTimeMarker)
+    }
 
     private struct Metrics {
         var seen: Counter
@@ -101,7 +116,8 @@ public final class Deduplicator: Processor {
             prefix: configuration.metricsPrefix,
             dimensions: [("task", "\(context.taskId)"), ("processor", context.nodeName)]
         )
-        statistics.storeEntries = (try? store.approximateEntryCount) ?? 0
+        markerTimestampMs = (try? store.fetch(key: Self.streamTimeMarker, from: .min, to: .max))?.last?.timestampMs
+        statistics.storeEntries = (try? Self.businessEntryCount(in: store)) ?? 0
     }
 
     /// Deduplicates one record.
@@ -139,14 +155,18 @@ public final class Deduplicator: Processor {
     public func prepareCommit() throws {
         let streamTime = store.streamTimeMs
         if streamTime > loggedStreamTimeMs {
+            if let previous = markerTimestampMs {
+                try store.delete(key: Self.streamTimeMarker, timestampMs: previous)
+            }
             try store.put(key: Self.streamTimeMarker, timestampMs: streamTime, value: Self.storedValue)
+            markerTimestampMs = streamTime
             loggedStreamTimeMs = streamTime
         }
     }
 
     /// Publishes metrics and statistics for the commit.
     public func postCommit() {
-        statistics.storeEntries = (try? store.approximateEntryCount) ?? statistics.storeEntries
+        statistics.storeEntries = (try? Self.businessEntryCount(in: store)) ?? statistics.storeEntries
         publish()
     }
 

@@ -245,6 +245,16 @@ public final class ChangelogFile: ChangelogSink {
     /// - Anything else (no position, a store ahead of the changelog, an unrelated generation):
     ///   ``ChangelogRecovery/rebuild(reason:)``.
     public func recovery(forStoreAt storePosition: ChangelogFilePosition?) -> ChangelogRecovery {
+        Self.recovery(forStoreAt: storePosition, committed: position, header: header)
+    }
+
+    /// ``recovery(forStoreAt:)`` of the file with `header` whose committed position is `position`,
+    /// without opening it for appending (which cuts it back): for tools that only read.
+    static func recovery(
+        forStoreAt storePosition: ChangelogFilePosition?,
+        committed position: ChangelogFilePosition,
+        header: ChangelogHeader
+    ) -> ChangelogRecovery {
         guard let storePosition else {
             return .rebuild(reason: "the store records no changelog position (it is new or was deleted)")
         }

@@ -45,7 +45,7 @@ public struct DedupInspection: Sendable {
         defer { try? store.close() }
         var lines: [String] = []
         do {
-            let entries = try store.approximateEntryCount
+            let entries = try Deduplicator.businessEntryCount(in: store)
             lines.append("state:              \(stateDirectory)")
             lines.append(
                 "key:                \(settings.keyFields.joined(separator: ", ")); time: \(settings.timeField ?? "processing time"); window \(settings.windowMs) ms, grace \(settings.graceMs) ms"

@@ -199,6 +199,17 @@ final class InMemorySegment {
         result.append(contentsOf: found.sorted { $0.timestampMs < $1.timestampMs })
     }
 
+    /// The number of entries not deleted in the chain starting at `head`, expired ones included.
+    func count(chain head: Int32) -> Int {
+        var total = 0
+        var index = head
+        while index >= 0 {
+            if !entries[Int(index)].value.isDeleted { total += 1 }
+            index = entries[Int(index)].next
+        }
+        return total
+    }
+
     private func find(chain head: Int32, timestampMs: Int64) -> Int32? {
         var index = head
         while index >= 0 {

@@ -55,6 +55,15 @@ public final class InMemoryWindowStore: WindowStore {
         segments.reduce(0) { $0 + $1.count }
     }
 
+    /// The number of entries of `key` in all segments, expired ones of undropped segments included.
+    public func approximateEntryCount(key: UnsafeRawBufferPointer) -> Int {
+        let tag = tag(key)
+        return segments.reduce(0) { total, segment in
+            let head = segment.probe(key, tag: tag).head
+            return total + (head >= 0 ? segment.count(chain: head) : 0)
+        }
+    }
+
     private var liveFloor: Int64 { streamTimeMs.saturatingSubtract(retentionMs).saturatingAdd(1) }
 
     @inline(__always)

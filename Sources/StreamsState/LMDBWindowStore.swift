@@ -97,7 +97,8 @@ public final class LMDBWindowStore: WindowStore {
         /// loses nothing: its writes are in the page cache), or commits are synchronous.
         case trusted
         /// The machine rebooted since an unsynced commit: the file may be inconsistent. Delete it
-        /// (``LMDBWindowStore/destroy(directory:)``) and rebuild from the changelog.
+        /// (``LMDBWindowStore/destroy(directory:)``) and rebuild from the changelog. The state is
+        /// kept on disk: opening and closing the store again (to inspect it) leaves it untrusted.
         case untrusted(reason: String)
     }
 
@@ -323,8 +324,13 @@ public final class LMDBWindowStore: WindowStore {
                 try txn.put(key: Array(MetaKey.format.utf8), value: formatVersion, in: meta)
                 try txn.put(key: Array(MetaKey.retention.utf8), value: state.retentionMs.bytes, in: meta)
                 try txn.put(key: Array(MetaKey.segmentInterval.utf8), value: state.segmentIntervalMs.bytes, in: meta)
-                try txn.put(key: Array(MetaKey.bootID.utf8), value: bootID, in: meta)
-                try txn.put(key: Array(MetaKey.clean.utf8), value: [0], in: meta)
+                // An untrusted store keeps the marks that make it so (the earlier boot, not
+                // clean): opening it to look (dedup inspect, dedup verify) must not make it trusted.
+                if case .untrusted = state.integrity {
+                } else {
+                    try txn.put(key: Array(MetaKey.bootID.utf8), value: bootID, in: meta)
+                    try txn.put(key: Array(MetaKey.clean.utf8), value: [0], in: meta)
+                }
                 return .success(state)
             }.get()
             // The "not clean" mark must reach the disk before any unsynced data page can.
@@ -495,8 +501,13 @@ public final class LMDBWindowStore: WindowStore {
         pendingPuts.removeAll()
         defer { isClosed = true }
         do {
-            try environment.withWriteTransaction { (txn) throws(LMDBError) in
-                _ = try txn.put(key: Array(MetaKey.clean.utf8), value: [1], in: meta)
+            // An untrusted store stays untrusted until it is destroyed: a clean close now cannot
+            // vouch for pages written before the restart.
+            if case .untrusted = integrity {
+            } else {
+                try environment.withWriteTransaction { (txn) throws(LMDBError) in
+                    _ = try txn.put(key: Array(MetaKey.clean.utf8), value: [1], in: meta)
+                }
             }
             try environment.sync(force: true)
         } catch {
@@ -515,6 +526,20 @@ public final class LMDBWindowStore: WindowStore {
                 for i in 0..<segments.count { total += try transaction!.count(of: segments[i].database) }
                 return total
             }
+        }
+    }
+
+    /// The number of entries of `key` in all segments, expired ones of undropped segments included.
+    public func approximateEntryCount(key: UnsafeRawBufferPointer) throws(StateStoreError) -> Int {
+        try checkKey(key)
+        try flushPendingPuts()
+        return try write { () throws(LMDBError) -> Int in
+            var total = 0
+            try scan(key, from: .min, to: .max) { (_, _) in
+                total += 1
+                return true
+            }
+            return total
         }
     }
 
@@ -820,9 +845,26 @@ public final class LMDBWindowStore: WindowStore {
         switch error.code {
         case .corrupted, .pageNotFound, .invalid, .versionMismatch, .panic:
             return StateStoreError(.corrupt, "the store in \(directory) is damaged: \(error)", lmdb: error)
+        case .diskFull:
+            return diskFull(error, directory: directory, available: FileSystem.availableBytes(directory))
+        case .ioError:
+            // LMDB turns a short write (the file system filled up mid-write) into EIO.
+            if let available = FileSystem.availableBytes(directory), available < FileSystem.nearlyFullBytes {
+                return diskFull(error, directory: directory, available: available)
+            }
+            return StateStoreError(.storage, "the store in \(directory): \(error)", lmdb: error)
         default:
             return StateStoreError(.storage, "the store in \(directory): \(error)", lmdb: error)
         }
+    }
+
+    private static func diskFull(_ error: LMDBError, directory: String, available: Int64?) -> StateStoreError {
+        let free = available.map { "\($0) bytes free" } ?? "free space unknown"
+        return StateStoreError(
+            .diskFull,
+            "disk full: the store in \(directory) cannot be written (\(error.operation) failed, \(free) on its file system); free space there or move the state directory to a larger disk, then run again: the last commit is intact and is resumed",
+            lmdb: error
+        )
     }
 
     /// The segment database for `id`, if it exists.

@@ -19,6 +19,9 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
         public static let tooLarge = Code("tooLarge")
         /// The store was closed.
         public static let closed = Code("closed")
+        /// The file system holding the store is full (`ENOSPC`, `EDQUOT`, or an I/O error with
+        /// almost no space left: LMDB reports a short write as `EIO`).
+        public static let diskFull = Code("diskFull")
 
         /// The code's name.
         public var description: String { name }

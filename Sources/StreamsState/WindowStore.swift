@@ -67,6 +67,11 @@ public protocol WindowStore: StateStore {
     /// The number of entries physically stored, including expired entries of segments not yet
     /// dropped. Kafka Streams counterpart: `approximateNumEntries`.
     var approximateEntryCount: Int { get throws(StateStoreError) }
+
+    /// The number of entries of `key` physically stored, counted like ``approximateEntryCount``
+    /// (expired entries of segments not yet dropped included), so that a caller can leave its own
+    /// bookkeeping entries out of the count (the ``approximateEntryCount`` of business keys).
+    func approximateEntryCount(key: UnsafeRawBufferPointer) throws(StateStoreError) -> Int
 }
 
 extension WindowStore {
@@ -101,6 +106,11 @@ extension WindowStore {
     /// Convenience for ``delete(key:timestampMs:)`` with an array key.
     public func delete(key: [UInt8], timestampMs: Int64) throws(StateStoreError) {
         try withBytes(key) { (k) throws(StateStoreError) in try delete(key: k, timestampMs: timestampMs) }
+    }
+
+    /// Convenience for ``approximateEntryCount(key:)`` with an array key.
+    public func approximateEntryCount(key: [UInt8]) throws(StateStoreError) -> Int {
+        try withBytes(key) { (k) throws(StateStoreError) in try approximateEntryCount(key: k) }
     }
 
     /// Every live entry, materialised; for tests and small stores.

@@ -23,6 +23,9 @@ final class FlakyWindowStore: WindowStore {
     var retentionMs: Int64 { inner.retentionMs }
     var streamTimeMs: Int64 { inner.streamTimeMs }
     var approximateEntryCount: Int { get throws(StateStoreError) { try inner.approximateEntryCount } }
+    func approximateEntryCount(key: UnsafeRawBufferPointer) throws(StateStoreError) -> Int {
+        try inner.approximateEntryCount(key: key)
+    }
 
     func commit(metadata: [String: [UInt8]]) throws(StateStoreError) {
         if failCommit.load(ordering: .relaxed) {
@@ -45,7 +48,9 @@ final class FlakyWindowStore: WindowStore {
     ) throws(StateStoreError) -> Int64? {
         try inner.insertIfAbsent(key: key, timestampMs: timestampMs, value: value, conflictRange: conflictRange)
     }
-    func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError) -> Int64? {
+    func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)
+        -> Int64?
+    {
         try inner.firstTimestamp(key: key, from: fromMs, to: toMs)
     }
 

@@ -9,6 +9,33 @@ import StreamsTestSupport
 struct LMDBWindowStoreTests {
     let configuration = WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .seconds(1))
 
+    @Test("approximateEntryCount(key:) counts one key's stored entries, the same in both stores")
+    func entryCountOfKey() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let lmdb = try LMDBWindowStore(
+            directory: dir.path, configuration: configuration, options: .init(longKeyThreshold: 16))
+        let memory = InMemoryWindowStore(configuration: configuration)
+        let long = [UInt8](repeating: 0x6C, count: 40)
+        for store in [lmdb, memory] as [any WindowStore] {
+            try store.put(key: [0], timestampMs: 500, value: [1])
+            try store.put(key: [0], timestampMs: 2_500, value: [1])
+            _ = try store.insertIfAbsent(key: [0], timestampMs: 7_000, value: [1], conflictRange: 7_000...7_000)
+            try store.put(key: [0, 0], timestampMs: 2_500, value: [1])
+            try store.put(key: long, timestampMs: 1_000, value: [1])
+            try store.put(key: long, timestampMs: 3_000, value: [1])
+            try store.delete(key: [0], timestampMs: 2_500)
+            try store.advanceStreamTime(to: 11_000)  // segment 0 is dropped; 1_000 expires, its segment stays
+            try store.commit(metadata: [:])
+            #expect(try store.approximateEntryCount(key: [0]) == 1)
+            #expect(try store.approximateEntryCount(key: [0, 0]) == 1)
+            #expect(try store.approximateEntryCount(key: long) == 2)
+            #expect(try store.approximateEntryCount(key: [1]) == 0)
+            #expect(try store.approximateEntryCount == 4)
+        }
+        try lmdb.close()
+    }
+
     @Test("keys up to 64 KiB with forced hash collisions keep their own entries")
     func longKeysWithCollisions() throws {
         let dir = TemporaryDirectory()
@@ -460,6 +487,11 @@ struct LMDBWindowStoreTests {
         }
         #expect(reason.contains("rebuild"))
         try store.close()
+        // Opening and closing it (as dedup inspect and dedup verify do) does not make it trusted.
+        let reopened = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        #expect(reopened.integrity != .trusted)
+        try reopened.close()
+        #expect(try LMDBWindowStore(directory: dir.path, configuration: configuration).integrity != .trusted)
 
         try markLastWriter(boot: "an-earlier-boot", clean: 1)
         #expect(try LMDBWindowStore(directory: dir.path, configuration: configuration).integrity == .trusted)
