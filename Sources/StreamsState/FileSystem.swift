@@ -11,6 +11,11 @@ enum FileSystem {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
+    /// Whether something exists at `path`.
+    static func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: path)
+    }
+
     /// Removes the file at `path`; a missing file is not an error.
     static func removeFile(_ path: String) throws {
         if FileManager.default.fileExists(atPath: path) {
