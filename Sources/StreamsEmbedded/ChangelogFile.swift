@@ -245,6 +245,15 @@ public final class ChangelogFile: ChangelogSink {
     /// - Anything else (no position, a store ahead of the changelog, an unrelated generation):
     ///   ``ChangelogRecovery/rebuild(reason:)``.
     public func recovery(forStoreAt storePosition: ChangelogFilePosition?) -> ChangelogRecovery {
+        Self.recovery(forStoreAt: storePosition, committed: position, header: header)
+    }
+
+    /// ``recovery(forStoreAt:)`` for a changelog whose committed position is `position` and whose
+    /// header is `header` (a value that can be handed to another thread, unlike the file).
+    static func recovery(
+        forStoreAt storePosition: ChangelogFilePosition?, committed position: ChangelogFilePosition,
+        header: ChangelogHeader
+    ) -> ChangelogRecovery {
         guard let storePosition else {
             return .rebuild(reason: "the store records no changelog position (it is new or was deleted)")
         }
