@@ -248,8 +248,9 @@ public final class ChangelogFile: ChangelogSink {
         Self.recovery(forStoreAt: storePosition, committed: position, header: header)
     }
 
-    /// ``recovery(forStoreAt:)`` of the file with `header` whose committed position is `position`,
-    /// without opening it for appending (which cuts it back): for tools that only read.
+    /// ``recovery(forStoreAt:)`` for a changelog whose committed position is `position` and whose
+    /// header is `header`, without opening the file for appending (which cuts it back): for tools
+    /// that only read, and a value that can be handed to another thread, unlike the file.
     static func recovery(
         forStoreAt storePosition: ChangelogFilePosition?,
         committed position: ChangelogFilePosition,

@@ -8,11 +8,19 @@ import Foundation
 /// the changelog position. On restart (``load(from:)``) outputs and changelog are cut back to the
 /// lengths recorded here and inputs resume at the recorded offsets.
 ///
+/// The file carries a CRC-32C (`crc32c`) over its own bytes, so that a damaged or hand-edited
+/// checkpoint is refused instead of silently resuming at a wrong position. A file of the previous
+/// format (version 1, without a checksum) is accepted and rewritten in this format at the next
+/// commit.
+///
 /// Kafka Streams counterpart: the committed consumer offsets of a transaction plus the
 /// `.checkpoint` file of the state directory.
 public struct Checkpoint: Codable, Sendable, Hashable {
     /// The format version written by this code.
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// The oldest format version this code reads (version 1 has no checksum and no input
+    /// fingerprints; it is accepted and rewritten as ``currentVersion`` at the next commit).
+    public static let oldestReadableVersion = 1
 
     /// Where one input stood: the next byte to read and the number of lines consumed before it.
     public struct Input: Codable, Sendable, Hashable {
@@ -23,12 +31,39 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         /// The number of lines (blank ones included) before ``byteOffset``; the next line is
         /// `lineNumber + 1`.
         public var lineNumber: Int64
+        /// Checksums of the committed prefix, checked when the input is resumed; `nil` for
+        /// standard input and other inputs that cannot be re-read, and in version 1 checkpoints.
+        public var fingerprint: Fingerprint?
 
         /// Creates an input position.
-        public init(path: String, byteOffset: Int64, lineNumber: Int64) {
+        public init(path: String, byteOffset: Int64, lineNumber: Int64, fingerprint: Fingerprint? = nil) {
             self.path = path
             self.byteOffset = byteOffset
             self.lineNumber = lineNumber
+            self.fingerprint = fingerprint
+        }
+
+        /// Checksums of the bytes before ``Input/byteOffset`` that tell whether the input still
+        /// holds what was committed: a file replaced by other content (of the same or a greater
+        /// length) must not be resumed at the old offset. Growth after the offset (appending, the
+        /// normal case) does not change them.
+        ///
+        /// Only the first and the last ``spanBytes`` bytes of the committed prefix are covered, so
+        /// that the check reads at most 8 KiB once at startup; a change between them goes unnoticed.
+        public struct Fingerprint: Codable, Sendable, Hashable {
+            /// How many bytes each checksum covers at most.
+            public static let spanBytes = 4_096
+
+            /// The CRC-32C of the input's first `min(spanBytes, byteOffset)` bytes.
+            public var headCRC32C: UInt32
+            /// The CRC-32C of the `min(spanBytes, byteOffset)` bytes just before `byteOffset`.
+            public var tailCRC32C: UInt32
+
+            /// Creates a fingerprint from its two checksums.
+            public init(headCRC32C: UInt32, tailCRC32C: UInt32) {
+                self.headCRC32C = headCRC32C
+                self.tailCRC32C = tailCRC32C
+            }
         }
     }
 
@@ -46,29 +81,7 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         }
     }
 
-    /// Running totals since the state directory was created, for reporting.
-    public struct Counters: Codable, Sendable, Hashable {
-        /// Lines read from all inputs (blank lines excluded).
-        public var recordsRead: Int64
-        /// Records written to the outputs.
-        public var recordsWritten: Int64
-        /// Records dropped as duplicates.
-        public var duplicatesDropped: Int64
-        /// Lines that could not be parsed and were handled by the error policy.
-        public var malformed: Int64
-
-        /// Creates counters; all default to zero.
-        public init(
-            recordsRead: Int64 = 0, recordsWritten: Int64 = 0, duplicatesDropped: Int64 = 0, malformed: Int64 = 0
-        ) {
-            self.recordsRead = recordsRead
-            self.recordsWritten = recordsWritten
-            self.duplicatesDropped = duplicatesDropped
-            self.malformed = malformed
-        }
-    }
-
-    /// The file format version.
+    /// The file format version (``currentVersion`` unless loaded from an older file).
     public var version: Int
     /// The commit number: 1 for the first checkpoint, +1 per commit.
     public var generation: UInt64
@@ -80,8 +93,6 @@ public struct Checkpoint: Codable, Sendable, Hashable {
     public var changelog: ChangelogFilePosition
     /// The stream time at the commit (largest record time seen), or `nil` before any record.
     public var streamTimeMs: Int64?
-    /// Running totals.
-    public var counters: Counters
 
     /// Creates a checkpoint of the current ``currentVersion``.
     public init(
@@ -89,8 +100,7 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         inputs: [Input],
         outputs: [Output],
         changelog: ChangelogFilePosition,
-        streamTimeMs: Int64?,
-        counters: Counters = Counters()
+        streamTimeMs: Int64?
     ) {
         self.version = Self.currentVersion
         self.generation = generation
@@ -98,32 +108,94 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         self.outputs = outputs
         self.changelog = changelog
         self.streamTimeMs = streamTimeMs
-        self.counters = counters
     }
+
+    /// The file form: the checkpoint's fields plus the checksum.
+    private struct Stored: Codable {
+        var version: Int
+        var generation: UInt64
+        var inputs: [Input]
+        var outputs: [Output]
+        var changelog: ChangelogFilePosition
+        var streamTimeMs: Int64?
+        var crc32c: String
+    }
+
+    /// The JSON key of the checksum, with its quotes, as it appears in the file.
+    private static let checksumKey = Array("\"crc32c\"".utf8)
 
     /// Writes the checkpoint to `path` atomically: `path.tmp` is written and fsynced, renamed
     /// over `path`, and the directory fsynced. A crash at any moment leaves the previous or this
     /// checkpoint, whole.
     ///
+    /// The file is written as ``currentVersion`` (also for a checkpoint loaded from an older
+    /// version), with `crc32c`: eight lowercase hex digits, the CRC-32C of the whole file with
+    /// those eight digits read as `0`s.
+    ///
     /// - Throws: ``EmbeddedError`` naming the file (``EmbeddedError/Code/diskFull`` and so on).
     public func save(to path: String) throws(EmbeddedError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data: Data
+        let stored = Stored(
+            version: Self.currentVersion, generation: generation, inputs: inputs, outputs: outputs,
+            changelog: changelog, streamTimeMs: streamTimeMs, crc32c: "00000000")
+        var bytes: [UInt8]
         do {
-            data = try encoder.encode(self)
+            bytes = Array(try encoder.encode(stored)) + [UInt8(ascii: "\n")]
         } catch {
             preconditionFailure("a Checkpoint always encodes: \(error)")
         }
-        try FileSystemCalls.writeAtomically(Array(data) + [UInt8(ascii: "\n")], to: path, role: "checkpoint")
+        guard let digits = Self.checksumDigits(in: bytes) else {
+            preconditionFailure("the encoded checkpoint has no crc32c field")
+        }
+        let crc = bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        let hex = Array(String(crc, radix: 16).utf8)
+        let text = Array(repeating: UInt8(ascii: "0"), count: 8 - hex.count) + hex
+        bytes.replaceSubrange(digits, with: text)
+        try FileSystemCalls.writeAtomically(bytes, to: path, role: "checkpoint")
+    }
+
+    /// The range of the checksum's eight hex digits in `bytes`, or `nil` when there is no single
+    /// well-formed `"crc32c" : "xxxxxxxx"` member. Only a `"crc32c"` followed by a colon is the
+    /// key: a path may be the string `"crc32c"`, but inside a string every `"` is escaped, so no
+    /// path can fake the key.
+    private static func checksumDigits(in bytes: [UInt8]) -> Range<Int>? {
+        func skipSpace(_ j: inout Int) {
+            while j < bytes.count && (bytes[j] == 0x20 || bytes[j] == 0x09 || bytes[j] == 0x0A || bytes[j] == 0x0D) {
+                j += 1
+            }
+        }
+        var found: Range<Int>?
+        var i = 0
+        while i + checksumKey.count <= bytes.count {
+            guard bytes[i] == checksumKey[0] && bytes[i..<i + checksumKey.count].elementsEqual(checksumKey) else {
+                i += 1
+                continue
+            }
+            var j = i + checksumKey.count
+            skipSpace(&j)
+            guard j < bytes.count && bytes[j] == UInt8(ascii: ":") else {
+                i += checksumKey.count
+                continue
+            }
+            guard found == nil else { return nil }
+            j += 1
+            skipSpace(&j)
+            guard j + 10 <= bytes.count, bytes[j] == UInt8(ascii: "\""), bytes[j + 9] == UInt8(ascii: "\"") else {
+                return nil
+            }
+            found = (j + 1)..<(j + 9)
+            i = j + 10
+        }
+        return found
     }
 
     /// Reads and validates the checkpoint at `path`.
     ///
     /// - Returns: The checkpoint, or `nil` when there is no file (a fresh start).
     /// - Throws: ``EmbeddedError`` naming the file: ``EmbeddedError/Code/corrupt`` for a file that is
-    ///   not a valid checkpoint (truncated, edited, empty), ``EmbeddedError/Code/unsupportedVersion``
-    ///   for a newer format, and I/O errors.
+    ///   not a valid checkpoint (a checksum that does not match, truncated, edited, empty),
+    ///   ``EmbeddedError/Code/unsupportedVersion`` for a newer format, and I/O errors.
     public static func load(from path: String) throws(EmbeddedError) -> Checkpoint? {
         guard FileSystemCalls.exists(path) else { return nil }
         let bytes = try FileSystemCalls.readAll(path, role: "checkpoint")
@@ -140,12 +212,39 @@ public struct Checkpoint: Codable, Sendable, Hashable {
                 path: path
             )
         }
-        guard version == currentVersion else {
+        guard version <= currentVersion else {
             throw EmbeddedError(
                 .unsupportedVersion,
-                "the checkpoint \(path) has format version \(version), this dedup reads version \(currentVersion); use the dedup release that wrote it, or delete the state directory to start over",
+                "the checkpoint \(path) has format version \(version), this dedup reads versions \(oldestReadableVersion) to \(currentVersion); use the dedup release that wrote it, or delete the state directory to start over",
                 path: path
             )
+        }
+        // Any file with a checksum is verified, whatever its version says: a damaged version
+        // number must not turn the check off.
+        if let digits = checksumDigits(in: bytes) {
+            guard let stored = UInt32(String(decoding: bytes[digits], as: UTF8.self), radix: 16) else {
+                throw EmbeddedError(
+                    .corrupt, "the checkpoint \(path) has a malformed crc32c (damaged or edited): \(hint)", path: path)
+            }
+            var zeroed = bytes
+            zeroed.replaceSubrange(digits, with: repeatElement(UInt8(ascii: "0"), count: 8))
+            let actual = zeroed.withUnsafeBytes { CRC32C.checksum($0) }
+            guard actual == stored else {
+                throw EmbeddedError(
+                    .corrupt,
+                    "the checkpoint \(path) does not match its checksum (crc32c \(String(stored, radix: 16)), its bytes give \(String(actual, radix: 16))): it was damaged or edited; \(hint)",
+                    path: path
+                )
+            }
+        } else if version != 1 {
+            throw EmbeddedError(
+                .corrupt,
+                "the checkpoint \(path) has no crc32c checksum (damaged or edited; only format version 1 has none): \(hint)",
+                path: path
+            )
+        }
+        guard version >= oldestReadableVersion else {
+            throw EmbeddedError(.corrupt, "the checkpoint \(path) has format version \(version): \(hint)", path: path)
         }
         let checkpoint: Checkpoint
         do {

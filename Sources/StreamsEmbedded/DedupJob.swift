@@ -69,7 +69,7 @@ public final class DedupJob {
         do {
             task = try StreamTask(
                 id: TaskId(partition: 0),
-                topology: topology(state: state, statistics: statistics),
+                topology: topology(state: state, changelog: engine.changelog, statistics: statistics),
                 configuration: streams,
                 inputs: engine.partitions,
                 collector: engine,
@@ -184,7 +184,9 @@ public final class DedupJob {
 
     /// input → dedup → output, with duplicates to `duplicates` and invalid records dead-lettered
     /// to `invalid`.
-    private func topology(state: StateDirectory?, statistics: DeduplicationStatisticsCollector) -> Topology {
+    private func topology(
+        state: StateDirectory?, changelog: ChangelogFile?, statistics: DeduplicationStatisticsCollector
+    ) -> Topology {
         var topology = Topology()
         topology.addSource("input", topics: EmbeddedEngine.inputTopic)
         let dedup = DeduplicatorConfiguration(
@@ -200,8 +202,10 @@ public final class DedupJob {
         if let state {
             let logger = self.logger
             let storePath = state.storePath
+            let committed = changelog.map { ($0.position, $0.header) }
             factory = WindowStoreFactory { storeConfiguration, _ in
-                try Self.openStore(at: storePath, configuration: storeConfiguration, logger: logger)
+                try Self.openStore(
+                    at: storePath, configuration: storeConfiguration, changelog: committed, logger: logger)
             }
         } else {
             factory = .inMemory
@@ -213,11 +217,15 @@ public final class DedupJob {
         return topology
     }
 
-    /// Opens the LMDB store; a damaged store, or one that cannot be trusted after an OS restart,
-    /// is deleted so that the task rebuilds it from the changelog.
+    /// Opens the LMDB store; a damaged store, one that cannot be trusted after an OS restart, or
+    /// one that the committed changelog cannot catch up (ahead of it, or of another generation:
+    /// for example after an older checkpoint was put back) is deleted so that the task rebuilds it
+    /// from the changelog. Restoring the changelog into such a store instead would mix its newer
+    /// entries into the rebuilt state.
     static func openStore(
         at path: String,
         configuration: WindowStoreConfiguration,
+        changelog: (position: ChangelogFilePosition, header: ChangelogHeader)?,
         logger: Logger
     ) throws(StateStoreError) -> LMDBWindowStore {
         let store: LMDBWindowStore
@@ -230,6 +238,17 @@ public final class DedupJob {
             return try LMDBWindowStore(directory: path, configuration: configuration)
         }
         if case .untrusted(let reason) = store.integrity {
+            logger.warning("rebuilding the store in \(path) from the changelog: \(reason)")
+            try store.close()
+            try LMDBWindowStore.destroy(directory: path)
+            return try LMDBWindowStore(directory: path, configuration: configuration)
+        }
+        if let changelog,
+            let position = try store.metadata(forKey: ChangelogFilePosition.metadataKey).flatMap(
+                ChangelogFilePosition.init(metadataBytes:)),
+            case .rebuild(let reason) = ChangelogFile.recovery(
+                forStoreAt: position, committed: changelog.position, header: changelog.header)
+        {
             logger.warning("rebuilding the store in \(path) from the changelog: \(reason)")
             try store.close()
             try LMDBWindowStore.destroy(directory: path)

@@ -41,12 +41,22 @@ final class EmbeddedEngine: StreamsEngine {
         var pendingHead = 0
         /// The committed position: resume offset and the number of the last line before it.
         var committed: Checkpoint.Input
+        /// The offset `committed.fingerprint` was computed for (-1: not yet).
+        var fingerprintOffset: Int64 = -1
 
         init(path: String, partition: TopicPartition, reader: LineReader, committed: Checkpoint.Input) {
             self.path = path
             self.partition = partition
             self.reader = reader
             self.committed = committed
+        }
+
+        /// Brings `committed.fingerprint` up to `committed.byteOffset` (at a commit: reads at most
+        /// 8 KiB, and only when the position moved).
+        func updateFingerprint() throws(EmbeddedError) {
+            guard fingerprintOffset != committed.byteOffset else { return }
+            committed.fingerprint = try reader.fingerprint(before: committed.byteOffset)
+            fingerprintOffset = committed.byteOffset
         }
     }
 
@@ -106,10 +116,24 @@ final class EmbeddedEngine: StreamsEngine {
                     follow: configuration.follow
                 )
             }
-            inputs.append(
-                Input(
-                    path: path, partition: TopicPartition(topic: Self.inputTopic, partition: Int32(i)), reader: reader,
-                    committed: committed))
+            let input = Input(
+                path: path, partition: TopicPartition(topic: Self.inputTopic, partition: Int32(i)), reader: reader,
+                committed: committed)
+            // The committed prefix must still be what was read: an input replaced by other
+            // content of the same or a greater length would otherwise be resumed mid-stream.
+            if let expected = committed.fingerprint {
+                let actual = try Self.wrap { () throws(EmbeddedError) in
+                    try reader.fingerprint(before: committed.byteOffset)
+                }
+                guard actual == expected else {
+                    throw DedupJobError(
+                        .usage,
+                        "the input \(path) no longer holds what the state directory \(configuration.stateDirectory) committed from it: its bytes up to the committed byte \(committed.byteOffset) (line \(committed.lineNumber)) changed, so it was replaced or edited since the last run; give the original file (appending to it is fine), or use a new --state to start over"
+                    )
+                }
+                input.fingerprintOffset = committed.byteOffset
+            }
+            inputs.append(input)
         }
         self.inputs = inputs
 
@@ -331,6 +355,7 @@ final class EmbeddedEngine: StreamsEngine {
             return Dictionary(
                 uniqueKeysWithValues: (task?.changelogs ?? []).map { ($0, ChangelogPosition.beginning) })
         }
+        for input in inputs { try input.updateFingerprint() }
         // The changelog is synced under both guarantees: the store must never get ahead of it.
         try changelog?.sync()
         let position = changelog?.position ?? ChangelogFilePosition(generation: 0, offset: 0)

@@ -70,9 +70,9 @@ public final class LineReader {
         var endOffset: Int64
     }
 
-    private let descriptor: Descriptor
-    private let isStandardInput: Bool
-    private let isRegularFile: Bool
+    let descriptor: Descriptor
+    let isStandardInput: Bool
+    let isRegularFile: Bool
     private var buffer: UnsafeMutableRawBufferPointer
     /// The input offset of `buffer[0]`.
     private var bufferOffset: Int64

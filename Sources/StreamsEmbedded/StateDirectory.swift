@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
     internal import Darwin
 #endif
+internal import StreamsState
 
 /// The state directory of one `dedup run` (`--state DIR`), held under an exclusive lock.
 ///
@@ -90,9 +91,48 @@ public final class StateDirectory {
 
     /// The checkpoint, or `nil` for a fresh start; see ``Checkpoint/load(from:)``.
     ///
-    /// - Throws: ``EmbeddedError`` naming `checkpoint.json`.
+    /// Without `checkpoint.json` the directory must hold nothing committed: a run killed before
+    /// its first commit leaves a changelog (generation 1, possibly with records of the unfinished
+    /// commit) and a store without a committed changelog position, and starts over cleanly. A
+    /// store that records a committed changelog position, or a changelog generation after 1
+    /// (written only by a compaction after a commit), means the checkpoint was lost: starting
+    /// over would mix a fresh start with the old state (every record judged a duplicate of the old
+    /// store), so it is refused.
+    ///
+    /// - Throws: ``EmbeddedError`` naming `checkpoint.json`: ``EmbeddedError/Code/corrupt`` also
+    ///   when the checkpoint is missing but the directory holds committed state.
     public func loadCheckpoint() throws(EmbeddedError) -> Checkpoint? {
-        try Checkpoint.load(from: checkpointPath)
+        if let checkpoint = try Checkpoint.load(from: checkpointPath) { return checkpoint }
+        if let evidence = try committedStateWithoutCheckpoint() {
+            throw EmbeddedError(
+                .corrupt,
+                "the checkpoint \(checkpointPath) is missing but the state directory holds committed state (\(evidence)): the checkpoint was lost; restore it from a backup, or delete the state directory \(path) to start over (the outputs are then rewritten from the beginning)",
+                path: checkpointPath
+            )
+        }
+        return nil
+    }
+
+    /// What shows that something was committed here, or `nil` when nothing was.
+    private func committedStateWithoutCheckpoint() throws(EmbeddedError) -> String? {
+        if FileSystemCalls.exists(changelogPath) {
+            let names = try FileSystemCalls.contents(of: changelogPath, role: "changelog directory")
+            if let later = names.compactMap(ChangelogFile.generation(ofFileName:)).filter({ $0 > 1 }).max() {
+                return "the changelog has generation \(later), written by a compaction after a commit"
+            }
+        }
+        let metadata: [UInt8]?
+        do {
+            metadata = try LMDBWindowStore.committedMetadata(
+                inDirectory: storePath, forKey: ChangelogFilePosition.metadataKey)
+        } catch {
+            // An unreadable store is rebuilt from the changelog; it cannot mix into a fresh start.
+            return nil
+        }
+        if let position = metadata.flatMap(ChangelogFilePosition.init(metadataBytes:)) {
+            return "the store in \(storePath) reflects changelog position \(position)"
+        }
+        return nil
     }
 
     /// Saves `checkpoint` atomically; see ``Checkpoint/save(to:)``.

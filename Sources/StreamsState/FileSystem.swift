@@ -30,6 +30,11 @@ enum FileSystem {
     /// reports a short write as `EIO`, and a short write leaves less than its own size free.
     static let nearlyFullBytes: Int64 = 4 << 20
 
+    /// Whether something exists at `path`.
+    static func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: path)
+    }
+
     /// Removes the file at `path`; a missing file is not an error.
     static func removeFile(_ path: String) throws {
         if FileManager.default.fileExists(atPath: path) {

@@ -228,6 +228,34 @@ public final class LMDBWindowStore: WindowStore {
         }
     }
 
+    /// The committed metadata value for `key` of the store in `directory`, read without opening
+    /// the store: the environment is opened read-only and without its lock file, nothing is
+    /// written (the clean-shutdown mark and the boot id stay as they are). `nil` when there is no
+    /// store there, or it holds no such value.
+    ///
+    /// For checks before a run opens the store (the caller must keep other processes out, as the
+    /// state directory's lock does).
+    ///
+    /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/corrupt`` for files that are
+    ///   not a readable LMDB store.
+    public static func committedMetadata(inDirectory directory: String, forKey key: String) throws(StateStoreError)
+        -> [UInt8]?
+    {
+        guard FileSystem.exists(directory + "/data.mdb") else { return nil }
+        do {
+            let env = try LMDBEnvironment(
+                path: directory,
+                configuration: .init(mapSize: 1 << 20, maxDatabases: 4, flags: [.readOnly, .noLock, .noTLS])
+            )
+            return try env.withReadTransaction { (txn) throws(LMDBError) -> [UInt8]? in
+                guard let meta = try txn.existingDatabase(named: "meta") else { return nil }
+                return try txn.value(forKey: Array(key.utf8), in: meta)
+            }
+        } catch {
+            throw wrap(error, directory: directory)
+        }
+    }
+
     // MARK: Opening
 
     private struct OpenedState {

@@ -1,5 +1,6 @@
 import Foundation
 import StreamsEmbedded
+import StreamsState
 import Testing
 import StreamsTestSupport
 
@@ -43,6 +44,56 @@ struct StateDirectoryTests {
         try state.save(checkpoint)
         #expect(try state.loadCheckpoint() == checkpoint)
         #expect(FileManager.default.fileExists(atPath: state.checkpointPath))
+    }
+
+    @Test("no checkpoint and nothing committed (a first run killed before its first commit): a fresh start")
+    func nothingCommitted() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let state = try StateDirectory(path: dir.file("state"))
+        // The changelog of generation 1 with records of the unfinished commit, synced.
+        let changelog = try state.openChangelog(committed: nil)
+        changelog.append(ChangelogEntry(key: [1, 2, 3], timestampMs: 5, value: [1]))
+        try changelog.sync()
+        changelog.close()
+        // A store that was opened and written to, but never committed a changelog position.
+        let store = try LMDBWindowStore(
+            directory: state.storePath, configuration: WindowStoreConfiguration(name: "s", retention: .seconds(10)))
+        try store.put(key: [1, 2, 3], timestampMs: 5, value: [1])
+        try store.commit(metadata: [:])
+        try store.close()
+        #expect(try state.loadCheckpoint() == nil)
+    }
+
+    @Test(
+        "no checkpoint but committed state: refused as a lost checkpoint, naming the file and the fix",
+        arguments: ["store", "changelog generation 2"]
+    )
+    func checkpointLost(evidence: String) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let state = try StateDirectory(path: dir.file("state"))
+        if evidence == "store" {
+            let store = try LMDBWindowStore(
+                directory: state.storePath, configuration: WindowStoreConfiguration(name: "s", retention: .seconds(10)))
+            try store.put(key: [1, 2, 3], timestampMs: 5, value: [1])
+            let position = ChangelogFilePosition(generation: 1, offset: 100)
+            try store.commit(metadata: [ChangelogFilePosition.metadataKey: position.metadataBytes])
+            try store.close()
+        } else {
+            // Only a compaction after a commit writes generation 2 (the name is what counts).
+            let changelog = try state.openChangelog(committed: nil)
+            changelog.close()
+            try FileManager.default.moveItem(
+                atPath: changelog.path, toPath: state.changelogPath + "/" + ChangelogFile.fileName(generation: 2))
+        }
+        let storeBytes = Files.exists(state.storePath + "/data.mdb") ? Files.read(state.storePath + "/data.mdb") : []
+        let error = #expect(throws: EmbeddedError.self, "\(evidence)") { try state.loadCheckpoint() }
+        #expect(error?.code == .corrupt)
+        #expect(error?.message.contains(state.checkpointPath) == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("delete the state directory") == true, "\(error?.message ?? "")")
+        // Looking did not write to the store (its clean-shutdown mark and boot id stay).
+        if !storeBytes.isEmpty { #expect(Files.read(state.storePath + "/data.mdb") == storeBytes) }
     }
 
     @Test("a state path that is a file is refused with its name")
