@@ -31,6 +31,18 @@ public final class DedupJob {
 
     static let storeName = "dedup-store"
 
+    /// The longest encoded key (the engine's record key) whose store key, as the deduplicator
+    /// builds it, fits the LMDB store's key limit (16 MiB). The engine judges a line with a
+    /// longer key invalid; reaching the store, it would fail the run at that line every time.
+    /// The in-memory store has no limit but gets the same one, so that the output does not
+    /// depend on the store.
+    static let maxKeyBytes: Int = {
+        let limit = LMDBWindowStore.Options().maxKeySize
+        var bytes = limit
+        while KeyExtractor.recordKeyStoredSize(bytes) > limit { bytes -= 1 }
+        return bytes
+    }()
+
     /// Runs to the end of the inputs (or until `shouldStop` returns true), committing as it goes.
     ///
     /// - Parameters:
@@ -52,14 +64,19 @@ public final class DedupJob {
         defer { state?.unlock() }
         if let state { try JobSettings(configuration).verify(in: state) }
 
-        let engine = try EmbeddedEngine(configuration: configuration, state: state, clock: clock)
+        let engine = try EmbeddedEngine(
+            configuration: configuration, state: state, clock: clock, maxKeyBytes: Self.maxKeyBytes, logger: logger)
         defer { engine.close() }
+        defer { engine.logSkippedSummary() }
         let statistics = DeduplicationStatisticsCollector()
         let streams = StreamsConfiguration(
             applicationId: "dedup",
             commitInterval: configuration.effectiveCommitInterval,
             deserializationErrorPolicy: .deadLetter(sink: EmbeddedEngine.invalidTopic),
-            stateDirectory: configuration.stateDirectory
+            stateDirectory: configuration.stateDirectory,
+            // The engine reports each invalid line (file, line, reason; the first few) when it
+            // reads it; the task's generic per-record message would only repeat it.
+            recordErrorLogLevel: .debug
         )
         let task: StreamTask
         do {
