@@ -150,7 +150,9 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsCoreTests",
-            dependencies: ["StreamsCore", "StreamsTestKit", "StreamsState"],
+            dependencies: [
+                "StreamsCore", "StreamsTestKit", "StreamsState", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -59,6 +59,13 @@ extension Dedup {
         @Option(help: "Where skipped invalid lines are appended (with --on-invalid skip).")
         var invalid: String?
 
+        @Option(
+            name: .customLong("max-future"),
+            help:
+                "Records whose event time is further ahead of the wall clock than this are invalid (default: no limit)."
+        )
+        var maxFuture: DurationArgument?
+
         @Option(help: "exactly-once (default) or at-least-once.")
         var guarantee: DedupJobConfiguration.Guarantee = .exactlyOnce
 
@@ -122,6 +129,7 @@ extension Dedup {
                 grace: grace?.duration ?? .zero,
                 stateDirectory: state,
                 onInvalid: onInvalid,
+                maxFuture: maxFuture?.duration,
                 guarantee: guarantee,
                 commitInterval: commitInterval?.duration,
                 follow: follow,

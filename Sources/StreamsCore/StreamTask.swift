@@ -459,7 +459,7 @@ public final class StreamTask {
                 throw failure
             case .skip:
                 skippedRecordCount += 1
-                logger.warning("skipping record: \(failure)")
+                logger.log(level: configuration.recordErrorLogLevel, "skipping record: \(failure)")
             case .deadLetter:
                 guard let deadLetterSink else { throw failure }
                 var dead = record
@@ -470,7 +470,9 @@ public final class StreamTask {
                     RecordHeader(name: "streams.error.origin", string: failure.origin?.description ?? ""))
                 try collector.send(dead, topic: deadLetterSink.topic, sink: deadLetterSink.name, task: id)
                 deadLetterRecordCount += 1
-                logger.warning("sent record to dead-letter sink '\(deadLetterSink.name)': \(failure)")
+                logger.log(
+                    level: configuration.recordErrorLogLevel,
+                    "sent record to dead-letter sink '\(deadLetterSink.name)': \(failure)")
             }
         } else {
             switch configuration.processingErrorPolicy {
@@ -478,7 +480,7 @@ public final class StreamTask {
                 throw failure
             case .skip:
                 skippedRecordCount += 1
-                logger.warning("skipping after processing error: \(failure)")
+                logger.log(level: configuration.recordErrorLogLevel, "skipping after processing error: \(failure)")
             }
         }
     }

@@ -21,6 +21,12 @@ public struct StreamsConfiguration: Sendable {
     public var deserializationErrorPolicy: DeserializationErrorPolicy
     /// What to do when a processor fails otherwise; default ``ProcessingErrorPolicy/fail``.
     public var processingErrorPolicy: ProcessingErrorPolicy
+    /// The level at which a task logs each record it skips or dead-letters under the error
+    /// policies; default `.warning`. An engine that has already reported why a record is invalid
+    /// (the embedded engine names the file, the line and the reason when it reads the line, and
+    /// limits how many it reports) lowers it to `.debug`, so that its precise warning is not
+    /// followed by a second, generic one per record.
+    public var recordErrorLogLevel: Logger.Level
     /// The directory under which stores keep their files (`<stateDirectory>/<applicationId>/<taskId>`),
     /// handed to store factories in ``StoreContext``; default `"/tmp/swift-dedup"`.
     public var stateDirectory: String
@@ -35,6 +41,7 @@ public struct StreamsConfiguration: Sendable {
     ///   - deserializationErrorPolicy: Default ``DeserializationErrorPolicy/fail``.
     ///   - processingErrorPolicy: Default ``ProcessingErrorPolicy/fail``.
     ///   - stateDirectory: Where stores keep files; default `"/tmp/swift-dedup"`.
+    ///   - recordErrorLogLevel: The level of the per-record skip and dead-letter messages; default `.warning`.
     public init(
         applicationId: String,
         commitInterval: Duration = .milliseconds(100),
@@ -42,7 +49,8 @@ public struct StreamsConfiguration: Sendable {
         restoreBatchSize: Int = 10_000,
         deserializationErrorPolicy: DeserializationErrorPolicy = .fail,
         processingErrorPolicy: ProcessingErrorPolicy = .fail,
-        stateDirectory: String = "/tmp/swift-dedup"
+        stateDirectory: String = "/tmp/swift-dedup",
+        recordErrorLogLevel: Logger.Level = .warning
     ) {
         self.applicationId = applicationId
         self.commitInterval = commitInterval
@@ -51,6 +59,7 @@ public struct StreamsConfiguration: Sendable {
         self.deserializationErrorPolicy = deserializationErrorPolicy
         self.processingErrorPolicy = processingErrorPolicy
         self.stateDirectory = stateDirectory
+        self.recordErrorLogLevel = recordErrorLogLevel
     }
 }
 

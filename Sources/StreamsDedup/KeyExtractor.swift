@@ -50,7 +50,19 @@ public struct KeyExtractor: Sendable {
         return KeyExtractor(parts: parts)
     }
 
-    /// Checks the JSON paths and prepares a per-processor extractor.
+    /// The size in bytes of the store key the ``Deduplicator`` builds with ``recordKey`` from a
+    /// record key of `count` bytes: a tag, the LEB128 length, then the bytes. An engine compares it
+    /// with its store's key limit to judge an oversized key invalid before it reaches the store.
+    public static func recordKeyStoredSize(_ count: Int) -> Int {
+        var lengthBytes = 1
+        var rest = UInt64(count) >> 7
+        while rest != 0 {
+            lengthBytes += 1
+            rest >>= 7
+        }
+        return 1 + lengthBytes + count
+    }
+
     /// The exact bytes under which the ``Deduplicator`` stores `record`'s key, for tools that
     /// look keys up in a store (`dedup inspect --key`). Not for the hot path: it compiles the
     /// extractor on every call.
@@ -63,6 +75,7 @@ public struct KeyExtractor: Sendable {
         return key
     }
 
+    /// Checks the JSON paths and prepares a per-processor extractor.
     func compile() throws(StreamsError) -> CompiledKeyExtractor {
         var paths: [JSONFieldPath] = []
         var compiled: [CompiledKeyExtractor.Part] = []

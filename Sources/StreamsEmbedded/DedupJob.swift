@@ -33,6 +33,18 @@ public final class DedupJob {
 
     static let storeName = "dedup-store"
 
+    /// The longest encoded key (the engine's record key) whose store key, as the deduplicator
+    /// builds it, fits the LMDB store's key limit (16 MiB). The engine judges a line with a
+    /// longer key invalid; reaching the store, it would fail the run at that line every time.
+    /// The in-memory store has no limit but gets the same one, so that the output does not
+    /// depend on the store.
+    static let maxKeyBytes: Int = {
+        let limit = LMDBWindowStore.Options().maxKeySize
+        var bytes = limit
+        while KeyExtractor.recordKeyStoredSize(bytes) > limit { bytes -= 1 }
+        return bytes
+    }()
+
     /// Runs to the end of the inputs (or until `shouldStop` returns true), committing as it goes.
     ///
     /// - Parameters:
@@ -53,17 +65,22 @@ public final class DedupJob {
             } : nil
         defer { state?.unlock() }
         let settings = JobSettings(configuration)
-        let saveSettings = try state.map { (state) throws(DedupJobError) in try settings.check(in: state) } ?? false
+        let settingsToSave = try state.flatMap { (state) throws(DedupJobError) in try settings.check(in: state) }
 
-        let engine = try EmbeddedEngine(configuration: configuration, state: state, clock: clock)
+        let engine = try EmbeddedEngine(
+            configuration: configuration, state: state, clock: clock, maxKeyBytes: Self.maxKeyBytes, logger: logger)
         defer { engine.close() }
-        if saveSettings, let state { try settings.save(in: state) }
+        defer { engine.logSkippedSummary() }
+        if let settingsToSave, let state { try settingsToSave.save(in: state) }
         let statistics = DeduplicationStatisticsCollector()
         let streams = StreamsConfiguration(
             applicationId: "dedup",
             commitInterval: configuration.effectiveCommitInterval,
             deserializationErrorPolicy: .deadLetter(sink: EmbeddedEngine.invalidTopic),
-            stateDirectory: configuration.stateDirectory
+            stateDirectory: configuration.stateDirectory,
+            // The engine reports each invalid line (file, line, reason; the first few) when it
+            // reads it; the task's generic per-record message would only repeat it.
+            recordErrorLogLevel: .debug
         )
         let task: StreamTask
         do {

@@ -3,7 +3,8 @@
 /// The embedded engine deduplicates JSON Lines files with exactly the ``Deduplicator``'s
 /// semantics (StreamsDedup); see README.md for the command-line contract built on this.
 public struct DedupJobConfiguration: Sendable, Hashable {
-    /// What happens to a record that is not a JSON object, lacks the key or has a bad time.
+    /// What happens to a record that is not a JSON object, lacks the key, has a bad time, a key
+    /// longer than the store accepts, or an event time further ahead than ``maxFuture``.
     public enum InvalidRecordPolicy: String, Sendable, Hashable, CaseIterable {
         /// Stop with an error naming the file and line; everything before it is committed.
         case fail
@@ -50,6 +51,12 @@ public struct DedupJobConfiguration: Sendable, Hashable {
     public var stateDirectory: String
     /// The invalid-record policy; default ``InvalidRecordPolicy/fail``.
     public var onInvalid: InvalidRecordPolicy
+    /// How far ahead of the wall clock (read when the line is read) an event time may be; a record
+    /// further ahead is invalid (``onInvalid``). `nil` (the default): no limit, so that the output
+    /// stays a function of the inputs alone; a record more than the window ahead is then only
+    /// warned about, once. No effect with processing time. Not part of the state's identity: it
+    /// may change between runs over one state directory.
+    public var maxFuture: Duration?
     /// The processing guarantee; default ``Guarantee/exactlyOnce``.
     public var guarantee: Guarantee
     /// How often to commit; `nil` for the default: 100 ms exactly-once, as in Kafka Streams (the
@@ -77,6 +84,7 @@ public struct DedupJobConfiguration: Sendable, Hashable {
         grace: Duration = .zero,
         stateDirectory: String,
         onInvalid: InvalidRecordPolicy = .fail,
+        maxFuture: Duration? = nil,
         guarantee: Guarantee = .exactlyOnce,
         commitInterval: Duration? = nil,
         follow: Bool = false,
@@ -92,6 +100,7 @@ public struct DedupJobConfiguration: Sendable, Hashable {
         self.grace = grace
         self.stateDirectory = stateDirectory
         self.onInvalid = onInvalid
+        self.maxFuture = maxFuture
         self.guarantee = guarantee
         self.commitInterval = commitInterval
         self.follow = follow

@@ -1,3 +1,4 @@
+internal import Logging
 internal import StreamsCore
 internal import StreamsState
 internal import StreamsJSON
@@ -16,9 +17,13 @@ internal import StreamsJSON
 /// Records: the value is the input line (without its newline), the key the canonical business
 /// key (see StreamsJSON), the timestamp the event time (or the wall clock when reading, for
 /// processing time), and the origin offset the byte offset *after* the line, so that a committed
-/// offset is where reading resumes. A line without a usable key or time becomes a record without
-/// key (and with timestamp `Int64.min`), which the deduplicator dead-letters to the `invalid`
-/// sink in order; under the `fail` policy the input stops before it instead (see ``stalled``).
+/// offset is where reading resumes. A line without a usable key or time, with a key longer than
+/// the store accepts, or (with `--max-future`) an event time too far ahead of the wall clock is
+/// invalid (``InvalidLine``): under the `skip` policy it becomes a record without key (and with
+/// timestamp `Int64.min`), which the deduplicator dead-letters to the `invalid` sink in order, and
+/// the engine reports the first few such lines, each with file, line and reason, and counts the
+/// rest (``logSkippedSummary()``); under the `fail` policy the input stops before it instead
+/// (see ``stalled``).
 ///
 /// - Important: Not `Sendable`; used from the job's thread only.
 final class EmbeddedEngine: StreamsEngine {
@@ -64,6 +69,8 @@ final class EmbeddedEngine: StreamsEngine {
     let state: StateDirectory?
     let inputs: [Input]
     private var outputs: [String: OutputFile] = [:]
+    /// Outputs of the checkpoint that this run does not write, carried into its checkpoints.
+    private var carriedOutputs: [Checkpoint.Output] = []
     private(set) var changelog: ChangelogFile?
     private let changelogForwarder = ChangelogForwarder()
     private(set) var checkpoint: Checkpoint?
@@ -72,6 +79,25 @@ final class EmbeddedEngine: StreamsEngine {
     private let keyFieldCount: Int
     private let clock: any WallClock
     @exclusivity(unchecked) private var keyScratch: [UInt8] = []
+    private let logger: Logger
+    /// Whether times come from the time field (else from the wall clock).
+    private let usesEventTime: Bool
+    /// The longest encoded key whose store key fits the store's limit; a longer one makes its
+    /// line invalid rather than fail the store (which would stop every run at that line).
+    private let maxKeyBytes: Int
+    /// An event time above this takes the slow path (``checkFarFuture(_:nowMs:input:lineNumber:)``):
+    /// it is beyond `--max-future`, or it is the first more than the window ahead of the wall
+    /// clock. Set for each batch from the wall clock; `Int64.max` with processing time.
+    @exclusivity(unchecked) private var futureCheckMs: Int64 = .max
+    /// Event times above this are invalid (`--max-future`); set for each batch.
+    private var maxFutureMs: Int64 = .max
+    /// Whether the warning about a stream time far ahead of the wall clock was given.
+    private var warnedFarFuture = false
+    /// Invalid lines skipped in this run (under the `skip` policy).
+    private(set) var invalidLinesSkipped = 0
+    /// How many skipped lines are reported one by one as warnings; the rest only at debug level,
+    /// and counted in ``logSkippedSummary()``.
+    static let invalidWarningLimit = 10
     /// Lines read in this run, valid or not.
     @exclusivity(unchecked) private(set) var recordsRead = 0
     /// Changelog entries handed to a restoring store in this run.
@@ -82,10 +108,24 @@ final class EmbeddedEngine: StreamsEngine {
     private var isExactlyOnce: Bool { configuration.guarantee == .exactlyOnce && configuration.store == .lmdb }
 
     /// Opens the state, the outputs (cut back to the last commit) and the inputs (at it).
-    init(configuration: DedupJobConfiguration, state: StateDirectory?, clock: any WallClock) throws(DedupJobError) {
+    ///
+    /// - Parameters:
+    ///   - maxKeyBytes: The longest encoded key the topology's store accepts (see ``DedupJob``);
+    ///     a line with a longer one is invalid.
+    ///   - logger: Where invalid lines and a far-future stream time are reported.
+    init(
+        configuration: DedupJobConfiguration,
+        state: StateDirectory?,
+        clock: any WallClock,
+        maxKeyBytes: Int = .max,
+        logger: Logger = StreamsLogging.disabled(label: "dedup")
+    ) throws(DedupJobError) {
         self.configuration = configuration
         self.state = state
         self.clock = clock
+        self.maxKeyBytes = maxKeyBytes
+        self.logger = logger
+        usesEventTime = configuration.timeField != nil
         var paths: [JSONFieldPath] = []
         do {
             for field in configuration.keyFields { paths.append(try JSONFieldPath(field)) }
@@ -98,6 +138,15 @@ final class EmbeddedEngine: StreamsEngine {
 
         let checkpoint = try Self.wrap { () throws(EmbeddedError) in try state?.loadCheckpoint() }
         self.checkpoint = checkpoint
+        if usesEventTime, let state, let streamTimeMs = checkpoint?.streamTimeMs {
+            let nowMs = clock.nowMs
+            if streamTimeMs > nowMs.addingSaturated(configuration.window.milliseconds) {
+                warnedFarFuture = true
+                logger.warning(
+                    "\(state.checkpointPath): the stream time \(DedupInspection.format(streamTimeMs)) is \(InvalidLine.describe(approximately: streamTimeMs.subtractingSaturated(nowMs))) ahead of the wall clock, more than the window: records with times more than window + grace before it are not deduplicated. A wrong far-future event time moved it there; --max-future keeps such records out"
+                )
+            }
+        }
         if let checkpoint, checkpoint.inputs.map(\.path) != configuration.inputs {
             throw DedupJobError(
                 .usage,
@@ -144,12 +193,14 @@ final class EmbeddedEngine: StreamsEngine {
             (Self.duplicatesTopic, configuration.duplicatesOutput),
             (Self.invalidTopic, configuration.invalidOutput),
         ]
+        var carried = checkpoint?.outputs ?? []
         for (topic, path) in outputFiles {
             guard let path else { continue }
             // The same file (job.json refuses other outputs), however this run spells its path.
             let identity = FileIdentity(of: path)
-            let committed = checkpoint?.outputs.first { $0.path == path || FileIdentity(of: $0.path) == identity }?
-                .committedLength
+            let index = carried.firstIndex { $0.path == path || FileIdentity(of: $0.path) == identity }
+            let committed = index.map { carried[$0].committedLength }
+            if let index { carried.remove(at: index) }
             let mode: OutputFile.OpenMode
             if let committed {
                 mode = isExactlyOnce ? .resume(committedLength: committed) : .append
@@ -158,6 +209,10 @@ final class EmbeddedEngine: StreamsEngine {
             }
             outputs[topic] = try Self.wrap { () throws(EmbeddedError) in try OutputFile(path: path, mode: mode) }
         }
+
+        // An output this run leaves out (no --duplicates this time) keeps its committed length in
+        // every checkpoint, so that a later run naming it again resumes it instead of emptying it.
+        carriedOutputs = carried
 
         if configuration.store == .lmdb, let state {
             let file = try Self.wrap { () throws(EmbeddedError) in
@@ -204,30 +259,30 @@ final class EmbeddedEngine: StreamsEngine {
         var values: [UInt8] = []
         var keys: [UInt8] = []
         var spans: [(value: Range<Int>, key: Range<Int>?, timestampMs: Int64, endOffset: Int64)] = []
-        let wallClock = configuration.timeField == nil ? clock.nowMs : 0
+        // The wall clock once per batch: the time of every record under processing time, and
+        // the reference for --max-future and the far-future warning under event time.
+        let nowMs = clock.nowMs
+        if usesEventTime {
+            maxFutureMs = configuration.maxFuture.map { nowMs.addingSaturated($0.milliseconds) } ?? .max
+            futureCheckMs =
+                warnedFarFuture
+                ? maxFutureMs : min(maxFutureMs, nowMs.addingSaturated(configuration.window.milliseconds))
+        }
         var stop: DedupJobError?
         input.reader.forEachLine { line in
             guard stop == nil else { return }
             let valueStart = values.count
             values.appendBytes(line.bytes)
             let valueRange = valueStart..<values.count
-            do throws(JSONFieldError) {
-                try extractor.extract(from: line.bytes)
-                try extractor.encodeKey(fields: 0..<keyFieldCount, of: line.bytes, into: &keyScratch)
-                let timestamp =
-                    configuration.timeField == nil
-                    ? wallClock : try JSONTimestamp.epochMilliseconds(of: extractor[keyFieldCount], in: line.bytes)
+            do throws(InvalidLine) {
+                let timestamp = try keyAndTime(of: line, nowMs: nowMs, input: input)
                 let keyStart = keys.count
                 keys.append(contentsOf: keyScratch)
                 spans.append((valueRange, keyStart..<keys.count, timestamp, line.endOffset))
             } catch {
-                let message = "\(input.path):\(line.number): \(error.message)"
-                if configuration.onInvalid == .fail {
+                if let error = reject(error, input: input, lineNumber: line.number) {
                     values.removeSubrange(valueRange)
-                    stop = DedupJobError(
-                        .invalidData,
-                        "\(message); fix the line, or run with --on-invalid skip (and --invalid FILE to keep such lines)"
-                    )
+                    stop = error
                     return
                 }
                 spans.append((valueRange, nil, .min, line.endOffset))
@@ -251,6 +306,87 @@ final class EmbeddedEngine: StreamsEngine {
             )
         }
         return records
+    }
+
+    /// Encodes `line`'s key into `keyScratch` and returns its time; throws why the line is invalid.
+    @inline(__always)
+    private func keyAndTime(of line: Line, nowMs: Int64, input: Input) throws(InvalidLine) -> Int64 {
+        do throws(JSONFieldError) {
+            try extractor.extract(from: line.bytes)
+        } catch {
+            throw .json(error)
+        }
+        do throws(JSONFieldError) {
+            try extractor.encodeKey(fields: 0..<keyFieldCount, of: line.bytes, into: &keyScratch)
+        } catch {
+            throw .key(error)
+        }
+        if keyScratch.count > maxKeyBytes { throw .keyTooLarge(bytes: keyScratch.count, limit: maxKeyBytes) }
+        guard usesEventTime else { return nowMs }
+        let timestamp: Int64
+        do throws(JSONFieldError) {
+            timestamp = try JSONTimestamp.epochMilliseconds(of: extractor[keyFieldCount], in: line.bytes)
+        } catch {
+            throw .time(error, field: configuration.timeField ?? "")
+        }
+        if timestamp > futureCheckMs {
+            try checkFarFuture(timestamp, nowMs: nowMs, input: input, lineNumber: line.number)
+        }
+        return timestamp
+    }
+
+    /// The slow path of an event time above ``futureCheckMs``: invalid beyond `--max-future`;
+    /// otherwise it is the first more than the window ahead of the wall clock, which moves the
+    /// stream time so far that later records with current times are no longer deduplicated: the
+    /// contract, but never what a user wants, so it is warned about once.
+    @inline(never)
+    private func checkFarFuture(_ timestampMs: Int64, nowMs: Int64, input: Input, lineNumber: Int64)
+        throws(InvalidLine)
+    {
+        if timestampMs > maxFutureMs, let maxFuture = configuration.maxFuture {
+            throw .tooFarAhead(timestampMs: timestampMs, wallClockMs: nowMs, maxFuture: maxFuture)
+        }
+        warnedFarFuture = true
+        futureCheckMs = maxFutureMs
+        let ahead = InvalidLine.describe(approximately: timestampMs.subtractingSaturated(nowMs))
+        let window = InvalidLine.describe(milliseconds: configuration.window.milliseconds)
+        logger.warning(
+            "\(input.path):\(lineNumber): the event time \(DedupInspection.format(timestampMs)) is \(ahead) ahead of the wall clock, more than the window (\(window)): the stream time moves there, and records with times more than window + grace before it are no longer deduplicated. If such times are wrong, give --max-future DURATION to judge them invalid"
+        )
+    }
+
+    /// Applies the invalid-record policy to an invalid line: returns the error that stops the
+    /// input under `fail`; under `skip` counts the line, reports it (as a warning for the first
+    /// ``invalidWarningLimit``, at debug level after that) and returns `nil`.
+    @inline(never)
+    private func reject(_ invalid: InvalidLine, input: Input, lineNumber: Int64) -> DedupJobError? {
+        if configuration.onInvalid == .fail {
+            return DedupJobError(
+                .invalidData,
+                "\(input.path):\(lineNumber): \(invalid.reason); \(invalid.fix)"
+            )
+        }
+        invalidLinesSkipped += 1
+        if invalidLinesSkipped <= Self.invalidWarningLimit {
+            let last =
+                invalidLinesSkipped == Self.invalidWarningLimit
+                ? " (further invalid lines are counted, and the count is reported at the end)" : ""
+            logger.warning("\(input.path):\(lineNumber): skipped an invalid line: \(invalid.reason)\(last)")
+        } else {
+            logger.debug("\(input.path):\(lineNumber): skipped an invalid line: \(invalid.reason)")
+        }
+        return nil
+    }
+
+    /// Logs how many invalid lines were skipped beyond those reported one by one (nothing when
+    /// all were reported); call once at the end of a run.
+    func logSkippedSummary() {
+        let unreported = invalidLinesSkipped - Self.invalidWarningLimit
+        guard unreported > 0 else { return }
+        let kept = configuration.invalidOutput.map { "; all are in \($0)" } ?? ""
+        logger.warning(
+            "\(unreported) more invalid lines were skipped after the first \(Self.invalidWarningLimit) reported (\(invalidLinesSkipped) in all)\(kept)"
+        )
     }
 
     // MARK: StreamsEngine
@@ -362,7 +498,8 @@ final class EmbeddedEngine: StreamsEngine {
         let next = Checkpoint(
             generation: (checkpoint?.generation ?? 0) + 1,
             inputs: inputs.map(\.committed),
-            outputs: outputs.values.map { Checkpoint.Output(path: $0.path, committedLength: $0.length) },
+            outputs: outputs.values.map { Checkpoint.Output(path: $0.path, committedLength: $0.length) }
+                + carriedOutputs,
             changelog: position,
             streamTimeMs: task?.streamTimeMs ?? checkpoint?.streamTimeMs
         )

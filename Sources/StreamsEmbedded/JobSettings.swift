@@ -5,10 +5,13 @@ internal import StreamsState
 /// time field, window or grace would silently mix two semantics in one store, so it is refused.
 ///
 /// The outputs are part of the state too: the checkpoint records how much of each output file is
-/// committed, and a rerun cuts each back to that length, so a rerun with another `--output`,
-/// `--duplicates` or `--invalid` is refused rather than cutting, or appending to, a file the
-/// checkpoint does not describe. A `job.json` written before outputs were recorded adopts the
-/// outputs of its next run.
+/// committed, and a rerun cuts each back to that length. So each role (`--output`, `--duplicates`,
+/// `--invalid`) is bound to its file once used: a rerun naming another file for it is refused
+/// rather than cutting, or appending to, a file the checkpoint does not describe. A rerun may
+/// leave `--duplicates` or `--invalid` out (that file then keeps its committed lines, and the
+/// checkpoint keeps its length for a later run that names it again), and may add one never used
+/// before, which starts empty like a new state's outputs. A `job.json` written before outputs
+/// were recorded adopts the outputs of its next run.
 struct JobSettings: Codable, Hashable {
     /// The output paths as given on the command line (`-` for standard output).
     struct Outputs: Codable, Hashable {
@@ -50,33 +53,47 @@ struct JobSettings: Codable, Hashable {
 
     /// Checks these settings against the stored ones.
     ///
-    /// - Returns: Whether they must be saved with ``save(in:)`` (a new state directory, or one
-    ///   whose `job.json` does not record outputs yet); the caller saves them once the run's
-    ///   files are open, so that a run refused on the way leaves no settings behind.
-    /// - Throws: ``DedupJobError/Kind/usage`` when they differ.
-    func check(in state: StateDirectory) throws(DedupJobError) -> Bool {
-        if let stored = try Self.load(from: state) {
-            guard stored.keyFields == keyFields, stored.timeField == timeField, stored.windowMs == windowMs,
-                stored.graceMs == graceMs
-            else {
-                throw DedupJobError(
-                    .usage,
-                    "the state directory \(state.path) was built with --key \(stored.keyFields.joined(separator: " --key ")), "
-                        + "\(stored.timeField.map { "--time-field \($0)" } ?? "processing time"), window \(stored.windowMs) ms, grace \(stored.graceMs) ms; "
-                        + "run with the same settings, or use a new --state"
-                )
-            }
-            guard let storedOutputs = stored.outputs else { return true }  // written before outputs were recorded
-            guard let outputs, Self.sameOutputs(storedOutputs, outputs) else {
-                throw DedupJobError(
-                    .usage,
-                    "the state directory \(state.path) continues \(Self.describe(storedOutputs)) (its checkpoint records how much of each is committed); "
-                        + "give the same outputs, or use a new --state to start other files"
-                )
-            }
-            return false
+    /// - Returns: The settings to save with ``save(in:)``, or `nil` when `job.json` needs no
+    ///   change: these for a new state directory, the stored ones with the outputs this run adds
+    ///   otherwise. The caller saves them once the run's files are open, so that a run refused on
+    ///   the way leaves no settings behind.
+    /// - Throws: ``DedupJobError/Kind/usage`` when the semantics or an output's file differ.
+    func check(in state: StateDirectory) throws(DedupJobError) -> JobSettings? {
+        guard let stored = try Self.load(from: state) else { return self }
+        guard stored.keyFields == keyFields, stored.timeField == timeField, stored.windowMs == windowMs,
+            stored.graceMs == graceMs
+        else {
+            throw DedupJobError(
+                .usage,
+                "the state directory \(state.path) was built with --key \(stored.keyFields.joined(separator: " --key ")), "
+                    + "\(stored.timeField.map { "--time-field \($0)" } ?? "processing time"), window \(stored.windowMs) ms, grace \(stored.graceMs) ms; "
+                    + "run with the same settings, or use a new --state"
+            )
         }
-        return true
+        guard let storedOutputs = stored.outputs else { return self }  // written before outputs were recorded
+        guard let outputs else { return nil }
+        var merged = storedOutputs
+        func bind(_ flag: String, _ recorded: String?, _ given: String?, optional: Bool) throws(DedupJobError)
+            -> String?
+        {
+            guard let given else { return recorded }
+            guard let recorded else { return given }
+            guard recorded == given || FileIdentity(of: recorded) == FileIdentity(of: given) else {
+                throw DedupJobError(
+                    .usage,
+                    "the state directory \(state.path) writes \(flag) \(recorded) (its checkpoint records how much of it is committed), not \(given); "
+                        + "give \(flag) \(recorded)\(optional ? " or leave \(flag) out" : ""), or use a new --state to start other files"
+                )
+            }
+            return recorded
+        }
+        merged.output = try bind("--output", storedOutputs.output, outputs.output, optional: false) ?? outputs.output
+        merged.duplicates = try bind("--duplicates", storedOutputs.duplicates, outputs.duplicates, optional: true)
+        merged.invalid = try bind("--invalid", storedOutputs.invalid, outputs.invalid, optional: true)
+        guard merged != storedOutputs else { return nil }
+        var updated = stored
+        updated.outputs = merged
+        return updated
     }
 
     /// Writes these settings to `STATE/job.json` (atomically).
@@ -89,22 +106,5 @@ struct JobSettings: Codable, Hashable {
         } catch {
             throw DedupJobError(.io, "cannot write \(Self.path(in: state)): \(error)")
         }
-    }
-
-    /// Whether each output names the same file in both: the same spelling, or the same file
-    /// (``FileIdentity``), so that `out.jsonl` and `./out.jsonl` agree.
-    private static func sameOutputs(_ a: Outputs, _ b: Outputs) -> Bool {
-        func same(_ x: String?, _ y: String?) -> Bool {
-            guard let x, let y else { return x == nil && y == nil }
-            return x == y || FileIdentity(of: x) == FileIdentity(of: y)
-        }
-        return same(a.output, b.output) && same(a.duplicates, b.duplicates) && same(a.invalid, b.invalid)
-    }
-
-    private static func describe(_ outputs: Outputs) -> String {
-        var parts = ["--output \(outputs.output)"]
-        parts.append(outputs.duplicates.map { "--duplicates \($0)" } ?? "no --duplicates")
-        parts.append(outputs.invalid.map { "--invalid \($0)" } ?? "no --invalid")
-        return parts.joined(separator: ", ")
     }
 }

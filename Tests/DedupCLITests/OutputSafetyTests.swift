@@ -22,7 +22,7 @@ struct OutputSafetyTests {
 
     static func run(_ dir: TemporaryDirectory, _ outputs: [String]) throws -> DedupResult {
         try DedupCLI.run(
-            ["run", "--input", dir.file("in.jsonl"), "--key", "k.id", "--time-field", "ts", "--window", "100ms"]
+            ["run", "--input", dir.file("in.jsonl"), "--key", "k.id", "--time-field", "ts", "--window", "1s"]
                 + ["--state", dir.file("state"), "--quiet"] + outputs,
             in: dir.path
         )
@@ -98,30 +98,43 @@ struct OutputSafetyTests {
         #expect(retry.status == 0, "\(retry)")
     }
 
-    @Test("the outputs belong to the state: changing --output is refused, and going back keeps every line")
+    @Test("each output belongs to the state: another file is refused; left out and named again, it resumes")
     func outputChanged() throws {
         let dir = Self.setUp()
         defer { dir.remove() }
         let all = ErrorTests.lines(300)
         Files.write(Array(all[..<100]), to: dir.file("in.jsonl"))
-        #expect(try Self.run(dir, ["--output", "a.jsonl"]).status == 0)
+        #expect(try Self.run(dir, ["--output", "a.jsonl", "--duplicates", "d.jsonl"]).status == 0)
         let firstA = Files.lines(dir.file("a.jsonl"))
-        #expect(!firstA.isEmpty)
+        let firstD = Files.lines(dir.file("d.jsonl"))
+        #expect(!firstA.isEmpty && !firstD.isEmpty)
 
         Files.append(Array(all[100..<200]), to: dir.file("in.jsonl"))
-        for outputs in [["--output", "b.jsonl"], ["--output", "a.jsonl", "--duplicates", "d.jsonl"]] {
+        for (outputs, named) in [
+            (["--output", "b.jsonl", "--duplicates", "d.jsonl"], "--output a.jsonl"),
+            (["--output", "a.jsonl", "--duplicates", "e.jsonl"], "--duplicates d.jsonl"),
+        ] {
             let changed = try Self.run(dir, outputs)
             #expect(changed.status == 64, "\(changed)")
-            #expect(changed.stderr.contains("--output a.jsonl"), "the message names the state's outputs: \(changed)")
+            #expect(changed.stderr.contains(named), "the message names the state's output: \(changed)")
         }
-        #expect(!Files.exists(dir.file("b.jsonl")))
+        #expect(!Files.exists(dir.file("b.jsonl")) && !Files.exists(dir.file("e.jsonl")))
         #expect(Files.lines(dir.file("a.jsonl")) == firstA, "a refused run changed a.jsonl")
+        #expect(Files.lines(dir.file("d.jsonl")) == firstD, "a refused run changed d.jsonl")
 
-        // The same file by another spelling is the same output.
+        // --duplicates left out: the run writes no duplicates, and d.jsonl keeps its lines.
         #expect(try Self.run(dir, ["--output", "./a.jsonl"]).status == 0)
+        #expect(Files.lines(dir.file("d.jsonl")) == firstD)
+        // Named again (the same file, spelled otherwise), it resumes after its committed lines.
         Files.append(Array(all[200...]), to: dir.file("in.jsonl"))
-        #expect(try Self.run(dir, ["--output", "a.jsonl"]).status == 0)
-        let final = Files.lines(dir.file("a.jsonl"))
-        #expect(final == ErrorTests.expected(all), "a.jsonl holds \(final.count) lines, the first \(final.first ?? "")")
+        #expect(try Self.run(dir, ["--output", "a.jsonl", "--duplicates", "./d.jsonl"]).status == 0)
+
+        let model = DedupModel.run(
+            inputs: [all], keyFields: ["k.id"], timeField: "ts", windowMs: 1_000, graceMs: 0)
+        let unwritten = Set(all[100..<200])
+        let finalA = Files.lines(dir.file("a.jsonl"))
+        let finalD = Files.lines(dir.file("d.jsonl"))
+        #expect(finalA == model.kept, "a.jsonl holds \(finalA.count) lines, the first \(finalA.first ?? "")")
+        #expect(finalD == model.dropped.filter { !unwritten.contains($0) }, "d.jsonl holds \(finalD.count) lines")
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+import Logging
 import Testing
 import StreamsCore
 import StreamsTestKit
@@ -84,5 +86,63 @@ struct ErrorPolicyTests {
         // Deserialization errors still fail under the default deserialization policy.
         let strict = try driver(EventLog(), processing: .skip)
         #expect(throws: StreamsError.self) { try strict.inputTopic("input").pipeInput("bad-json") }
+    }
+}
+
+/// Keeps every log message with its level.
+private final class CapturingLogHandler: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var captured: [(Logger.Level, String)] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lock.withLock { captured.append((event.level, "\(event.message)")) }
+    }
+
+    var messages: [(Logger.Level, String)] { lock.withLock { captured } }
+}
+
+@Suite("Error policies: log level of per-record messages")
+struct RecordErrorLogLevelTests {
+    private func run(_ configuration: StreamsConfiguration) throws -> [(Logger.Level, String)] {
+        var topology = passThroughTopology(log: EventLog(), failOn: ["no-key": .invalidRecord])
+        topology.addSink("dlq", topic: "dead-letters")
+        let handler = CapturingLogHandler()
+        let logger = Logger(label: "test", factory: { _ in handler })
+        let engine = InMemoryEngine()
+        let clock = ManualWallClock(startMs: 0)
+        let input = TopicPartition(topic: "input")
+        let task = try StreamTask(
+            id: TaskId(partition: 0), topology: topology, configuration: configuration, inputs: [input],
+            collector: engine, changelogWriter: engine, clock: clock, logger: logger)
+        let manager = TaskManager(
+            engine: engine, tasks: [task], configuration: configuration, clock: clock, logger: logger)
+        try manager.start()
+        engine.enqueue(
+            ["a", "no-key", "no-key"].map { Record(key: nil, value: Array($0.utf8), timestampMs: 1) }, to: input)
+        try manager.runOnce(pollTimeout: .zero)
+        #expect(task.deadLetterRecordCount == 2)
+        try manager.close()
+        return handler.messages.filter { $0.1.contains("dead-letter") }
+    }
+
+    @Test func deadLettersAreWarningsByDefault() throws {
+        let messages = try run(
+            StreamsConfiguration(applicationId: "levels", deserializationErrorPolicy: .deadLetter(sink: "dlq")))
+        #expect(messages.map(\.0) == [.warning, .warning])
+    }
+
+    @Test func recordErrorLogLevelLowersThem() throws {
+        let messages = try run(
+            StreamsConfiguration(
+                applicationId: "levels", deserializationErrorPolicy: .deadLetter(sink: "dlq"),
+                recordErrorLogLevel: .debug))
+        #expect(messages.map(\.0) == [.debug, .debug])
     }
 }
