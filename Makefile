@@ -18,6 +18,7 @@ build: deps
 	$(SWIFT) build -c release
 
 test: deps
+	scripts/check-layering.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

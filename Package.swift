@@ -2,11 +2,15 @@
 //
 // swift-dedup: stateful deduplication of event streams, on an LMDB windowed state store.
 //
-// Module layout (see ../shared/STYLE.md):
+// Module layout (see ../shared/STYLE.md); dependencies point one way:
+//   C wrappers -> stores -> runtime -> processors -> engines -> apps
 // - CStreamsLMDB / StreamsLMDB: the only place liblmdb is called from.
-// - StreamsState: the WindowStore protocol and its LMDB and in-memory implementations.
+// - StreamsState: stores without C: StateStore/WindowStore, changelog types, the in-memory store,
+//   store factories. StreamsStateLMDB: LMDBWindowStore on StreamsState and StreamsLMDB.
 // - StreamsJSON: allocation-free field extraction from JSON Lines records.
-// - StreamsCore: the runtime (Record, Topology, Processor, StreamTask, engine seams).
+// - StreamsCore: the runtime (Record, Topology, Processor, StreamTask, engine seams); depends on
+//   StreamsState only, never on a concrete store (scripts/check-layering.sh, run by `make test`,
+//   builds it, StreamsDedup and StreamsTestKit with lmdb.h made to fail).
 // - StreamsDedup: the Deduplicator processor.
 // - StreamsTestKit: TopologyTestDriver for users' unit tests.
 // - StreamsEmbedded / DedupCLI: the embedded JSON Lines engine and the `dedup` executable;
@@ -26,6 +30,7 @@ let package = Package(
     products: [
         .library(name: "StreamsLMDB", targets: ["StreamsLMDB"]),
         .library(name: "StreamsState", targets: ["StreamsState"]),
+        .library(name: "StreamsStateLMDB", targets: ["StreamsStateLMDB"]),
         .library(name: "StreamsJSON", targets: ["StreamsJSON"]),
         .library(name: "StreamsCore", targets: ["StreamsCore"]),
         .library(name: "StreamsDedup", targets: ["StreamsDedup"]),
@@ -52,9 +57,15 @@ let package = Package(
             dependencies: ["CStreamsLMDB"],
             swiftSettings: swiftSettings
         ),
+        // The state layer without C: protocols, the in-memory store, changelog types, factories.
         .target(
             name: "StreamsState",
-            dependencies: ["StreamsLMDB"],
+            swiftSettings: swiftSettings
+        ),
+        // The LMDB window store, on StreamsState and the LMDB binding.
+        .target(
+            name: "StreamsStateLMDB",
+            dependencies: ["StreamsState", "StreamsLMDB"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -87,6 +98,7 @@ let package = Package(
         .target(
             name: "StreamsEmbedded",
             dependencies: [
+                "StreamsStateLMDB",
                 "StreamsCore",
                 "StreamsDedup",
                 "StreamsState",
@@ -111,7 +123,7 @@ let package = Package(
         // A child process for crash tests: writes and commits to a store in a loop until SIGKILLed.
         .executableTarget(
             name: "StreamsTestSupportTools",
-            dependencies: ["StreamsState", "StreamsEmbedded"],
+            dependencies: ["StreamsStateLMDB", "StreamsState", "StreamsEmbedded"],
             swiftSettings: swiftSettings
         ),
         // Helpers shared by the test targets (temporary directories, seeded randomness, built
@@ -128,12 +140,12 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsStateTests",
-            dependencies: ["StreamsState", "StreamsLMDB", "StreamsTestSupportTools", "StreamsTestSupport"],
+            dependencies: ["StreamsStateLMDB", "StreamsState", "StreamsLMDB", "StreamsTestSupportTools", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StreamsEmbeddedTests",
-            dependencies: ["StreamsEmbedded", "StreamsState", "StreamsTestSupport", "StreamsCore"],
+            dependencies: ["StreamsStateLMDB", "StreamsEmbedded", "StreamsState", "StreamsTestSupport", "StreamsCore"],
             swiftSettings: swiftSettings
         ),
         // Runs the real `dedup` executable as a child process; depending on DedupCLI makes
@@ -151,13 +163,14 @@ let package = Package(
         .testTarget(
             name: "StreamsCoreTests",
             dependencies: [
-                "StreamsCore", "StreamsTestKit", "StreamsState", .product(name: "Logging", package: "swift-log"),
+                "StreamsCore", "StreamsTestKit", "StreamsState", "StreamsStateLMDB",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StreamsDedupTests",
-            dependencies: ["StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState", "StreamsTestSupport"],
+            dependencies: ["StreamsStateLMDB", "StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -91,29 +91,6 @@ public struct DeduplicatorConfiguration: Sendable {
     }
 }
 
-/// Opens the deduplicator's window store for a task.
-public struct WindowStoreFactory: Sendable {
-    /// Opens a store with `configuration` for the task described by `context`.
-    public let open: @Sendable (WindowStoreConfiguration, StoreContext) throws -> any WindowStore
-
-    /// Creates a factory from a closure.
-    public init(_ open: @escaping @Sendable (WindowStoreConfiguration, StoreContext) throws -> any WindowStore) {
-        self.open = open
-    }
-
-    /// An ``InMemoryWindowStore`` (state lost with the process; restored from the changelog).
-    public static var inMemory: WindowStoreFactory {
-        WindowStoreFactory { configuration, _ in InMemoryWindowStore(configuration: configuration) }
-    }
-
-    /// An ``LMDBWindowStore`` in the task's store directory (``StoreContext/directory``).
-    public static func lmdb(options: LMDBWindowStore.Options = LMDBWindowStore.Options()) -> WindowStoreFactory {
-        WindowStoreFactory { configuration, context in
-            try LMDBWindowStore(directory: context.directory, configuration: configuration, options: options)
-        }
-    }
-}
-
 extension Topology {
     /// Adds a ``Deduplicator`` node and its window store.
     ///
@@ -134,7 +111,7 @@ extension Topology {
     ) {
         let storeConfiguration = configuration.windowStoreConfiguration
         addStateStore(configuration.storeName, connectedTo: [name]) { context in
-            try store.open(storeConfiguration, context)
+            try store.open(storeConfiguration, context.directory)
         }
         addProcessor(name, parents: parents) { context in
             try Deduplicator(configuration: configuration, context: context)

@@ -3,6 +3,7 @@ internal import StreamsCore
 internal import StreamsDedup
 internal import StreamsJSON
 internal import StreamsState
+internal import StreamsStateLMDB
 
 /// What `dedup inspect` reports about a state directory.
 public struct DedupInspection: Sendable {

@@ -2,6 +2,7 @@ public import Logging
 internal import StreamsCore
 internal import StreamsDedup
 internal import StreamsState
+internal import StreamsStateLMDB
 
 #if canImport(Glibc)
     internal import Glibc

@@ -3,6 +3,7 @@ internal import StreamsCore
 internal import StreamsDedup
 internal import StreamsJSON
 internal import StreamsState
+internal import StreamsStateLMDB
 
 /// What `dedup verify` found: whether the LMDB store holds exactly what its changelog says.
 ///

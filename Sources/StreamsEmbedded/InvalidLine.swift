@@ -1,5 +1,6 @@
 internal import StreamsJSON
 internal import StreamsState
+internal import StreamsStateLMDB
 
 /// Why the embedded engine judged an input line invalid. It carries only what was found; the
 /// message a user reads (``reason``) is built when it is shown, so that a skipped line that is

@@ -4,6 +4,7 @@
     internal import Darwin
 #endif
 internal import StreamsState
+internal import StreamsStateLMDB
 
 /// The state directory of one `dedup run` (`--state DIR`), held under an exclusive lock.
 ///

@@ -20,9 +20,9 @@
 ///
 /// - Important: Single-threaded, like its store. The hot properties are
 ///   `@exclusivity(unchecked)`: they are never accessed re-entrantly.
-final class InMemorySegment {
+package final class InMemorySegment {
     /// One `(key, timestamp) -> value` entry.
-    struct Entry {
+    package struct Entry {
         /// Where the key bytes start in the arena.
         var keyOffset: Int
         /// The entry's timestamp in milliseconds.
@@ -38,7 +38,7 @@ final class InMemorySegment {
     }
 
     /// Where an entry's value is, and whether the entry was deleted.
-    struct Value {
+    package struct Value {
         /// Where the value bytes start in the arena.
         var offset: Int
         /// The value's length in bytes.
@@ -55,19 +55,19 @@ final class InMemorySegment {
 
     /// Where a key is in the index: the slot holding its newest entry (`head >= 0`), or the free
     /// slot where it would go (`head == -1`).
-    struct Probe {
+    package struct Probe {
         /// The slot position.
         var slot: Int
         /// The newest entry of the key, or `-1` when the key has no entry in this segment.
-        var head: Int32
+        package var head: Int32
     }
 
     /// The segment id, `floor(timestamp / interval)`.
-    let id: Int64
+    package let id: Int64
     /// The smallest timestamp the segment holds.
-    let firstTimestampMs: Int64
+    package let firstTimestampMs: Int64
     /// The largest timestamp the segment holds.
-    let lastTimestampMs: Int64
+    package let lastTimestampMs: Int64
 
     @exclusivity(unchecked) private var arena = RawByteBuffer(capacity: 256)
     @exclusivity(unchecked) private var entries: UnsafeMutablePointer<Entry>
@@ -78,7 +78,7 @@ final class InMemorySegment {
     /// Occupied slots: the distinct keys.
     @exclusivity(unchecked) private var keyCount = 0
     /// Entries not deleted, expired ones included.
-    @exclusivity(unchecked) private(set) var count = 0
+    @exclusivity(unchecked) package private(set) var count = 0
 
     private var committedEntryCount = 0
     private var committedByteCount = 0
@@ -86,7 +86,7 @@ final class InMemorySegment {
     private var overwritten: [Overwritten] = []
 
     /// Creates an empty segment for timestamps `firstTimestampMs...lastTimestampMs`.
-    init(id: Int64, firstTimestampMs: Int64, lastTimestampMs: Int64) {
+    package init(id: Int64, firstTimestampMs: Int64, lastTimestampMs: Int64) {
         self.id = id
         self.firstTimestampMs = firstTimestampMs
         self.lastTimestampMs = lastTimestampMs
@@ -109,7 +109,7 @@ final class InMemorySegment {
     /// `seeds` (so that crafted keys cannot force collisions). The tag picks the home slot and
     /// filters probes.
     @inline(__always)
-    static func tag(of key: UnsafeRawBufferPointer, seeds: (UInt64, UInt64)) -> UInt32 {
+    package static func tag(of key: UnsafeRawBufferPointer, seeds: (UInt64, UInt64)) -> UInt32 {
         @inline(__always)
         func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
             let (high, low) = a.multipliedFullWidth(by: b)
@@ -156,7 +156,7 @@ final class InMemorySegment {
 
     /// Finds `key`, whose tag is `tag`, in the index.
     @inline(__always)
-    func probe(_ key: UnsafeRawBufferPointer, tag: UInt32) -> Probe {
+    package func probe(_ key: UnsafeRawBufferPointer, tag: UInt32) -> Probe {
         var i = Int(tag) & slotMask
         while true {
             let slot = slots[i]
@@ -172,7 +172,7 @@ final class InMemorySegment {
     /// The smallest timestamp in `[from, to]` among the live (not deleted) entries of the chain
     /// starting at `head`.
     @inline(__always)
-    func earliestTimestamp(chain head: Int32, from: Int64, to: Int64) -> Int64? {
+    package func earliestTimestamp(chain head: Int32, from: Int64, to: Int64) -> Int64? {
         var best: Int64?
         var index = head
         while index >= 0 {
@@ -186,7 +186,7 @@ final class InMemorySegment {
 
     /// Appends the live entries of the chain starting at `head` with `from <= timestamp <= to` to
     /// `result`, in timestamp order.
-    func collect(chain head: Int32, from: Int64, to: Int64, key: [UInt8], into result: inout [WindowEntry]) {
+    package func collect(chain head: Int32, from: Int64, to: Int64, key: [UInt8], into result: inout [WindowEntry]) {
         var found: [WindowEntry] = []
         var index = head
         while index >= 0 {
@@ -200,7 +200,7 @@ final class InMemorySegment {
     }
 
     /// The number of entries not deleted in the chain starting at `head`, expired ones included.
-    func count(chain head: Int32) -> Int {
+    package func count(chain head: Int32) -> Int {
         var total = 0
         var index = head
         while index >= 0 {
@@ -225,7 +225,7 @@ final class InMemorySegment {
 
     /// Calls `body` with every entry that is not deleted and has `timestamp >= floor`, in insertion
     /// order. `body` may modify the store: each entry is copied out before the call.
-    func forEachEntry(atLeast floor: Int64, _ body: (WindowEntry) throws -> Void) rethrows {
+    package func forEachEntry(atLeast floor: Int64, _ body: (WindowEntry) throws -> Void) rethrows {
         var i = 0
         while i < entryCount {
             let entry = entries[i]
@@ -239,7 +239,7 @@ final class InMemorySegment {
     /// Calls `body` with the key, timestamp and value of every entry that is not deleted, in
     /// insertion order, without copying: the pointers are valid during the call only, and `body`
     /// must not modify the segment.
-    func forEachRawEntry<E: Error>(
+    package func forEachRawEntry<E: Error>(
         _ body: (UnsafeRawBufferPointer, Int64, UnsafeRawBufferPointer) throws(E) -> Void
     ) throws(E) {
         for i in 0..<entryCount {
@@ -259,7 +259,7 @@ final class InMemorySegment {
     ///
     /// - Parameter probe: ``probe(_:tag:)`` for `key`, with no write in between.
     @inline(__always)
-    func put(
+    package func put(
         _ key: UnsafeRawBufferPointer, tag: UInt32, _ timestampMs: Int64, _ value: UnsafeRawBufferPointer, probe: Probe
     ) {
         if probe.head >= 0, let index = find(chain: probe.head, timestampMs: timestampMs) {
@@ -270,7 +270,7 @@ final class InMemorySegment {
     }
 
     /// Marks the entry `(key, timestampMs)` deleted; returns whether a live one existed.
-    func delete(_ key: UnsafeRawBufferPointer, tag: UInt32, _ timestampMs: Int64) -> Bool {
+    package func delete(_ key: UnsafeRawBufferPointer, tag: UInt32, _ timestampMs: Int64) -> Bool {
         let head = probe(key, tag: tag).head
         guard head >= 0, let index = find(chain: head, timestampMs: timestampMs), !entries[Int(index)].value.isDeleted
         else { return false }
@@ -383,7 +383,7 @@ final class InMemorySegment {
     // MARK: Transactions
 
     /// Makes the current contents the ones ``rollBack()`` returns to.
-    func commit() {
+    package func commit() {
         committedEntryCount = entryCount
         committedByteCount = arena.count
         committedCount = count
@@ -391,7 +391,7 @@ final class InMemorySegment {
     }
 
     /// Returns to the contents of the last ``commit()`` (or the empty segment).
-    func rollBack() {
+    package func rollBack() {
         while let old = overwritten.popLast() { entries[old.index].value = old.previous }
         // Newest first, each appended entry is the head of its key's chain.
         while entryCount > committedEntryCount {

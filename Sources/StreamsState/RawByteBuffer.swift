@@ -4,15 +4,15 @@
 /// The storage of ``ReplayLog`` and the key and value arena of ``InMemorySegment``.
 ///
 /// - Important: Pointers into the buffer are valid until the next append, which may move it.
-struct RawByteBuffer: ~Copyable {
+package struct RawByteBuffer: ~Copyable {
     /// Where the bytes start.
-    private(set) var base: UnsafeMutableRawPointer
+    package private(set) var base: UnsafeMutableRawPointer
     private var capacity: Int
     /// The number of bytes in use.
-    private(set) var count = 0
+    package private(set) var count = 0
 
     /// Creates an empty buffer with room for `capacity` bytes.
-    init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = max(1, capacity)
         base = .allocate(byteCount: self.capacity, alignment: 8)
     }
@@ -20,12 +20,12 @@ struct RawByteBuffer: ~Copyable {
     deinit { base.deallocate() }
 
     /// The bytes in use.
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// Grows the buffer by `extra` uninitialised bytes, doubling its storage when full, and returns
     /// where they start.
     @inline(__always)
-    mutating func append(uninitializedCount extra: Int) -> UnsafeMutableRawPointer {
+    package mutating func append(uninitializedCount extra: Int) -> UnsafeMutableRawPointer {
         if count + extra > capacity {
             let grown = max(capacity * 2, count + extra)
             let bigger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
@@ -40,7 +40,7 @@ struct RawByteBuffer: ~Copyable {
     }
 
     /// Forgets every byte from offset `newCount` on (keeping the storage).
-    mutating func truncate(to newCount: Int) {
+    package mutating func truncate(to newCount: Int) {
         precondition(newCount >= 0 && newCount <= count)
         count = newCount
     }

@@ -1,7 +1,5 @@
-public import StreamsLMDB
-
-/// An error of the state layer: a stable code, a message a user can act on, and the LMDB error
-/// underneath where there is one.
+/// An error of the state layer: a stable code, a message a user can act on, and the error of the
+/// storage underneath where there is one (an `LMDBError` for `LMDBWindowStore`).
 public struct StateStoreError: Error, Sendable, CustomStringConvertible {
     /// The stable kind of a ``StateStoreError``; match on it with `catch let e where e.code == …`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -9,7 +7,7 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
         public let name: String
         private init(_ name: String) { self.name = name }
 
-        /// LMDB failed; see ``StateStoreError/lmdb``.
+        /// The storage underneath failed; see ``StateStoreError/underlying``.
         public static let storage = Code("storage")
         /// The store's files are not a swift-dedup store, or are damaged: rebuild it from its changelog.
         public static let corrupt = Code("corrupt")
@@ -31,14 +29,20 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     /// What went wrong and what to do about it.
     public var message: String
-    /// The LMDB error underneath, if any.
-    public var lmdb: LMDBError?
+    /// The storage's error underneath, if any (for `LMDBWindowStore` an `LMDBError`, which
+    /// StreamsStateLMDB also offers as `lmdb`).
+    public var underlying: (any Error & Sendable)?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, lmdb: LMDBError? = nil) {
+    ///
+    /// - Parameters:
+    ///   - code: The stable kind of failure.
+    ///   - message: What went wrong and what to do.
+    ///   - underlying: The storage's error underneath, if any.
+    public init(_ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
-        self.lmdb = lmdb
+        self.underlying = underlying
     }
 
     /// `"<code>: <message>"`.

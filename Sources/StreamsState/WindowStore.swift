@@ -123,7 +123,7 @@ extension WindowStore {
 
 /// Calls `body` with the bytes of `array`, with typed throws preserved.
 @inline(__always)
-func withBytes<R, E: Error>(
+package func withBytes<R, E: Error>(
     _ array: [UInt8],
     _ body: (UnsafeRawBufferPointer) throws(E) -> R
 ) throws(E) -> R {

@@ -1,5 +1,6 @@
 import StreamsEmbedded
 import StreamsState
+import StreamsStateLMDB
 
 /// The `embedded-writer STATE BATCH` child of the embedded crash tests.
 ///

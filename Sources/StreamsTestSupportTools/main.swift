@@ -12,6 +12,7 @@
 // Runs the embedded engine's commit protocol on the files of StreamsEmbedded, forever; see
 // EmbeddedWriter.swift.
 import StreamsState
+import StreamsStateLMDB
 
 #if canImport(Glibc)
     import Glibc

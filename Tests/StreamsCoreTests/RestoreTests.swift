@@ -2,6 +2,7 @@ import Synchronization
 import Testing
 import StreamsCore
 import StreamsState
+import StreamsStateLMDB
 import StreamsTestKit
 
 /// A window store that delegates to another and can be told to fail its next commit, to stop a

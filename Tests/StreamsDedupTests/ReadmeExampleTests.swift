@@ -2,6 +2,7 @@
 import Testing
 import StreamsCore
 import StreamsDedup
+import StreamsState
 import StreamsTestKit
 
 // MARK: Application code

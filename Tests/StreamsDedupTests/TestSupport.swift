@@ -1,6 +1,7 @@
 import StreamsCore
 import StreamsDedup
 import StreamsState
+import StreamsStateLMDB
 
 #if canImport(Glibc)
     import Glibc
@@ -38,6 +39,5 @@ final class SelfRemovingDirectory {
         _ = system("rm -rf '\(path)'")
     }
 }
-
 
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import StreamsCore
 @testable import StreamsEmbedded
 import StreamsState
+import StreamsStateLMDB
 import Testing
 import StreamsTestSupport
 

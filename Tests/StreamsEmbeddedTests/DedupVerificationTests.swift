@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import StreamsState
+import StreamsStateLMDB
 import StreamsTestSupport
 import Testing
 

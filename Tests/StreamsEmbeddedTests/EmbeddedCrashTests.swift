@@ -1,6 +1,7 @@
 import Foundation
 import StreamsEmbedded
 import StreamsState
+import StreamsStateLMDB
 import Testing
 import StreamsTestSupport
 

@@ -1,3 +1,4 @@
+@testable import StreamsStateLMDB
 import Foundation
 import Testing
 
@@ -30,7 +31,8 @@ struct CrashTests {
 
             let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
             #expect(store.integrity == .trusted)
-            let commit = try #require(store.metadata(forKey: "commit").flatMap { Int(String(decoding: $0, as: UTF8.self)) })
+            let commit = try #require(
+                store.metadata(forKey: "commit").flatMap { Int(String(decoding: $0, as: UTF8.self)) })
             #expect(commit > lastCommit, "round \(round) made no progress")
             lastCommit = commit
             // Exactly the entries of commits 0...commit, nothing of the interrupted batch.

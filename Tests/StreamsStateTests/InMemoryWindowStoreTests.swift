@@ -1,6 +1,7 @@
 import Testing
 
 @testable import StreamsState
+@testable import StreamsStateLMDB
 import StreamsTestSupport
 
 @Suite("In-memory window store")

@@ -1,3 +1,4 @@
+@testable import StreamsStateLMDB
 import Foundation
 import Testing
 

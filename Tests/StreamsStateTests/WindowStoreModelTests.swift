@@ -1,6 +1,7 @@
 import Testing
 
 @testable import StreamsState
+@testable import StreamsStateLMDB
 import StreamsTestSupport
 
 /// An obviously-correct window store: every entry ever written, filtered by the retention rule on

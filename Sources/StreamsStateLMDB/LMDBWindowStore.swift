@@ -1,4 +1,5 @@
 public import StreamsLMDB
+public import StreamsState
 
 /// A ``WindowStore`` on LMDB: one named LMDB database per time segment, metadata committed in the
 /// same write transaction as the data, and a record of whether the files can be trusted after an
@@ -872,7 +873,7 @@ public final class LMDBWindowStore: WindowStore {
     private static func wrap(_ error: LMDBError, directory: String) -> StateStoreError {
         switch error.code {
         case .corrupted, .pageNotFound, .invalid, .versionMismatch, .panic:
-            return StateStoreError(.corrupt, "the store in \(directory) is damaged: \(error)", lmdb: error)
+            return StateStoreError(.corrupt, "the store in \(directory) is damaged: \(error)", underlying: error)
         case .diskFull:
             return diskFull(error, directory: directory, available: FileSystem.availableBytes(directory))
         case .ioError:
@@ -880,9 +881,9 @@ public final class LMDBWindowStore: WindowStore {
             if let available = FileSystem.availableBytes(directory), available < FileSystem.nearlyFullBytes {
                 return diskFull(error, directory: directory, available: available)
             }
-            return StateStoreError(.storage, "the store in \(directory): \(error)", lmdb: error)
+            return StateStoreError(.storage, "the store in \(directory): \(error)", underlying: error)
         default:
-            return StateStoreError(.storage, "the store in \(directory): \(error)", lmdb: error)
+            return StateStoreError(.storage, "the store in \(directory): \(error)", underlying: error)
         }
     }
 
@@ -891,7 +892,7 @@ public final class LMDBWindowStore: WindowStore {
         return StateStoreError(
             .diskFull,
             "disk full: the store in \(directory) cannot be written (\(error.operation) failed, \(free) on its file system); free space there or move the state directory to a larger disk, then run again: the last commit is intact and is resumed",
-            lmdb: error
+            underlying: error
         )
     }
 
@@ -1144,4 +1145,9 @@ extension Int64 {
         guard bytes.count == 8 else { return nil }
         self = bytes.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
     }
+}
+
+extension StateStoreError {
+    /// The LMDB error underneath, if the store that threw is an ``LMDBWindowStore``.
+    public var lmdb: LMDBError? { underlying as? LMDBError }
 }

@@ -1,3 +1,4 @@
+internal import StreamsState
 #if canImport(FoundationEssentials)
     internal import FoundationEssentials
 #else

@@ -1,4 +1,5 @@
 internal import StreamsLMDB
+internal import StreamsState
 
 /// The puts of ``LMDBWindowStore/insertIfAbsent(key:timestampMs:value:conflictRange:)`` that are
 /// accepted but not yet written to LMDB: held in memory per segment until the batch is flushed,

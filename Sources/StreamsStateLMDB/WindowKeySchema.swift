@@ -1,3 +1,4 @@
+internal import StreamsState
 /// How a (business key, timestamp) pair becomes an LMDB key inside a segment database.
 ///
 /// - Short keys (`count <= threshold`): `[UInt16 BE length][key][timestamp]`. The length prefix
@@ -121,46 +122,5 @@ struct WindowKeySchema {
             timestampMs: ts,
             value: Array(value)
         )
-    }
-}
-
-@inline(__always)
-func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
-    // The standard library's elementsEqual on raw buffers compiles to a byte loop; this is
-    // word-at-a-time for the common 16-64 byte keys.
-    var i = 0
-    while i + 8 <= count {
-        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
-            return false
-        }
-        i += 8
-    }
-    while i < count {
-        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
-        i += 1
-    }
-    return true
-}
-
-/// Saturating arithmetic on timestamps, so `Int64.min` ("no stream time yet") and extreme event
-/// times never overflow.
-extension Int64 {
-    @inline(__always)
-    func saturatingAdd(_ other: Int64) -> Int64 {
-        let (r, o) = addingReportingOverflow(other)
-        return o ? (other > 0 ? .max : .min) : r
-    }
-
-    @inline(__always)
-    func saturatingSubtract(_ other: Int64) -> Int64 {
-        let (r, o) = subtractingReportingOverflow(other)
-        return o ? (other > 0 ? .min : .max) : r
-    }
-
-    /// Floor division (rounds toward negative infinity).
-    @inline(__always)
-    func floorDivided(by d: Int64) -> Int64 {
-        let q = self / d
-        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
     }
 }

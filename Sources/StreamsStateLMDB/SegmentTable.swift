@@ -1,3 +1,4 @@
+internal import StreamsState
 internal import StreamsLMDB
 
 /// The open segments of an ``LMDBWindowStore``, ascending by id, in memory the store allocates once.

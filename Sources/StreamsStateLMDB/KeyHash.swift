@@ -1,3 +1,4 @@
+internal import StreamsState
 /// The hash that places keys too long for an LMDB key (see
 /// ``LMDBWindowStore/Options/longKeyThreshold``) in the store.
 ///

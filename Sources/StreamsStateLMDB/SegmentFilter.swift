@@ -1,3 +1,4 @@
+internal import StreamsState
 /// A blocked Bloom filter over the business keys written to one segment in this process, so that
 /// a lookup can skip the segments that certainly do not hold its key.
 ///

@@ -1,3 +1,4 @@
+internal import StreamsState
 /// The mutations of the open transaction, packed in one growing raw buffer, so that a batch can
 /// be redone after the map was grown.
 ///
