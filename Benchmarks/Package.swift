@@ -36,6 +36,7 @@ func suite(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
         dependencies: [
             .product(name: "Benchmark", package: "package-benchmark"),
             .product(name: "StreamsState", package: "swift-dedup"),
+            .product(name: "StreamsStateLMDB", package: "swift-dedup"),
             "BenchmarkWorkload",
             "CLMDBBaseline",
         ] + dependencies,
@@ -72,6 +73,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "StreamsState", package: "swift-dedup"),
+                .product(name: "StreamsStateLMDB", package: "swift-dedup"),
+            .product(name: "StreamsStateLMDB", package: "swift-dedup"),
                 .product(name: "StreamsLMDB", package: "swift-dedup"),
                 "CLMDBBaseline",
             ],

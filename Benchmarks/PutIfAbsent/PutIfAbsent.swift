@@ -4,6 +4,7 @@
 import Benchmark
 import BenchmarkWorkload
 import StreamsState
+import StreamsStateLMDB
 
 let benchmarks: @Sendable () -> Void = {
     let operations = 1_000_000

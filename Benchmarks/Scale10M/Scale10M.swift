@@ -4,6 +4,7 @@
 import Benchmark
 import BenchmarkWorkload
 import StreamsState
+import StreamsStateLMDB
 
 /// The 10M workload, generated once per benchmark process in setup (registration also runs for
 /// `list`, which should stay fast).

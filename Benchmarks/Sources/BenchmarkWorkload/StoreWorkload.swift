@@ -1,5 +1,6 @@
 import StreamsLMDB
 public import StreamsState
+public import StreamsStateLMDB
 
 /// How a benchmark opens ``LMDBWindowStore``.
 public enum StoreSetup: Sendable {
