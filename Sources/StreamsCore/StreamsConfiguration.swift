@@ -13,6 +13,11 @@ public struct StreamsConfiguration: Sendable {
     /// The most records a task processes in one ``StreamTask/process(maxRecords:)`` call of the
     /// engine loop; default 1 000.
     public var maxRecordsPerIteration: Int
+    /// How long a task waits for a caught-up input partition (no records now, more may come)
+    /// before processing the other partitions' records without it; default zero, as Kafka
+    /// Streams' `max.task.idle.ms`: a caught-up partition does not hold a task back. Ended
+    /// partitions never do, active ones always do (see ``InputPartitionStatus``).
+    public var maxTaskIdle: Duration = .zero
     /// The most changelog entries applied to a store per restore batch (and store commit);
     /// default 10 000.
     public var restoreBatchSize: Int

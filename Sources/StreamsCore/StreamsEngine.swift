@@ -59,6 +59,41 @@ public protocol RecordPoller: AnyObject {
     ///
     /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``.
     func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch]
+
+    /// Where `partition` stands after the last ``poll(maxRecords:timeout:)``: whether more
+    /// records may come, none are there now, the input ended, or its next record cannot be read.
+    /// The ``StreamThread`` decides from it which buffered records may be processed (see
+    /// ``InputPartitionStatus``).
+    func status(of partition: TopicPartition) -> InputPartitionStatus
+
+    /// Stops fetching `partitions` until ``resume(_:)``: the stream thread pauses the partitions
+    /// that still have records buffered in their task, so that a poll reads only the others
+    /// (Kafka Streams pauses a partition whose buffer is full). Pausing twice is harmless.
+    func pause(_ partitions: [TopicPartition])
+
+    /// Fetches `partitions` again after ``pause(_:)``.
+    func resume(_ partitions: [TopicPartition])
+}
+
+/// Where an input partition stands, as its engine reports it
+/// (``RecordPoller/status(of:)``).
+///
+/// The stream thread processes a task's buffered records only while every partition that may
+/// still deliver an earlier record has one buffered, so that the smallest-timestamp-first choice
+/// does not depend on how reads were batched: ``active`` and ``failed`` partitions hold
+/// processing back when their buffer is empty; ``ended`` ones never do; ``caughtUp`` ones do for
+/// at most ``StreamsConfiguration/maxTaskIdle`` (Kafka Streams' `max.task.idle.ms`).
+public enum InputPartitionStatus: Sendable {
+    /// More records may be read now.
+    case active
+    /// No record is there now, but more may come (a followed file at its end; a Kafka partition
+    /// at its end offset).
+    case caughtUp
+    /// The input ended: every record was read (a file without following).
+    case ended
+    /// The next record cannot be read (an invalid line under the `fail` policy): once the
+    /// partition's buffered records are processed, the thread commits and stops with this error.
+    case failed(StreamsError)
 }
 
 /// Records read from one input partition, in offset order.
@@ -131,9 +166,21 @@ public protocol CommitCoordinator: AnyObject {
     /// Discards everything sent and appended since the last commit.
     func abort()
 
+    /// Called after a commit, once every task's stores committed their own transactions: the
+    /// place for upkeep that needs stores and changelog in agreement (the embedded engine
+    /// rewrites an oversized changelog from the store's live entries here). Default: nothing.
+    ///
+    /// - Throws: ``StreamsError``; the stream thread stops (the commit itself stands).
+    func didCommit(_ tasks: [StreamTask]) throws(StreamsError)
+
     /// The stream time committed for `task`, or `nil` if it never committed; a restarted task
     /// starts from it so that stream time never goes back.
     func committedStreamTimeMs(for task: TaskId) -> Int64?
+}
+
+extension CommitCoordinator {
+    /// Does nothing.
+    public func didCommit(_ tasks: [StreamTask]) throws(StreamsError) {}
 }
 
 /// Identifies one store's changelog: the task it belongs to and the store's name.

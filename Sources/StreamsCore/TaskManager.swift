@@ -70,6 +70,27 @@ public final class TaskManager {
         }
     }
 
+    /// Polls the engine and hands the batches to the tasks owning their partitions.
+    ///
+    /// - Returns: The batches polled.
+    /// - Throws: ``StreamsError``; every task is then closed dirty.
+    @discardableResult
+    public func pollAndRoute(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
+        try failing { () throws(StreamsError) in
+            let batches = try engine.poll(maxRecords: maxRecords, timeout: timeout)
+            route(batches)
+            return batches
+        }
+    }
+
+    /// Processes at most `maxRecords` of `task`'s buffered records, with stream-time punctuation.
+    ///
+    /// - Returns: The number of records processed.
+    /// - Throws: ``StreamsError``; every task is then closed dirty.
+    public func process(_ task: StreamTask, maxRecords: Int) throws(StreamsError) -> Int {
+        try failing { () throws(StreamsError) in try task.process(maxRecords: maxRecords) }
+    }
+
     /// Hands polled batches to the tasks that own their partitions.
     public func route(_ batches: [InputBatch]) {
         for batch in batches {
@@ -139,11 +160,15 @@ public final class TaskManager {
     /// Commits if the commit interval has passed since the last commit or a processor asked for it.
     ///
     /// - Throws: ``StreamsError``; every task is then closed dirty.
-    public func maybeCommit() throws(StreamsError) {
+    /// - Returns: Whether it committed.
+    @discardableResult
+    public func maybeCommit() throws(StreamsError) -> Bool {
         let now = clock.nowMs
         if now - lastCommitMs >= configuration.commitInterval.milliseconds || tasks.contains(where: \.commitRequested) {
             try commit()
+            return true
         }
+        return false
     }
 
     /// Commits all tasks as one unit, in the exactly-once order: the engine makes output, changelog
@@ -161,6 +186,7 @@ public final class TaskManager {
             for task in active {
                 try task.postCommit(changelogPositions: positions)
             }
+            try engine.didCommit(active)
             lastCommitMs = clock.nowMs
         }
     }

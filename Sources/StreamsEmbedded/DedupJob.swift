@@ -77,6 +77,10 @@ public final class DedupJob {
         let streams = StreamsConfiguration(
             applicationId: "dedup",
             commitInterval: configuration.effectiveCommitInterval,
+            // Process whatever the record order allows between two polls (about a read batch of
+            // the input with the fewest buffered lines), as the loop did before it moved into
+            // the runtime.
+            maxRecordsPerIteration: 1 << 16,
             deserializationErrorPolicy: .deadLetter(sink: EmbeddedEngine.invalidTopic),
             stateDirectory: configuration.stateDirectory,
             // The engine reports each invalid line (file, line, reason; the first few) when it
@@ -117,73 +121,33 @@ public final class DedupJob {
             logger.info("restored \(engine.restoredEntries) changelog entries into the store")
         }
 
+        // The runtime's loop (StreamThread) decides which records may be processed, so that the
+        // order never depends on read batches; a stop request ends it with a commit of what was
+        // processed. An input that stalled on an invalid line (`fail`) ends it with that error
+        // once the records before the line are committed.
+        let thread = StreamThread(taskManager: manager, configuration: streams, clock: clock, logger: logger)
         var lastProgress = started
-        var stopped = false
-        while true {
-            // A stop request (SIGINT/SIGTERM) ends the loop at once: what was processed is
-            // committed by the close below; records read but not processed are not, and the
-            // next run reads them again. Processing the buffered records instead could take
-            // them out of merge order, since the inputs' unread lines are not considered.
-            if shouldStop() {
-                stopped = true
-                break
-            }
-            var read = 0
-            for (i, input) in engine.inputs.enumerated() where task.bufferedRecordCount(for: input.partition) == 0 {
-                read += try engine.refill(i, into: task)
-            }
-            // Process as many records as the input with the fewest buffered ones holds, counting
-            // the inputs that can still deliver (not ended, not idle in follow mode); a stalled
-            // input counts with what it has left, so processing stops when that is used up.
-            var processable = Int.max
-            for input in engine.inputs where !input.exhausted && !input.idle {
-                processable = min(processable, task.bufferedRecordCount(for: input.partition))
-            }
-            if processable == .max { processable = task.bufferedRecordCount }
-            var processed = 0
-            if processable > 0 {
-                do { processed = try manager.processBuffered(maxRecords: processable) } catch {
-                    throw DedupJobError(error)
-                }
-                try engine.writeAhead()
-            }
-            let generation = engine.checkpoint?.generation
-            do { try manager.maybeCommit() } catch { throw DedupJobError(error) }
-            // Compaction writes the store's live entries and commits the store, so it may run
-            // only right after a commit, when the store holds exactly what the checkpoint covers.
-            // (The changelog can already be past the threshold before any commit of this run.)
-            if engine.checkpoint?.generation != generation,
-                let store = task.store(named: Self.storeName) as? any WindowStore
-            {
-                _ = try engine.compactIfNeeded(store: store)
-            }
-
-            let now = monotonicSeconds()
-            if let stalled = engine.stalled {
-                if task.bufferedRecordCount(for: engine.inputs[stalled.input].partition) == 0 { break }
-            } else if engine.inputs.allSatisfy(\.exhausted) && task.bufferedRecordCount == 0 {
-                break
-            }
-            if let progress, now - lastProgress >= 0.25 {
+        do {
+            _ = try thread.run(shouldStop: shouldStop) { iteration in
+                guard let progress else { return }
+                let now = monotonicSeconds()
+                guard now - lastProgress >= 0.25 else { return }
                 lastProgress = now
-                let snapshot = statistics.snapshot
-                let idle = read == 0 && processed == 0
+                let idle = iteration.polled == 0 && iteration.processed == 0
                 progress(
                     DedupJobProgress(
                         phase: idle ? .waiting : .running,
                         recordsRead: engine.recordsRead,
-                        duplicates: snapshot.duplicates,
+                        duplicates: statistics.snapshot.duplicates,
                         recordsPerSecond: Double(engine.recordsRead) / max(now - started, 0.001),
                         position: position(engine)
                     )
                 )
             }
-            if read == 0 && processed == 0 {
-                usleep(20_000)  // follow mode: wait for the inputs to grow
-            }
+        } catch {
+            if error.code == .deserialization, let stalled = engine.stalled { throw stalled.error }
+            throw DedupJobError(error)
         }
-        do { try manager.close() } catch { throw DedupJobError(error) }
-        if !stopped, let stalled = engine.stalled { throw stalled.error }
         let final = statistics.snapshot
         return DedupJobSummary(
             recordsRead: engine.recordsRead,

@@ -98,6 +98,8 @@ final class EmbeddedEngine: StreamsEngine {
     /// How many skipped lines are reported one by one as warnings; the rest only at debug level,
     /// and counted in ``logSkippedSummary()``.
     static let invalidWarningLimit = 10
+    /// Inputs the stream thread paused (their task still has records buffered).
+    private var paused: Set<Int> = []
     /// Lines read in this run, valid or not.
     @exclusivity(unchecked) private(set) var recordsRead = 0
     /// Changelog entries handed to a restoring store in this run.
@@ -231,13 +233,6 @@ final class EmbeddedEngine: StreamsEngine {
     var partitions: [TopicPartition] { inputs.map(\.partition) }
 
     // MARK: Reading
-
-    /// Reads one batch from input `i` into `task`; returns the number of lines read.
-    func refill(_ i: Int, into task: StreamTask) throws(DedupJobError) -> Int {
-        let records = try readBatch(i)
-        if !records.isEmpty { task.addRecords(records, for: inputs[i].partition) }
-        return records.count
-    }
 
     /// Reads one batch of input `i` as records (see the type's documentation); empty at the end
     /// of the input, when no data is there yet, or once the input stalled on an invalid line.
@@ -391,20 +386,63 @@ final class EmbeddedEngine: StreamsEngine {
 
     // MARK: StreamsEngine
 
-    /// Reads one batch from every input that can deliver, for the generic task-manager loop.
-    ///
-    /// ``DedupJob`` reads through ``refill(_:into:)`` instead, which refills only inputs whose
-    /// queue ran empty so that the record order does not depend on batch boundaries; this plain
-    /// poll gives no such guarantee. `maxRecords` and `timeout` are not used: a batch is what one
-    /// read of each input holds, and reading never blocks.
+    /// Reads one batch from every input that is not paused and can deliver. `maxRecords` and
+    /// `timeout` are not used: a batch is what one read of an input holds, and reading never
+    /// blocks (the stream thread sleeps briefly when a followed input has nothing new). Before
+    /// reading, the changelog is written ahead once its buffer passes 1 MiB (see
+    /// ``ChangelogFile/writeAhead(threshold:)``): between batches, off the per-record path.
     func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
-        var batches: [InputBatch] = []
-        for i in inputs.indices {
-            let records: [Record]
-            do { records = try readBatch(i) } catch { throw StreamsError(.engine, error.message, underlying: error) }
-            if !records.isEmpty { batches.append(InputBatch(partition: inputs[i].partition, records: records)) }
+        do {
+            try writeAhead()
+            var batches: [InputBatch] = []
+            for i in inputs.indices where !paused.contains(i) {
+                let records = try readBatch(i)
+                if !records.isEmpty { batches.append(InputBatch(partition: inputs[i].partition, records: records)) }
+            }
+            return batches
+        } catch {
+            throw StreamsError(.engine, error.message, underlying: error)
         }
-        return batches
+    }
+
+    /// ``InputPartitionStatus/failed(_:)`` once the input stalled on an invalid line (the `fail`
+    /// policy), ``InputPartitionStatus/ended`` at its end, ``InputPartitionStatus/caughtUp``
+    /// when a followed input has no new line, ``InputPartitionStatus/active`` otherwise.
+    func status(of partition: TopicPartition) -> InputPartitionStatus {
+        guard let i = inputIndex(partition) else { return .ended }
+        if let stalled, stalled.input == i {
+            return .failed(StreamsError(.deserialization, stalled.error.message, underlying: stalled.error))
+        }
+        let input = inputs[i]
+        if input.exhausted { return .ended }
+        return input.idle ? .caughtUp : .active
+    }
+
+    func pause(_ partitions: [TopicPartition]) {
+        for partition in partitions { if let i = inputIndex(partition) { paused.insert(i) } }
+    }
+
+    func resume(_ partitions: [TopicPartition]) {
+        for partition in partitions { if let i = inputIndex(partition) { paused.remove(i) } }
+    }
+
+    private func inputIndex(_ partition: TopicPartition) -> Int? {
+        guard partition.topic == Self.inputTopic, partition.partition >= 0, Int(partition.partition) < inputs.count
+        else { return nil }
+        return Int(partition.partition)
+    }
+
+    /// After each commit: rewrites the changelog from the store's live entries when it has grown
+    /// past the threshold (see ``compactIfNeeded(store:)``); store and changelog agree now.
+    func didCommit(_ tasks: [StreamTask]) throws(StreamsError) {
+        for task in tasks {
+            for id in task.changelogIDs {
+                guard let store = task.store(named: id.storeName) as? any WindowStore else { continue }
+                do { _ = try compactIfNeeded(store: store) } catch {
+                    throw StreamsError(.engine, error.message, underlying: error)
+                }
+            }
+        }
     }
 
     func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError) {
@@ -511,7 +549,8 @@ final class EmbeddedEngine: StreamsEngine {
     }
 
     /// Writes the changelog's buffered records ahead of the commit once they pass 1 MiB (see
-    /// ``ChangelogFile/writeAhead(threshold:)``); the engine calls it between batches.
+    /// ``ChangelogFile/writeAhead(threshold:)``); ``poll(maxRecords:timeout:)`` calls it between
+    /// batches.
     func writeAhead() throws(DedupJobError) {
         try Self.wrap { () throws(EmbeddedError) in try changelog?.writeAhead(threshold: 1 << 20) }
     }

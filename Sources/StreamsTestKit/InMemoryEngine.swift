@@ -20,6 +20,7 @@ public final class InMemoryEngine: StreamsEngine {
 
     private var pendingInput: [TopicPartition: [Record]] = [:]
     private var inputOrder: [TopicPartition] = []
+    private var paused: Set<TopicPartition> = []
     private var nextOffsets: [TopicPartition: Int64] = [:]
     private var pendingOutput: [OutputRecord] = []
     private var sinks: [ChangelogID: InMemoryChangelog] = [:]
@@ -56,12 +57,12 @@ public final class InMemoryEngine: StreamsEngine {
     /// Whether input records wait to be polled.
     public var hasPendingInput: Bool { pendingInput.values.contains { !$0.isEmpty } }
 
-    /// Returns pending input, partitions in the order they were first enqueued, at most
-    /// `maxRecords` records in all; never waits.
+    /// Returns pending input of the partitions not paused, in the order they were first
+    /// enqueued, at most `maxRecords` records in all; never waits.
     public func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
         var batches: [InputBatch] = []
         var budget = maxRecords
-        for partition in inputOrder where budget > 0 {
+        for partition in inputOrder where budget > 0 && !paused.contains(partition) {
             guard var records = pendingInput[partition], !records.isEmpty else { continue }
             let taken = Array(records.prefix(budget))
             records.removeFirst(taken.count)
@@ -71,6 +72,18 @@ public final class InMemoryEngine: StreamsEngine {
         }
         return batches
     }
+
+    /// ``InputPartitionStatus/active`` while `partition` has records to poll, otherwise
+    /// ``InputPartitionStatus/caughtUp``: a test may always enqueue more.
+    public func status(of partition: TopicPartition) -> InputPartitionStatus {
+        pendingInput[partition]?.isEmpty == false ? .active : .caughtUp
+    }
+
+    /// Stops polling `partitions` until ``resume(_:)``.
+    public func pause(_ partitions: [TopicPartition]) { paused.formUnion(partitions) }
+
+    /// Polls `partitions` again.
+    public func resume(_ partitions: [TopicPartition]) { paused.subtract(partitions) }
 
     /// Buffers `record` until commit.
     public func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError) {

@@ -5,9 +5,9 @@ public import StreamsState
 /// advance the wall clock, read what each sink wrote, and look at stores.
 ///
 /// The driver runs one real ``StreamTask`` (task `0_0`, partition 0 of every source topic, in
-/// source declaration order) through a ``TaskManager`` and an ``InMemoryEngine``, so records go
-/// through the same selection, punctuation, error policies and exactly-once commit path as in
-/// production. Each pipe call (or ``batch(_:)``) is processed and then committed; outputs are
+/// source declaration order) through the runtime's ``StreamThread`` and an ``InMemoryEngine``, so
+/// records go through the same polling, selection, punctuation, error policies and exactly-once
+/// commit path as in production. Each pipe call (or ``batch(_:)``) is processed and then committed; outputs are
 /// read from committed output only.
 ///
 /// ```swift
@@ -27,6 +27,7 @@ public final class TopologyTestDriver {
     /// The task running the topology.
     public let task: StreamTask
     private let manager: TaskManager
+    private let thread: StreamThread
     private var batchDepth = 0
     private var batchPartitions: Set<TopicPartition> = []
     private var readPositions: [String: Int] = [:]
@@ -67,6 +68,7 @@ public final class TopologyTestDriver {
             logger: logger
         )
         manager = TaskManager(engine: engine, tasks: [task], configuration: configuration, clock: clock, logger: logger)
+        thread = StreamThread(taskManager: manager, configuration: configuration, clock: clock, logger: logger)
         try manager.start()
     }
 
@@ -143,10 +145,10 @@ public final class TopologyTestDriver {
     }
 
     private func flush() throws(StreamsError) {
-        while engine.hasPendingInput {
-            manager.route(try engine.poll(maxRecords: .max, timeout: .zero))
-        }
-        try manager.processBuffered()
+        // Every enqueued record is there at once: the thread polls them all, and a drained
+        // partition is caught up, which holds no task back (maxTaskIdle 0), so everything is
+        // processed in the task's record order.
+        try thread.processAvailable()
         try manager.commit()
     }
 
