@@ -77,6 +77,7 @@ public final class StreamThread {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
+        engine.setRebalanceListener(taskManager)
     }
 
     /// Runs the loop until the inputs end, a partition fails or `shouldStop` returns true, then
@@ -125,8 +126,21 @@ public final class StreamThread {
     /// - Throws: ``StreamsError``; every task is then closed dirty.
     @discardableResult
     public func runOnce() throws(StreamsError) -> Iteration {
+        do {
+            return try iterate()
+        } catch  where error.isTaskScoped {
+            // The task manager closed that task; the others go on.
+            return Iteration(polled: 0, processed: 0, committed: false)
+        }
+    }
+
+    private func iterate() throws(StreamsError) -> Iteration {
+        // Tasks created by an assignment: restore their stores and start them.
+        if taskManager.tasks.contains(where: { $0.state == .created }) { try taskManager.start() }
         updatePaused()
         let batches = try taskManager.pollAndRoute(maxRecords: configuration.maxRecordsPerIteration, timeout: .zero)
+        // The poll may have assigned partitions (rebalance callbacks run inside it).
+        if taskManager.tasks.contains(where: { $0.state == .created }) { try taskManager.start() }
         var polled = 0
         for batch in batches { polled += batch.records.count }
         var processed = 0
@@ -154,6 +168,7 @@ public final class StreamThread {
         while true {
             updatePaused()
             let batches = try taskManager.pollAndRoute(maxRecords: configuration.maxRecordsPerIteration, timeout: .zero)
+            if taskManager.tasks.contains(where: { $0.state == .created }) { try taskManager.start() }
             var processed = 0
             let nowMs = clock.nowMs
             for task in taskManager.tasks where task.state == .running {
@@ -195,6 +210,7 @@ public final class StreamThread {
     /// `.success` when every partition ended and nothing is buffered; `.failure` when a failed
     /// partition's buffer is used up; `nil` to go on.
     private func finished() throws(StreamsError) -> Result<Void, StreamsError>? {
+        guard !taskManager.tasks.isEmpty else { return nil }  // waiting for an assignment
         var allEnded = true
         for task in taskManager.tasks where task.state == .running {
             for partition in task.inputs {

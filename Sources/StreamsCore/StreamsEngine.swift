@@ -73,6 +73,37 @@ public protocol RecordPoller: AnyObject {
 
     /// Fetches `partitions` again after ``pause(_:)``.
     func resume(_ partitions: [TopicPartition])
+
+    /// Tells the engine whom to call when its input partitions change (a consumer group's
+    /// rebalance): the stream thread passes its task manager. Engines with a fixed set of
+    /// partitions ignore it (the default). Engines hold the listener weakly, and call it from
+    /// inside ``poll(maxRecords:timeout:)``, on the stream thread: a revocation commits and closes
+    /// the affected tasks before the call returns, as Kafka's eager rebalance protocol requires.
+    func setRebalanceListener(_ listener: (any RebalanceListener)?)
+}
+
+/// Receives an engine's partition assignment changes (``RecordPoller/setRebalanceListener(_:)``);
+/// ``TaskManager`` implements it by creating, committing and closing tasks.
+///
+/// Kafka Streams counterpart: `StreamsRebalanceListener` over the consumer's
+/// `ConsumerRebalanceListener`.
+public protocol RebalanceListener: AnyObject {
+    /// New partitions: the tasks owning them are created (then restored and started by the
+    /// stream thread).
+    ///
+    /// - Throws: ``StreamsError`` when a task cannot be created.
+    func partitionsAssigned(_ partitions: [TopicPartition]) throws(StreamsError)
+    /// Partitions leaving cleanly: their tasks commit and close before this returns.
+    ///
+    /// - Throws: ``StreamsError`` from the commit; the tasks are then closed dirty.
+    func partitionsRevoked(_ partitions: [TopicPartition]) throws(StreamsError)
+    /// Partitions already owned by another instance: their tasks close dirty, committing nothing.
+    func partitionsLost(_ partitions: [TopicPartition])
+}
+
+extension RecordPoller {
+    /// Ignores the listener: the engine's partitions never change.
+    public func setRebalanceListener(_ listener: (any RebalanceListener)?) {}
 }
 
 /// Where an input partition stands, as its engine reports it
@@ -166,6 +197,11 @@ public protocol CommitCoordinator: AnyObject {
     /// Discards everything sent and appended since the last commit.
     func abort()
 
+    /// Discards what `task` sent and appended since the last commit (its transaction), for a
+    /// task closed dirty while the others go on. Default: ``abort()`` (engines with one
+    /// transaction for all tasks).
+    func abort(task: TaskId)
+
     /// Called after a commit, once every task's stores committed their own transactions: the
     /// place for upkeep that needs stores and changelog in agreement (the embedded engine
     /// rewrites an oversized changelog from the store's live entries here). Default: nothing.
@@ -181,6 +217,9 @@ public protocol CommitCoordinator: AnyObject {
 extension CommitCoordinator {
     /// Does nothing.
     public func didCommit(_ tasks: [StreamTask]) throws(StreamsError) {}
+
+    /// Aborts everything (``abort()``).
+    public func abort(task: TaskId) { abort() }
 }
 
 /// Identifies one store's changelog: the task it belongs to and the store's name.

@@ -32,6 +32,18 @@ public struct StreamsError: Error, CustomStringConvertible {
         public static let unknownChild = Code("unknownChild")
         /// The engine failed to read, write or commit; always fatal for the task.
         public static let engine = Code("engine")
+        /// The task's input partitions moved to another instance (a rebalance the engine saw
+        /// late, a lost assignment): only ``StreamsError/taskId``'s task closes dirty; the others
+        /// go on. Kafka Streams: `TaskMigratedException`.
+        public static let taskMigrated = Code("taskMigrated")
+        /// Another instance took over the task's transactional identity (a zombie): only that
+        /// task closes dirty, and none of its uncommitted output becomes visible. Kafka:
+        /// `ProducerFencedException`.
+        public static let fenced = Code("fenced")
+        /// The task's state cannot be trusted (its changelog position is out of range): the task
+        /// closes dirty and is created again, restoring its stores from the changelog. Kafka
+        /// Streams: `TaskCorruptedException`.
+        public static let taskCorrupted = Code("taskCorrupted")
 
         /// The code's name.
         public var description: String { name }
@@ -47,6 +59,9 @@ public struct StreamsError: Error, CustomStringConvertible {
     public var node: String?
     /// The error underneath, for example a ``StateStoreError`` or a `DecodingError`.
     public var underlying: (any Error)?
+    /// The task the error concerns, for the per-task codes (``Code/taskMigrated``,
+    /// ``Code/fenced``, ``Code/taskCorrupted``): the task manager closes only that task.
+    public var taskId: TaskId?
 
     /// Creates an error.
     ///
@@ -56,18 +71,21 @@ public struct StreamsError: Error, CustomStringConvertible {
     ///   - origin: The failing record's input and position, if any.
     ///   - node: The failing node's name, if known.
     ///   - underlying: The error underneath, if any.
+    ///   - taskId: The task concerned, for the per-task codes.
     public init(
         _ code: Code,
         _ message: String,
         origin: RecordOrigin? = nil,
         node: String? = nil,
-        underlying: (any Error)? = nil
+        underlying: (any Error)? = nil,
+        taskId: TaskId? = nil
     ) {
         self.code = code
         self.message = message
         self.origin = origin
         self.node = node
         self.underlying = underlying
+        self.taskId = taskId
     }
 
     /// `"<code>: <message> [node <name>] [at <topic>-<partition>@<offset>]"`.
@@ -83,5 +101,13 @@ public struct StreamsError: Error, CustomStringConvertible {
     var isDeserializationFailure: Bool { code == .deserialization || code == .invalidRecord }
 
     /// Whether no policy may skip the error: the engine or a store failed, so the task's state is unknown.
-    var isFatal: Bool { code == .engine || code == .stateStore }
+    var isFatal: Bool {
+        code == .engine || code == .stateStore || code == .taskMigrated || code == .fenced || code == .taskCorrupted
+    }
+
+    /// Whether the error concerns one task only, which the task manager closes while the others
+    /// go on.
+    var isTaskScoped: Bool {
+        taskId != nil && (code == .taskMigrated || code == .fenced || code == .taskCorrupted)
+    }
 }

@@ -16,16 +16,18 @@ internal import StreamsState
 public final class TaskManager {
     /// The engine.
     public let engine: any StreamsEngine
-    /// The tasks, in the order given.
-    public let tasks: [StreamTask]
+    /// The tasks, in the order they were given or assigned.
+    public private(set) var tasks: [StreamTask]
     /// Whether a failure closed the tasks; the manager is then unusable.
     public private(set) var isFailed = false
 
     private let configuration: StreamsConfiguration
     private let clock: any WallClock
     private let logger: Logger
-    private var taskForInput: [TopicPartition: Int] = [:]
+    private var taskForInput: [TopicPartition: TaskId] = [:]
     private var lastCommitMs: Int64
+    /// How to create a task for an assignment (the topology the tasks run).
+    private let topology: Topology?
 
     /// Creates a manager for tasks that are in state CREATED.
     ///
@@ -48,10 +50,154 @@ public final class TaskManager {
         self.clock = clock
         self.logger = logger
         self.lastCommitMs = clock.nowMs
-        for (i, task) in tasks.enumerated() {
+        self.topology = nil
+        for task in tasks {
             for input in task.inputs {
-                precondition(taskForInput.updateValue(i, forKey: input) == nil, "input \(input) belongs to two tasks")
+                precondition(
+                    taskForInput.updateValue(task.id, forKey: input) == nil, "input \(input) belongs to two tasks")
             }
+        }
+    }
+
+    /// Creates a manager without tasks, which creates them from `topology` as the engine assigns
+    /// input partitions (``assign(_:)``) and removes them as it revokes (``revoke(_:)``) or
+    /// loses (``lose(_:)``) them, as Kafka Streams' `TaskManager` does on a rebalance.
+    ///
+    /// A task is one partition number of one sub-topology: the partitions with number `p` of
+    /// every topic the sub-topology's sources read (co-partitioned inputs) form task
+    /// `<subtopology>_<p>`.
+    ///
+    /// - Parameters:
+    ///   - engine: The engine; tasks are created with it as collector and changelog writer.
+    ///   - topology: The topology every task runs.
+    ///   - configuration: The commit interval, batch sizes and error policies.
+    ///   - clock: The wall clock.
+    ///   - logger: The logger.
+    public init(
+        engine: any StreamsEngine,
+        topology: Topology,
+        configuration: StreamsConfiguration,
+        clock: any WallClock,
+        logger: Logger
+    ) {
+        self.engine = engine
+        self.tasks = []
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.lastCommitMs = clock.nowMs
+        self.topology = topology
+    }
+
+    // MARK: Assignment
+
+    /// The task that owns `partition`, if any.
+    public func task(owning partition: TopicPartition) -> StreamTask? {
+        taskForInput[partition].flatMap { id in tasks.first { $0.id == id } }
+    }
+
+    /// Creates the tasks for newly assigned input partitions (state CREATED: the stream thread
+    /// restores and starts them). Partitions already owned are ignored.
+    ///
+    /// - Throws: ``StreamsError``: ``StreamsError/Code/invalidConfiguration`` for a partition of
+    ///   a topic no source reads, or when the manager was made with fixed tasks; errors creating
+    ///   a task (its stores) close the tasks created by this call again.
+    public func assign(_ partitions: [TopicPartition]) throws(StreamsError) {
+        guard let topology else {
+            throw StreamsError(.invalidConfiguration, "this task manager runs fixed tasks; create it with a topology")
+        }
+        let description = topology.describe()
+        var groups: [TaskId: [TopicPartition]] = [:]
+        for partition in partitions where taskForInput[partition] == nil {
+            guard let subtopology = description.subtopology(readingTopic: partition.topic) else {
+                throw StreamsError(
+                    .invalidConfiguration,
+                    "assigned partition \(partition) is of a topic no source of the topology reads")
+            }
+            groups[TaskId(subtopology: subtopology, partition: partition.partition), default: []].append(partition)
+        }
+        var created: [StreamTask] = []
+        for id in groups.keys.sorted() {
+            // The task's partitions in source declaration order (the tie-break order).
+            let topics = description.sourceTopics(ofSubtopology: id.subtopology)
+            let inputs = topics.map { TopicPartition(topic: $0, partition: id.partition) }
+            do throws(StreamsError) {
+                let task = try StreamTask(
+                    id: id, topology: topology, configuration: configuration, inputs: inputs, collector: engine,
+                    changelogWriter: engine, clock: clock, logger: logger)
+                created.append(task)
+            } catch {
+                for task in created { task.closeDirty() }
+                throw error
+            }
+        }
+        for task in created {
+            tasks.append(task)
+            for input in task.inputs { taskForInput[input] = task.id }
+        }
+    }
+
+    /// Commits the tasks owning any of `partitions` and closes them cleanly (their processors and
+    /// stores), then forgets them: a revocation in a rebalance, where the partitions move to
+    /// another instance that will restore from what was committed here.
+    ///
+    /// - Throws: ``StreamsError`` from the commit; the affected tasks are then closed dirty.
+    public func revoke(_ partitions: [TopicPartition]) throws(StreamsError) {
+        let affected = tasksOwning(partitions)
+        guard !affected.isEmpty else { return }
+        let running = affected.filter { $0.state == .running || $0.state == .suspended }
+        do {
+            if !running.isEmpty { try commit(running) }
+        } catch {
+            for task in affected { closeDirty(task) }
+            remove(affected)
+            throw error
+        }
+        var firstError: StreamsError?
+        for task in affected where task.state != .closed {
+            if task.state == .running { task.suspend() }
+            do { try task.close() } catch { firstError = firstError ?? error }
+        }
+        remove(affected)
+        if let firstError { throw firstError }
+    }
+
+    /// Closes the tasks owning any of `partitions` dirty, without committing, and forgets them:
+    /// the partitions were lost (another instance may already process them), so nothing of their
+    /// uncommitted work may become visible.
+    public func lose(_ partitions: [TopicPartition]) {
+        let affected = tasksOwning(partitions)
+        for task in affected { closeDirty(task) }
+        remove(affected)
+    }
+
+    private func tasksOwning(_ partitions: [TopicPartition]) -> [StreamTask] {
+        let ids = Set(partitions.compactMap { taskForInput[$0] })
+        return tasks.filter { ids.contains($0.id) }
+    }
+
+    private func closeDirty(_ task: StreamTask) {
+        engine.abort(task: task.id)
+        task.closeDirty()
+    }
+
+    private func remove(_ removed: [StreamTask]) {
+        let ids = Set(removed.map(\.id))
+        tasks.removeAll { ids.contains($0.id) }
+        for (input, id) in taskForInput where ids.contains(id) { taskForInput[input] = nil }
+    }
+
+    /// Closes the task a task-scoped error names (``StreamsError/Code/taskMigrated``,
+    /// ``StreamsError/Code/fenced``: dirty, and forgotten; ``StreamsError/Code/taskCorrupted``:
+    /// dirty, then created again so that it restores from its changelog). The other tasks go on.
+    private func handleTaskError(_ error: StreamsError) {
+        guard let id = error.taskId, let task = tasks.first(where: { $0.id == id }) else { return }
+        logger.warning("closing task \(id) dirty: \(error)")
+        let inputs = task.inputs
+        closeDirty(task)
+        remove([task])
+        if error.code == .taskCorrupted && topology != nil {
+            do { try assign(inputs) } catch { logger.error("cannot create task \(id) again: \(error)") }
         }
     }
 
@@ -61,7 +207,7 @@ public final class TaskManager {
     /// - Throws: ``StreamsError``; every task is then closed dirty.
     public func start() throws(StreamsError) {
         try failing { () throws(StreamsError) in
-            for task in tasks {
+            for task in tasks where task.state == .created {
                 task.initializeStateStores(committedStreamTimeMs: engine.committedStreamTimeMs(for: task.id))
                 try task.restore(from: engine)
                 try task.completeRestoration()
@@ -92,12 +238,16 @@ public final class TaskManager {
     }
 
     /// Hands polled batches to the tasks that own their partitions.
+    ///
+    /// A batch of a partition no task owns (polled just before its task was revoked or lost) is
+    /// dropped: its records were not processed, so their offsets were not committed here.
     public func route(_ batches: [InputBatch]) {
         for batch in batches {
-            guard let i = taskForInput[batch.partition] else {
-                preconditionFailure("no task owns input \(batch.partition)")
+            guard let task = task(owning: batch.partition), task.state != .closed else {
+                logger.debug("dropping \(batch.records.count) records of \(batch.partition): no task owns it now")
+                continue
             }
-            tasks[i].addRecords(batch.records, for: batch.partition)
+            task.addRecords(batch.records, for: batch.partition)
         }
     }
 
@@ -129,7 +279,7 @@ public final class TaskManager {
     public func processBuffered() throws(StreamsError) -> Int {
         try failing { () throws(StreamsError) in
             var processed = 0
-            for task in tasks { processed += try task.process() }
+            for task in tasks where task.state == .running { processed += try task.process() }
             return processed
         }
     }
@@ -143,7 +293,7 @@ public final class TaskManager {
     public func processBuffered(maxRecords: Int) throws(StreamsError) -> Int {
         try failing { () throws(StreamsError) in
             var processed = 0
-            for task in tasks { processed += try task.process(maxRecords: maxRecords) }
+            for task in tasks where task.state == .running { processed += try task.process(maxRecords: maxRecords) }
             return processed
         }
     }
@@ -153,7 +303,7 @@ public final class TaskManager {
     /// - Throws: ``StreamsError``; every task is then closed dirty.
     public func punctuateWallClock() throws(StreamsError) {
         try failing { () throws(StreamsError) in
-            for task in tasks { try task.punctuateWallClock() }
+            for task in tasks where task.state == .running { try task.punctuateWallClock() }
         }
     }
 
@@ -177,8 +327,12 @@ public final class TaskManager {
     ///
     /// - Throws: ``StreamsError``; the engine's transaction is aborted and every task closed dirty.
     public func commit() throws(StreamsError) {
+        try commit(tasks.filter { $0.state == .running || $0.state == .suspended })
+    }
+
+    /// Commits `active` as one unit (see ``commit()``).
+    private func commit(_ active: [StreamTask]) throws(StreamsError) {
         try failing { () throws(StreamsError) in
-            let active = tasks.filter { $0.state == .running || $0.state == .suspended }
             var commits: [TaskCommit] = []
             for task in active { commits.append(try task.prepareCommit()) }
             let unit = CommitUnit(tasks: commits)
@@ -216,6 +370,11 @@ public final class TaskManager {
         precondition(!isFailed, "the task manager failed before; create new tasks")
         do {
             return try body()
+        } catch  where error.isTaskScoped {
+            // One task's partitions moved, its producer was fenced, or its state is corrupt:
+            // only that task closes; the caller (the stream thread) goes on with the others.
+            handleTaskError(error)
+            throw error
         } catch {
             // The caller gets the error; logging it here too would report it twice.
             logger.debug("closing tasks after failure: \(error)")
@@ -224,4 +383,13 @@ public final class TaskManager {
             throw error
         }
     }
+}
+
+extension TaskManager: RebalanceListener {
+    /// ``assign(_:)``.
+    public func partitionsAssigned(_ partitions: [TopicPartition]) throws(StreamsError) { try assign(partitions) }
+    /// ``revoke(_:)``.
+    public func partitionsRevoked(_ partitions: [TopicPartition]) throws(StreamsError) { try revoke(partitions) }
+    /// ``lose(_:)``.
+    public func partitionsLost(_ partitions: [TopicPartition]) { lose(partitions) }
 }

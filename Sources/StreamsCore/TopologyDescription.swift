@@ -31,6 +31,19 @@ public struct TopologyDescription: Sendable, CustomStringConvertible {
     /// The connected parts of the topology (sub-topologies), each with its nodes in declaration order.
     public var subtopologies: [[Node]]
 
+    /// The sub-topology whose sources read `topic`, or `nil`: the first part of the ``TaskId``s
+    /// of that topic's partitions.
+    public func subtopology(readingTopic topic: String) -> Int? {
+        subtopologies.firstIndex { nodes in nodes.contains { $0.kind == "Source" && $0.topics.contains(topic) } }
+    }
+
+    /// The topics the sources of sub-topology `index` read, in declaration order: a task of that
+    /// sub-topology owns partition `p` of each (co-partitioned inputs).
+    public func sourceTopics(ofSubtopology index: Int) -> [String] {
+        guard subtopologies.indices.contains(index) else { return [] }
+        return subtopologies[index].filter { $0.kind == "Source" }.flatMap(\.topics)
+    }
+
     /// The text form, as Kafka Streams prints it.
     public var description: String {
         var lines = ["Topologies:"]

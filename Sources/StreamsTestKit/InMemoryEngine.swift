@@ -22,7 +22,16 @@ public final class InMemoryEngine: StreamsEngine {
     private var inputOrder: [TopicPartition] = []
     private var paused: Set<TopicPartition> = []
     private var nextOffsets: [TopicPartition: Int64] = [:]
-    private var pendingOutput: [OutputRecord] = []
+    private var pendingOutput: [(task: TaskId, output: OutputRecord)] = []
+    private var rebalanceEvents: [RebalanceEvent] = []
+    private weak var rebalanceListener: (any RebalanceListener)?
+
+    /// A partition assignment change waiting for the next poll.
+    private enum RebalanceEvent {
+        case assigned([TopicPartition])
+        case revoked([TopicPartition])
+        case lost([TopicPartition])
+    }
     private var sinks: [ChangelogID: InMemoryChangelog] = [:]
 
     /// Committed output records per topic, in commit order.
@@ -60,6 +69,16 @@ public final class InMemoryEngine: StreamsEngine {
     /// Returns pending input of the partitions not paused, in the order they were first
     /// enqueued, at most `maxRecords` records in all; never waits.
     public func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
+        // Rebalance callbacks run inside poll, as a Kafka consumer's do.
+        let events = rebalanceEvents
+        rebalanceEvents.removeAll()
+        for event in events {
+            switch event {
+            case .assigned(let partitions): try rebalanceListener?.partitionsAssigned(partitions)
+            case .revoked(let partitions): try rebalanceListener?.partitionsRevoked(partitions)
+            case .lost(let partitions): rebalanceListener?.partitionsLost(partitions)
+            }
+        }
         var batches: [InputBatch] = []
         var budget = maxRecords
         for partition in inputOrder where budget > 0 && !paused.contains(partition) {
@@ -79,6 +98,18 @@ public final class InMemoryEngine: StreamsEngine {
         pendingInput[partition]?.isEmpty == false ? .active : .caughtUp
     }
 
+    /// Assigns `partitions` at the next poll (the rebalance listener creates their tasks).
+    public func assign(_ partitions: [TopicPartition]) { rebalanceEvents.append(.assigned(partitions)) }
+
+    /// Revokes `partitions` at the next poll (their tasks commit and close cleanly).
+    public func revoke(_ partitions: [TopicPartition]) { rebalanceEvents.append(.revoked(partitions)) }
+
+    /// Loses `partitions` at the next poll (their tasks close dirty, committing nothing).
+    public func lose(_ partitions: [TopicPartition]) { rebalanceEvents.append(.lost(partitions)) }
+
+    /// Holds `listener` weakly and calls it from ``poll(maxRecords:timeout:)``.
+    public func setRebalanceListener(_ listener: (any RebalanceListener)?) { rebalanceListener = listener }
+
     /// Stops polling `partitions` until ``resume(_:)``.
     public func pause(_ partitions: [TopicPartition]) { paused.formUnion(partitions) }
 
@@ -87,7 +118,7 @@ public final class InMemoryEngine: StreamsEngine {
 
     /// Buffers `record` until commit.
     public func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError) {
-        pendingOutput.append(OutputRecord(topic: topic, sink: sink, record: record))
+        pendingOutput.append((task, OutputRecord(topic: topic, sink: sink, record: record)))
     }
 
     /// A buffering sink for `changelog`, emptied into ``committedChangelogs`` at commit.
@@ -117,10 +148,11 @@ public final class InMemoryEngine: StreamsEngine {
             failNextCommit = false
             throw StreamsError(.engine, "injected commit failure")
         }
-        for output in pendingOutput {
-            committedOutput[output.topic, default: []].append(output)
+        let committing = Set(unit.tasks.map(\.taskId))
+        for pending in pendingOutput where committing.contains(pending.task) {
+            committedOutput[pending.output.topic, default: []].append(pending.output)
         }
-        pendingOutput.removeAll()
+        pendingOutput.removeAll { committing.contains($0.task) }
         var positions: [ChangelogID: ChangelogPosition] = [:]
         for task in unit.tasks {
             for (partition, offset) in task.consumedOffsets { committedOffsets[partition] = offset }
@@ -141,6 +173,12 @@ public final class InMemoryEngine: StreamsEngine {
     public func abort() {
         pendingOutput.removeAll()
         for sink in sinks.values { sink.removeAll() }
+    }
+
+    /// Discards `task`'s pending output and changelog entries; the other tasks' stay.
+    public func abort(task: TaskId) {
+        pendingOutput.removeAll { $0.task == task }
+        for (id, sink) in sinks where id.taskId == task { sink.removeAll() }
     }
 
     /// The committed stream time of `task`.

@@ -1,0 +1,115 @@
+import StreamsCore
+import StreamsState
+import StreamsTestKit
+import Testing
+
+/// Fails with a per-task error on chosen values, to act out a fenced or corrupted task.
+final class TaskErrorProcessor: Processor {
+    let context: ProcessorContext
+    let failOn: [String: StreamsError.Code]
+
+    init(context: ProcessorContext, failOn: [String: StreamsError.Code]) {
+        self.context = context
+        self.failOn = failOn
+    }
+
+    func process(_ record: Record) throws {
+        let value = String(decoding: record.value, as: UTF8.self)
+        if let code = failOn[value] {
+            throw StreamsError(code, "task-scoped failure on \(value)", taskId: context.taskId)
+        }
+        try context.forward(record)
+    }
+}
+
+@Suite("TaskManager: tasks from assignments, revocation, loss and task-scoped errors")
+struct RebalanceTests {
+    static func partition(_ p: Int32) -> TopicPartition { TopicPartition(topic: "orders", partition: p) }
+
+    struct Setup {
+        let engine = InMemoryEngine()
+        let manager: TaskManager
+        let thread: StreamThread
+
+        init(failOn: [String: StreamsError.Code] = [:]) {
+            var topology = Topology()
+            topology.addSource("in", topics: "orders")
+            topology.addProcessor("p", parents: "in") { TaskErrorProcessor(context: $0, failOn: failOn) }
+            topology.addSink("out", topic: "out", parents: "p")
+            let configuration = StreamsConfiguration(applicationId: "rebalance", commitInterval: .seconds(3600))
+            let clock = ManualWallClock(startMs: 0)
+            let logger = StreamsLogging.disabled(label: "test")
+            manager = TaskManager(
+                engine: engine, topology: topology, configuration: configuration, clock: clock, logger: logger)
+            thread = StreamThread(taskManager: manager, configuration: configuration, clock: clock, logger: logger)
+        }
+
+        func enqueue(_ values: [String], to p: Int32) {
+            engine.enqueue(
+                values.enumerated().map { Record(key: nil, value: Array($1.utf8), timestampMs: Int64($0)) },
+                to: RebalanceTests.partition(p))
+        }
+
+        var committed: [String] {
+            (engine.committedOutput["out"] ?? []).map { String(decoding: $0.record.value, as: UTF8.self) }
+        }
+    }
+
+    @Test("assigned partitions become tasks <subtopology>_<partition>; a revoked task commits and closes clean")
+    func assignAndRevoke() throws {
+        let setup = Setup()
+        setup.engine.assign([Self.partition(0), Self.partition(1)])
+        setup.enqueue(["a0", "a1"], to: 0)
+        setup.enqueue(["b0", "b1"], to: 1)
+        try setup.thread.processAvailable()
+        #expect(setup.manager.tasks.map(\.id).sorted() == [TaskId(partition: 0), TaskId(partition: 1)])
+        #expect(setup.committed.isEmpty)
+
+        setup.engine.revoke([Self.partition(1)])
+        setup.enqueue(["b2"], to: 1)  // polled in the same poll as the revocation: dropped, not processed
+        try setup.thread.processAvailable()
+        #expect(setup.manager.tasks.map(\.id) == [TaskId(partition: 0)])
+        #expect(setup.committed == ["b0", "b1"], "the revocation committed the revoked task's processed records")
+        #expect(setup.engine.committedOffsets[Self.partition(1)] == 1)
+        try setup.manager.commit()
+        #expect(setup.committed == ["b0", "b1", "a0", "a1"])
+    }
+
+    @Test("a lost task closes dirty: none of its uncommitted output becomes visible, the other task's does")
+    func lose() throws {
+        let setup = Setup()
+        setup.engine.assign([Self.partition(0), Self.partition(1)])
+        setup.enqueue(["a0"], to: 0)
+        setup.enqueue(["b0"], to: 1)
+        try setup.thread.processAvailable()
+        setup.engine.lose([Self.partition(1)])
+        try setup.thread.processAvailable()
+        try setup.manager.commit()
+        #expect(setup.committed == ["a0"])
+        #expect(setup.engine.committedOffsets[Self.partition(1)] == nil)
+        #expect(setup.manager.tasks.map(\.id) == [TaskId(partition: 0)])
+    }
+
+    @Test("a fenced task closes dirty alone; the thread and the other tasks go on")
+    func fenced() throws {
+        let setup = Setup(failOn: ["zombie": .fenced])
+        setup.engine.assign([Self.partition(0), Self.partition(1)])
+        setup.enqueue(["a0", "a1"], to: 0)
+        setup.enqueue(["b0", "zombie", "b2"], to: 1)
+        for _ in 0..<5 { try setup.thread.runOnce() }
+        #expect(!setup.manager.isFailed)
+        #expect(setup.manager.tasks.map(\.id) == [TaskId(partition: 0)])
+        try setup.manager.commit()
+        #expect(setup.committed == ["a0", "a1"], "b0 was uncommitted output of the fenced task")
+    }
+
+    @Test("any other failure still stops every task")
+    func otherFailure() throws {
+        let setup = Setup(failOn: ["boom": .engine])
+        setup.engine.assign([Self.partition(0), Self.partition(1)])
+        setup.enqueue(["a0"], to: 0)
+        setup.enqueue(["boom"], to: 1)
+        #expect(throws: StreamsError.self) { try setup.thread.processAvailable() }
+        #expect(setup.manager.isFailed)
+    }
+}
