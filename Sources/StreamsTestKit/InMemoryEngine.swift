@@ -21,6 +21,8 @@ public final class InMemoryEngine: StreamsEngine {
     private var pendingInput: [TopicPartition: [Record]] = [:]
     private var inputOrder: [TopicPartition] = []
     private var paused: Set<TopicPartition> = []
+    /// Every record ever enqueued, per partition, for ``restartAfterCrash()``.
+    private var inputLog: [TopicPartition: [Record]] = [:]
     private var nextOffsets: [TopicPartition: Int64] = [:]
     private var pendingOutput: [(task: TaskId, output: OutputRecord)] = []
     private var rebalanceEvents: [RebalanceEvent] = []
@@ -59,8 +61,25 @@ public final class InMemoryEngine: StreamsEngine {
             record.origin = RecordOrigin(partition: partition, offset: offset)
             offset += 1
             pendingInput[partition, default: []].append(record)
+            inputLog[partition, default: []].append(record)
         }
         nextOffsets[partition] = offset
+    }
+
+    /// Acts out a crash and restart of the process: everything uncommitted (output, changelog
+    /// entries, input polled but not committed) is gone, and every input partition is read again
+    /// from just after its committed offset. Committed output, changelogs, offsets and stream
+    /// times stay, as a durable engine keeps them. Create new tasks (and a new task manager) on
+    /// the engine afterwards; their stores restore from the committed changelogs.
+    public func restartAfterCrash() {
+        abort()
+        pendingInput.removeAll()
+        for partition in inputOrder {
+            let after = committedOffsets[partition] ?? -1
+            pendingInput[partition] = (inputLog[partition] ?? []).filter { ($0.origin?.offset ?? 0) > after }
+        }
+        paused.removeAll()
+        rebalanceEvents.removeAll()
     }
 
     /// Whether input records wait to be polled.
