@@ -34,7 +34,8 @@ public import StreamsState
 ///   (appended to a per-store changelog file fsynced before the rename, whose length the checkpoint
 ///   records). The checkpoint rename is the commit point: on restart outputs are truncated to the
 ///   checkpointed lengths and changelog files to theirs, discarding anything of an uncommitted
-///   batch. Changelog positions are entry counts of the changelog. `abort` drops the buffers.
+///   batch. A changelog position packs the changelog file's generation and the byte offset
+///   after its last entry (`generation << 40 | offset`). `abort` drops the buffers.
 /// - **Kafka engine (librdkafka, `exactly_once_v2`).** `poll` consumes with
 ///   `isolation.level=read_committed`; offsets are Kafka offsets and restart resumes at
 ///   `offset + 1`. A transaction is begun at the first `send` after a commit; `send` produces to the
@@ -249,7 +250,9 @@ public struct ChangelogPosition: Sendable, Hashable, Comparable, CustomStringCon
     /// The start of every changelog.
     public static let beginning = ChangelogPosition(0)
 
-    /// The engine-defined offset: a Kafka offset, or an entry or byte count for the embedded engine.
+    /// The engine-defined offset: a Kafka offset; for the embedded engine the changelog file's
+    /// generation and byte offset packed as `generation << 40 | offset`; for the in-memory
+    /// engine an entry count.
     public var offset: Int64
 
     /// Creates a position.

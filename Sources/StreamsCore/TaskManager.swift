@@ -4,11 +4,14 @@ internal import StreamsState
 /// Drives a set of ``StreamTask``s through a ``StreamsEngine``: restore, then the synchronous loop
 /// poll → process → punctuate → commit, and the exactly-once commit across all tasks.
 ///
-/// Engines (and the test kit's `TopologyTestDriver`) own one task manager per processing thread
-/// and call ``runOnce(pollTimeout:)`` in a loop on that thread.
+/// A ``StreamThread`` owns one task manager and runs the loop (engines and the test kit's
+/// `TopologyTestDriver` run through it); with a topology, the manager creates and removes tasks
+/// as the engine assigns, revokes and loses partitions.
 ///
-/// Any failure closes every task dirty (processors closed, store writes rolled back), aborts the
+/// A failure closes every task dirty (processors closed, store writes rolled back), aborts the
 /// engine's open transaction and is rethrown; the application then restarts from the last commit.
+/// Errors with a per-task code (``StreamsError/Code/taskMigrated``, ``StreamsError/Code/fenced``,
+/// ``StreamsError/Code/taskCorrupted``) close only the task they name.
 ///
 /// Kafka Streams counterpart: the loop of `StreamThread` with `TaskManager.commit`.
 ///
@@ -248,26 +251,6 @@ public final class TaskManager {
                 continue
             }
             task.addRecords(batch.records, for: batch.partition)
-        }
-    }
-
-    /// One round of the loop: poll, process up to ``StreamsConfiguration/maxRecordsPerIteration``
-    /// records per task, run due wall-clock punctuators, and commit if the commit interval has
-    /// passed or a processor asked for it.
-    ///
-    /// - Returns: The number of records processed.
-    /// - Throws: ``StreamsError``; every task is then closed dirty.
-    @discardableResult
-    public func runOnce(pollTimeout: Duration) throws(StreamsError) -> Int {
-        try failing { () throws(StreamsError) in
-            route(try engine.poll(maxRecords: configuration.maxRecordsPerIteration, timeout: pollTimeout))
-            var processed = 0
-            for task in tasks {
-                processed += try task.process(maxRecords: configuration.maxRecordsPerIteration)
-                try task.punctuateWallClock()
-            }
-            try maybeCommit()
-            return processed
         }
     }
 

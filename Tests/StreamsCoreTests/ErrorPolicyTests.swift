@@ -126,7 +126,7 @@ struct RecordErrorLogLevelTests {
         try manager.start()
         engine.enqueue(
             ["a", "no-key", "no-key"].map { Record(key: nil, value: Array($0.utf8), timestampMs: 1) }, to: input)
-        try manager.runOnce(pollTimeout: .zero)
+        try StreamThread(taskManager: manager, configuration: configuration, clock: clock, logger: logger).runOnce()
         #expect(task.deadLetterRecordCount == 2)
         try manager.close()
         return handler.messages.filter { $0.1.contains("dead-letter") }

@@ -16,7 +16,7 @@ private final class CommitOnDemand: Processor {
 
 @Suite("TaskManager loop")
 struct TaskManagerTests {
-    private func setUp(commitInterval: Duration) throws -> (TaskManager, InMemoryEngine, ManualWallClock) {
+    private func setUp(commitInterval: Duration) throws -> (StreamThread, InMemoryEngine, ManualWallClock) {
         var topology = Topology()
         topology.addSource("in", topics: "input")
         topology.addProcessor("p", parents: "in") { CommitOnDemand(context: $0) }
@@ -40,7 +40,10 @@ struct TaskManagerTests {
         let manager = TaskManager(
             engine: engine, tasks: tasks, configuration: configuration, clock: clock, logger: logger)
         try manager.start()
-        return (manager, engine, clock)
+        return (
+            StreamThread(taskManager: manager, configuration: configuration, clock: clock, logger: logger), engine,
+            clock
+        )
     }
 
     private func records(_ values: String...) -> [Record] {
@@ -48,17 +51,18 @@ struct TaskManagerTests {
     }
 
     @Test func commitsWhenTheIntervalPassesAndAcrossAllTasks() throws {
-        let (manager, engine, clock) = try setUp(commitInterval: .seconds(1))
+        let (thread, engine, clock) = try setUp(commitInterval: .seconds(1))
+        let manager = thread.taskManager
         engine.enqueue(records("a", "b"), to: TopicPartition(topic: "input", partition: 0))
         engine.enqueue(records("c"), to: TopicPartition(topic: "input", partition: 1))
-        #expect(try manager.runOnce(pollTimeout: .zero) == 3)
+        #expect(try thread.runOnce().processed == 3)
         #expect(engine.commitCount == 0)
         #expect(engine.committedOutput["output"] == nil)  // not visible before the commit
         clock.advance(by: .milliseconds(999))
-        try manager.runOnce(pollTimeout: .zero)
+        try thread.runOnce()
         #expect(engine.commitCount == 0)
         clock.advance(by: .milliseconds(1))
-        try manager.runOnce(pollTimeout: .zero)
+        try thread.runOnce()
         #expect(engine.commitCount == 1)
         #expect(engine.committedOutput["output"]?.count == 3)
         #expect(engine.committedOffsets[TopicPartition(topic: "input", partition: 0)] == 1)
@@ -68,15 +72,16 @@ struct TaskManagerTests {
     }
 
     @Test func requestCommitCommitsAtTheEndOfTheRound() throws {
-        let (manager, engine, _) = try setUp(commitInterval: .seconds(3600))
+        let (thread, engine, _) = try setUp(commitInterval: .seconds(3600))
+        let manager = thread.taskManager
         engine.enqueue(records("a"), to: TopicPartition(topic: "input", partition: 0))
-        try manager.runOnce(pollTimeout: .zero)
+        try thread.runOnce()
         #expect(engine.commitCount == 0)
         engine.enqueue(records("commit"), to: TopicPartition(topic: "input", partition: 1))
-        try manager.runOnce(pollTimeout: .zero)
+        try thread.runOnce()
         #expect(engine.commitCount == 1)
         #expect(manager.tasks.allSatisfy { !$0.commitRequested })
-        try manager.runOnce(pollTimeout: .zero)
+        try thread.runOnce()
         #expect(engine.commitCount == 1)
     }
 }
