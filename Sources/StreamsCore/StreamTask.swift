@@ -63,7 +63,7 @@ public final class StreamTask {
         enum Kind {
             case source
             case processor(ProcessorFactory)
-            case sink(topic: String)
+            case sink(topic: String, handle: SinkHandle)
         }
 
         var name: String
@@ -112,7 +112,7 @@ public final class StreamTask {
     private var nextWallClockPunctuationMs: Int64 = .max
     @exclusivity(unchecked) var currentOrigin: RecordOrigin?
     @exclusivity(unchecked) private var failedNode: Int?
-    private let deadLetterSink: (name: String, topic: String)?
+    private let deadLetterSink: (name: String, topic: String, handle: SinkHandle)?
 
     /// Creates a task and opens its stores (state CREATED).
     ///
@@ -147,15 +147,20 @@ public final class StreamTask {
         var logger = logger
         logger[metadataKey: "task"] = "\(id)"
         self.logger = logger
-        self.nodes = resolved.nodes.map { node in
+        // Each sink's topic is resolved by the engine once, here: sending a record then needs no
+        // lookup by topic name.
+        var nodes: [Node] = []
+        for node in resolved.nodes {
             let kind: Node.Kind
             switch node.kind {
             case .source: kind = .source
             case .processor(let factory): kind = .processor(factory)
-            case .sink(let topic): kind = .sink(topic: topic)
+            case .sink(let topic):
+                kind = .sink(topic: topic, handle: try collector.sinkHandle(topic: topic, sink: node.name, task: id))
             }
-            return Node(name: node.name, kind: kind, children: node.children, stores: node.stores)
+            nodes.append(Node(name: node.name, kind: kind, children: node.children, stores: node.stores))
         }
+        self.nodes = nodes
         processors = Array(repeating: nil, count: resolved.nodes.count)
         contexts = Array(repeating: nil, count: resolved.nodes.count)
 
@@ -180,9 +185,9 @@ public final class StreamTask {
         self.consumedOffsets = Array(repeating: nil, count: inputs.count)
 
         if case .deadLetter(let sink) = configuration.deserializationErrorPolicy,
-            let node = resolved.nodes.first(where: { $0.name == sink }), case .sink(let topic) = node.kind
+            let node = nodes.first(where: { $0.name == sink }), case .sink(let topic, let handle) = node.kind
         {
-            deadLetterSink = (sink, topic)
+            deadLetterSink = (sink, topic, handle)
         } else {
             deadLetterSink = nil
         }
@@ -425,9 +430,9 @@ public final class StreamTask {
                 if failedNode == nil { failedNode = node }
                 throw error
             }
-        case .sink(let topic):
+        case .sink(_, let handle):
             do {
-                try collector.send(record, topic: topic, sink: nodes[node].name, task: id)
+                try collector.send(record, to: handle)
             } catch {
                 if failedNode == nil { failedNode = node }
                 throw error
@@ -468,7 +473,7 @@ public final class StreamTask {
                 dead.headers.append(RecordHeader(name: "streams.error.node", string: failure.node ?? ""))
                 dead.headers.append(
                     RecordHeader(name: "streams.error.origin", string: failure.origin?.description ?? ""))
-                try collector.send(dead, topic: deadLetterSink.topic, sink: deadLetterSink.name, task: id)
+                try collector.send(dead, to: deadLetterSink.handle)
                 deadLetterRecordCount += 1
                 logger.log(
                     level: configuration.recordErrorLogLevel,

@@ -146,16 +146,33 @@ public struct InputBatch: Sendable {
 ///
 /// Kafka Streams counterpart: `RecordCollector`.
 public protocol RecordCollector: AnyObject {
-    /// Buffers or sends `record` for `topic`; it must become durable with the next commit and be
-    /// discarded by ``CommitCoordinator/abort()``.
+    /// Resolves a sink of `task` once, when the task is created: the handle then identifies the
+    /// sink's topic (an output file, a Kafka topic and its producer) in every ``send(_:to:)``, so
+    /// that sending a record needs no lookup by topic name.
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine`` (or
+    ///   ``StreamsError/Code/invalidConfiguration`` for a topic the engine cannot write).
+    func sinkHandle(topic: String, sink: String, task: TaskId) throws(StreamsError) -> SinkHandle
+
+    /// Buffers or sends `record` to the sink `handle` resolved; it must become durable with the
+    /// next commit and be discarded by ``CommitCoordinator/abort()``. The engine picks the
+    /// partition (a file has one; Kafka hashes the key, as Kafka Streams' default partitioner).
     ///
     /// - Parameters:
     ///   - record: The record; its slices may be kept (they keep their buffer alive).
-    ///   - topic: The sink's topic.
-    ///   - sink: The sink node's name.
-    ///   - task: The task writing it.
+    ///   - handle: The sink, from ``sinkHandle(topic:sink:task:)``.
     /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``.
-    func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError)
+    func send(_ record: Record, to handle: SinkHandle) throws(StreamsError)
+}
+
+/// A sink resolved by its engine (``RecordCollector/sinkHandle(topic:sink:task:)``): an index
+/// into the engine's own table of outputs.
+public struct SinkHandle: Sendable, Hashable {
+    /// The engine's index for the sink.
+    public var index: Int
+
+    /// Creates a handle; engines number their sinks.
+    public init(_ index: Int) { self.index = index }
 }
 
 /// Gives each changelogged store of each task a changelog sink that buffers until commit

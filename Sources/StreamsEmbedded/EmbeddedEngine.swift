@@ -69,6 +69,8 @@ final class EmbeddedEngine: StreamsEngine {
     let state: StateDirectory?
     let inputs: [Input]
     private var outputs: [String: OutputFile] = [:]
+    /// The output file of each sink handle (``sinkHandle(topic:sink:task:)``), `nil` to drop.
+    private var sinkOutputs: [OutputFile?] = []
     /// Outputs of the checkpoint that this run does not write, carried into its checkpoints.
     private var carriedOutputs: [Checkpoint.Output] = []
     private(set) var changelog: ChangelogFile?
@@ -445,8 +447,15 @@ final class EmbeddedEngine: StreamsEngine {
         }
     }
 
-    func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError) {
-        guard let output = outputs[topic] else { return }
+    /// The output file of `topic` (`output`, `duplicates`, `invalid`); a topic without a file
+    /// (no `--duplicates`) gets a handle whose records are dropped.
+    func sinkHandle(topic: String, sink: String, task: TaskId) throws(StreamsError) -> SinkHandle {
+        sinkOutputs.append(outputs[topic])
+        return SinkHandle(sinkOutputs.count - 1)
+    }
+
+    func send(_ record: Record, to handle: SinkHandle) throws(StreamsError) {
+        guard let output = sinkOutputs[handle.index] else { return }
         let error: EmbeddedError? = record.value.withUnsafeBytes { bytes in
             do throws(EmbeddedError) {
                 try output.appendLine(bytes)

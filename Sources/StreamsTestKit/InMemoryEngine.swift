@@ -25,6 +25,8 @@ public final class InMemoryEngine: StreamsEngine {
     private var inputLog: [TopicPartition: [Record]] = [:]
     private var nextOffsets: [TopicPartition: Int64] = [:]
     private var pendingOutput: [(task: TaskId, output: OutputRecord)] = []
+    /// The sinks resolved by ``sinkHandle(topic:sink:task:)``, by handle index.
+    private var sinkTable: [(topic: String, name: String, task: TaskId)] = []
     private var rebalanceEvents: [RebalanceEvent] = []
     private weak var rebalanceListener: (any RebalanceListener)?
 
@@ -135,9 +137,16 @@ public final class InMemoryEngine: StreamsEngine {
     /// Polls `partitions` again.
     public func resume(_ partitions: [TopicPartition]) { paused.subtract(partitions) }
 
+    /// Numbers the sink; every topic can be written.
+    public func sinkHandle(topic: String, sink: String, task: TaskId) throws(StreamsError) -> SinkHandle {
+        sinkTable.append((topic, sink, task))
+        return SinkHandle(sinkTable.count - 1)
+    }
+
     /// Buffers `record` until commit.
-    public func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError) {
-        pendingOutput.append((task, OutputRecord(topic: topic, sink: sink, record: record)))
+    public func send(_ record: Record, to handle: SinkHandle) throws(StreamsError) {
+        let sink = sinkTable[handle.index]
+        pendingOutput.append((sink.task, OutputRecord(topic: sink.topic, sink: sink.name, record: record)))
     }
 
     /// A buffering sink for `changelog`, emptied into ``committedChangelogs`` at commit.

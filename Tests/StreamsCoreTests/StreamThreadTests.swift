@@ -51,9 +51,10 @@ final class TricklingEngine: StreamsEngine {
     func pause(_ partitions: [TopicPartition]) { pausedPartitions.formUnion(partitions) }
     func resume(_ partitions: [TopicPartition]) { pausedPartitions.subtract(partitions) }
 
-    func send(_ record: Record, topic: String, sink: String, task: TaskId) throws(StreamsError) {
-        try inner.send(record, topic: topic, sink: sink, task: task)
+    func sinkHandle(topic: String, sink: String, task: TaskId) throws(StreamsError) -> SinkHandle {
+        try inner.sinkHandle(topic: topic, sink: sink, task: task)
     }
+    func send(_ record: Record, to handle: SinkHandle) throws(StreamsError) { try inner.send(record, to: handle) }
     func changelogSink(for changelog: ChangelogID) -> any ChangelogSink { inner.changelogSink(for: changelog) }
     func readChangelog(_ changelog: ChangelogID, from position: ChangelogPosition, maxEntries: Int)
         throws(StreamsError) -> ChangelogBatch
