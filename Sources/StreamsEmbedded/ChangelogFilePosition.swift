@@ -1,3 +1,5 @@
+internal import StreamsCore
+
 /// A point in the local changelog: a file generation and a byte offset in that generation's file.
 ///
 /// The offset is the file's length after the last complete record that the position covers, so
@@ -10,8 +12,9 @@
 ///
 /// Kafka Streams counterpart: the changelog topic offset recorded in a `.checkpoint` file.
 public struct ChangelogFilePosition: Codable, Sendable, Hashable, CustomStringConvertible {
-    /// The metadata key under which the engine stores the position a store reflects.
-    public static let metadataKey = "changelog.position"
+    /// The metadata key under which the engine stores the position a store reflects: the
+    /// runtime's (`ChangelogPosition.metadataKey`), so there is one.
+    public static var metadataKey: String { ChangelogPosition.metadataKey }
 
     /// The changelog file's generation (1 for the first file, +1 per compaction).
     public var generation: UInt64
@@ -39,11 +42,11 @@ public struct ChangelogFilePosition: Codable, Sendable, Hashable, CustomStringCo
 
     /// The position as store metadata: ``packed`` as 8 big-endian bytes, exactly what the runtime
     /// records after a commit (`StreamsCore.ChangelogPosition.metadata`).
-    public var metadataBytes: [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: packed >> (56 - 8 * $0)) } }
+    public var metadataBytes: [UInt8] { ChangelogPosition(packed).metadata }
 
     /// Parses ``metadataBytes``; `nil` for anything else.
     public init?(metadataBytes bytes: [UInt8]) {
-        guard bytes.count == 8 else { return nil }
-        self.init(packed: bytes.reduce(0) { ($0 << 8) | Int64($1) })
+        guard let position = ChangelogPosition(metadata: bytes) else { return nil }
+        self.init(packed: position.offset)
     }
 }
