@@ -1,10 +1,24 @@
 public import Logging
 
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
 /// How tasks run: identity, commit cadence, batch sizes and error policies.
 ///
 /// Kafka Streams counterpart: `StreamsConfig` (`application.id`, `commit.interval.ms`,
 /// `default.deserialization.exception.handler`, `processing.exception.handler`).
 public struct StreamsConfiguration: Sendable {
+    /// The state directory when none is given: `swift-streams` in the temporary directory
+    /// (`$TMPDIR`, else `/tmp`), as Kafka Streams' `state.dir` defaults to `kafka-streams` there.
+    /// Applications that keep state across restarts should give their own.
+    public static var defaultStateDirectory: String {
+        let temporary = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        return (temporary.hasSuffix("/") ? String(temporary.dropLast()) : temporary) + "/swift-streams"
+    }
+
     /// The application's name; engines derive changelog topics and group ids from it.
     public var applicationId: String
     /// How often a task commits, in wall-clock time; default 100 ms, Kafka Streams' default under
@@ -33,7 +47,7 @@ public struct StreamsConfiguration: Sendable {
     /// followed by a second, generic one per record.
     public var recordErrorLogLevel: Logger.Level
     /// The directory under which stores keep their files (`<stateDirectory>/<applicationId>/<taskId>`),
-    /// handed to store factories in ``StoreContext``; default `"/tmp/swift-dedup"`.
+    /// handed to store factories in ``StoreContext``; default ``defaultStateDirectory``.
     public var stateDirectory: String
 
     /// Creates a configuration with the documented defaults.
@@ -45,7 +59,7 @@ public struct StreamsConfiguration: Sendable {
     ///   - restoreBatchSize: Changelog entries per restore batch; default 10 000.
     ///   - deserializationErrorPolicy: Default ``DeserializationErrorPolicy/fail``.
     ///   - processingErrorPolicy: Default ``ProcessingErrorPolicy/fail``.
-    ///   - stateDirectory: Where stores keep files; default `"/tmp/swift-dedup"`.
+    ///   - stateDirectory: Where stores keep files; default ``defaultStateDirectory``.
     ///   - recordErrorLogLevel: The level of the per-record skip and dead-letter messages; default `.warning`.
     public init(
         applicationId: String,
@@ -54,7 +68,7 @@ public struct StreamsConfiguration: Sendable {
         restoreBatchSize: Int = 10_000,
         deserializationErrorPolicy: DeserializationErrorPolicy = .fail,
         processingErrorPolicy: ProcessingErrorPolicy = .fail,
-        stateDirectory: String = "/tmp/swift-dedup",
+        stateDirectory: String = StreamsConfiguration.defaultStateDirectory,
         recordErrorLogLevel: Logger.Level = .warning
     ) {
         self.applicationId = applicationId

@@ -27,7 +27,7 @@ extension ChangelogFile {
     /// - Precondition: Everything appended to this file was synced.
     /// - Throws: ``EmbeddedError`` naming the new file, or the store's error; this file is then
     ///   unchanged and still current.
-    public func compacted(from store: some WindowStore) throws -> ChangelogFile {
+    package func compacted(from store: some WindowStore) throws -> ChangelogFile {
         precondition(appendedPosition == position, "compact only at a commit boundary, after sync()")
         let generation = header.generation + 1
         let finalPath = directory + "/" + Self.fileName(generation: generation)
@@ -74,7 +74,7 @@ extension ChangelogFile {
     /// Removes the files of every generation but this one, and syncs the directory.
     ///
     /// - Throws: ``EmbeddedError`` naming the file that could not be removed.
-    public func removeOtherGenerations() throws(EmbeddedError) {
+    package func removeOtherGenerations() throws(EmbeddedError) {
         for name in try FileSystemCalls.contents(of: directory, role: "changelog directory") {
             if let generation = Self.generation(ofFileName: name), generation != header.generation {
                 try FileSystemCalls.remove(directory + "/" + name, role: "changelog")

@@ -24,23 +24,23 @@ public import StreamsState
 /// - Important: Owned by one thread at a time (the task's); not `Sendable`. The buffer is only
 ///   bounded by the commit interval: ``ChangelogSink/append(key:timestampMs:value:)`` cannot fail,
 ///   so it never writes.
-public final class ChangelogFile: ChangelogSink {
+package final class ChangelogFile: ChangelogSink {
     /// The directory holding the changelog files.
-    public let directory: String
+    package let directory: String
     /// This file's path.
-    public let path: String
+    package let path: String
     /// This file's header (its generation and what it was compacted from).
-    public let header: ChangelogHeader
+    package let header: ChangelogHeader
     /// The position made durable by the last ``sync()`` (or found at open): the changelog
     /// position to record in the checkpoint.
-    public private(set) var position: ChangelogFilePosition
+    package private(set) var position: ChangelogFilePosition
     /// The position after every record appended so far, buffered ones included.
-    public var appendedPosition: ChangelogFilePosition {
+    package var appendedPosition: ChangelogFilePosition {
         ChangelogFilePosition(generation: header.generation, offset: writtenLength + Int64(buffer.count))
     }
     // Appended per mutation from the store's thread only: no dynamic exclusivity checks.
     /// The number of records buffered since the last ``flush()``.
-    @exclusivity(unchecked) public private(set) var bufferedRecordCount = 0
+    @exclusivity(unchecked) package private(set) var bufferedRecordCount = 0
 
     private let descriptor: Descriptor
     @exclusivity(unchecked) private var buffer: [UInt8] = []
@@ -48,7 +48,7 @@ public final class ChangelogFile: ChangelogSink {
     private var isClosed = false
 
     /// The name of the file of `generation`: `changelog-<generation, 20 digits>.log`.
-    public static func fileName(generation: UInt64) -> String {
+    package static func fileName(generation: UInt64) -> String {
         let digits = String(generation)
         return "changelog-" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".log"
     }
@@ -73,7 +73,7 @@ public final class ChangelogFile: ChangelogSink {
     ///   - committed: The checkpoint's changelog position, or `nil` for a fresh start.
     /// - Throws: ``EmbeddedError`` naming the file: ``EmbeddedError/Code/corrupt`` when the
     ///   committed file is missing, shorter than committed or has a bad header; I/O errors.
-    public convenience init(directory: String, committed: ChangelogFilePosition?) throws(EmbeddedError) {
+    package convenience init(directory: String, committed: ChangelogFilePosition?) throws(EmbeddedError) {
         try FileSystemCalls.createDirectory(directory, role: "changelog directory")
         let names = try FileSystemCalls.contents(of: directory, role: "changelog directory")
         for name in names where name.hasSuffix(".tmp") {
@@ -156,14 +156,14 @@ public final class ChangelogFile: ChangelogSink {
     /// Buffers one mutation as a framed record. Never writes and never fails.
     ///
     /// - Precondition: The record is at most 256 MiB.
-    public func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?) {
+    package func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?) {
         precondition(!isClosed, "append to a closed ChangelogFile")
         ChangelogRecord.encode(key: key, timestampMs: timestampMs, value: value, into: &buffer)
         bufferedRecordCount += 1
     }
 
     /// Buffers `entry` (convenience for tests and tools).
-    public func append(_ entry: ChangelogEntry) {
+    package func append(_ entry: ChangelogEntry) {
         entry.key.withUnsafeBytes { key in
             if let value = entry.value {
                 value.withUnsafeBytes { append(key: key, timestampMs: entry.timestampMs, value: $0) }
@@ -178,7 +178,7 @@ public final class ChangelogFile: ChangelogSink {
     /// - Throws: ``EmbeddedError`` naming the file (``EmbeddedError/Code/diskFull`` when full).
     ///   Part of the buffer may then be in the file, past ``position``: call
     ///   ``discardUncommitted()`` (or reopen) before appending again.
-    public func flush() throws(EmbeddedError) {
+    package func flush() throws(EmbeddedError) {
         try descriptor.writeDraining(&buffer, addingTo: &writtenLength)
         if buffer.isEmpty { bufferedRecordCount = 0 }
     }
@@ -189,7 +189,7 @@ public final class ChangelogFile: ChangelogSink {
     /// committed: ``position`` stays where the last ``sync()`` left it.
     ///
     /// - Throws: as ``flush()``.
-    public func writeAhead(threshold: Int) throws(EmbeddedError) {
+    package func writeAhead(threshold: Int) throws(EmbeddedError) {
         guard buffer.count >= threshold else { return }
         let start = writtenLength
         try flush()
@@ -199,7 +199,7 @@ public final class ChangelogFile: ChangelogSink {
     /// Flushes and makes the file durable (`fsync`), then advances ``position``.
     ///
     /// - Throws: ``EmbeddedError`` naming the file.
-    public func sync() throws(EmbeddedError) {
+    package func sync() throws(EmbeddedError) {
         try flush()
         try descriptor.sync()
         position = ChangelogFilePosition(generation: header.generation, offset: writtenLength)
@@ -209,7 +209,7 @@ public final class ChangelogFile: ChangelogSink {
     /// failed before its checkpoint was written.
     ///
     /// - Throws: ``EmbeddedError`` naming the file.
-    public func discardUncommitted() throws(EmbeddedError) {
+    package func discardUncommitted() throws(EmbeddedError) {
         buffer.removeAll(keepingCapacity: true)
         bufferedRecordCount = 0
         try descriptor.truncate(to: position.offset)
@@ -218,7 +218,7 @@ public final class ChangelogFile: ChangelogSink {
     }
 
     /// Closes the file, dropping anything not flushed. Later calls are programmer errors.
-    public func close() {
+    package func close() {
         guard !isClosed else { return }
         isClosed = true
         descriptor.closeFile()
@@ -230,7 +230,7 @@ public final class ChangelogFile: ChangelogSink {
     ///
     /// - Parameter offset: A record boundary of this generation; `nil` for the first record.
     /// - Throws: ``EmbeddedError`` naming the file.
-    public func reader(from offset: Int64? = nil) throws(EmbeddedError) -> ChangelogFileReader {
+    package func reader(from offset: Int64? = nil) throws(EmbeddedError) -> ChangelogFileReader {
         try ChangelogFileReader(path: path, from: offset, upTo: position.offset)
     }
 
@@ -244,7 +244,7 @@ public final class ChangelogFile: ChangelogSink {
     ///   (the crash came between a compaction's checkpoint and the store's commit).
     /// - Anything else (no position, a store ahead of the changelog, an unrelated generation):
     ///   ``ChangelogRecovery/rebuild(reason:)``.
-    public func recovery(forStoreAt storePosition: ChangelogFilePosition?) -> ChangelogRecovery {
+    package func recovery(forStoreAt storePosition: ChangelogFilePosition?) -> ChangelogRecovery {
         Self.recovery(forStoreAt: storePosition, committed: position, header: header)
     }
 

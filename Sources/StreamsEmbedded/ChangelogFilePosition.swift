@@ -11,41 +11,41 @@ internal import StreamsCore
 /// 8-byte form of ``packed``); the checkpoint holds one as JSON.
 ///
 /// Kafka Streams counterpart: the changelog topic offset recorded in a `.checkpoint` file.
-public struct ChangelogFilePosition: Codable, Sendable, Hashable, CustomStringConvertible {
+package struct ChangelogFilePosition: Codable, Sendable, Hashable, CustomStringConvertible {
     /// The metadata key under which the engine stores the position a store reflects: the
     /// runtime's (`ChangelogPosition.metadataKey`), so there is one.
-    public static var metadataKey: String { ChangelogPosition.metadataKey }
+    package static var metadataKey: String { ChangelogPosition.metadataKey }
 
     /// The changelog file's generation (1 for the first file, +1 per compaction).
-    public var generation: UInt64
+    package var generation: UInt64
     /// The byte length of that file after the last record covered.
-    public var offset: Int64
+    package var offset: Int64
 
     /// Creates a position.
-    public init(generation: UInt64, offset: Int64) {
+    package init(generation: UInt64, offset: Int64) {
         self.generation = generation
         self.offset = offset
     }
 
     /// `"<generation>:<offset>"`.
-    public var description: String { "\(generation):\(offset)" }
+    package var description: String { "\(generation):\(offset)" }
 
     /// The position as one `Int64`, the form the runtime's changelog positions take: the
     /// generation in the high 24 bits, the byte offset in the low 40 (1 TiB per generation).
-    public var packed: Int64 { Int64(generation) << 40 | offset }
+    package var packed: Int64 { Int64(generation) << 40 | offset }
 
     /// The inverse of ``packed``; `nil` for 0 (a store that never recorded a position).
-    public init?(packed: Int64) {
+    package init?(packed: Int64) {
         guard packed > 0 else { return nil }
         self.init(generation: UInt64(packed >> 40), offset: packed & (1 << 40 - 1))
     }
 
     /// The position as store metadata: ``packed`` as 8 big-endian bytes, exactly what the runtime
     /// records after a commit (`StreamsCore.ChangelogPosition.metadata`).
-    public var metadataBytes: [UInt8] { ChangelogPosition(packed).metadata }
+    package var metadataBytes: [UInt8] { ChangelogPosition(packed).metadata }
 
     /// Parses ``metadataBytes``; `nil` for anything else.
-    public init?(metadataBytes bytes: [UInt8]) {
+    package init?(metadataBytes bytes: [UInt8]) {
         guard let position = ChangelogPosition(metadata: bytes) else { return nil }
         self.init(packed: position.offset)
     }

@@ -16,19 +16,19 @@ public import StreamsState
 /// Kafka Streams counterpart: the restore consumer of a changelog topic.
 ///
 /// - Important: Owned by one thread at a time; not `Sendable`.
-public final class ChangelogFileReader {
+package final class ChangelogFileReader {
     /// The file read.
-    public let path: String
+    package let path: String
     /// The file's header.
-    public let header: ChangelogHeader
+    package let header: ChangelogHeader
     /// The file's length when it was opened.
-    public let fileLength: Int64
+    package let fileLength: Int64
     /// The byte offset after the last complete, valid record returned so far (the start offset
     /// before any).
-    public private(set) var validLength: Int64
+    package private(set) var validLength: Int64
     /// Why reading stopped before the end of the file (an incomplete or damaged record at
     /// ``validLength``), or `nil` while none was met.
-    public private(set) var tornTail: String?
+    package private(set) var tornTail: String?
 
     private let descriptor: Descriptor
     private let limit: Int64
@@ -51,7 +51,7 @@ public final class ChangelogFileReader {
     ///   - chunkSize: The size of each read (default 1 MiB).
     /// - Throws: ``EmbeddedError`` naming the file: ``EmbeddedError/Code/corrupt`` for a bad header,
     ///   ``EmbeddedError/Code/positionMismatch`` when `offset` or `limit` lie outside the file.
-    public init(path: String, from offset: Int64? = nil, upTo limit: Int64? = nil, chunkSize: Int = 1 << 20)
+    package init(path: String, from offset: Int64? = nil, upTo limit: Int64? = nil, chunkSize: Int = 1 << 20)
         throws(EmbeddedError)
     {
         precondition(chunkSize >= ChangelogHeader.size, "chunkSize too small")
@@ -92,7 +92,7 @@ public final class ChangelogFileReader {
     ///
     /// - Throws: ``EmbeddedError/Code/corrupt`` when a record before the limit given at init is
     ///   damaged or incomplete, and I/O errors, naming the file.
-    public func nextBatch(maxEntries: Int = 4_096) throws(EmbeddedError) -> [ChangelogEntry] {
+    package func nextBatch(maxEntries: Int = 4_096) throws(EmbeddedError) -> [ChangelogEntry] {
         var batch: [ChangelogEntry] = []
         while batch.count < maxEntries && tornTail == nil {
             if validLength == limit { break }
@@ -123,7 +123,7 @@ public final class ChangelogFileReader {
     /// - Returns: The number of entries applied.
     /// - Throws: ``EmbeddedError`` from reading, or the store's ``StateStoreError``.
     @discardableResult
-    public func restore(into store: some WindowStore, batchSize: Int = 4_096) throws -> Int {
+    package func restore(into store: some WindowStore, batchSize: Int = 4_096) throws -> Int {
         var count = 0
         while true {
             let batch = try nextBatch(maxEntries: batchSize)

@@ -13,24 +13,24 @@
 /// | 40 | 8 | base length: file length after the compacted records (56 when not compacted) |
 /// | 48 | 4 | reserved, 0 |
 /// | 52 | 4 | CRC-32C of bytes 0..<52 |
-public struct ChangelogHeader: Sendable, Hashable {
+package struct ChangelogHeader: Sendable, Hashable {
     /// The header's size in bytes; the first record starts here.
-    public static let size = 56
+    package static let size = 56
     /// The format version written by this code.
-    public static let currentVersion: UInt32 = 1
+    package static let currentVersion: UInt32 = 1
     static let magic: [UInt8] = Array("SDEDUPCL".utf8)
 
     /// The file's generation.
-    public var generation: UInt64
+    package var generation: UInt64
     /// For a file written by compaction, the position of the previous generation whose state its
     /// first ``baseLength`` bytes hold; `nil` for a file started empty.
-    public var compactedFrom: ChangelogFilePosition?
+    package var compactedFrom: ChangelogFilePosition?
     /// The file length after the compacted records: the position in this generation equivalent to
     /// ``compactedFrom``. Equal to ``size`` for a file started empty.
-    public var baseLength: Int64
+    package var baseLength: Int64
 
     /// Creates a header.
-    public init(generation: UInt64, compactedFrom: ChangelogFilePosition?, baseLength: Int64) {
+    package init(generation: UInt64, compactedFrom: ChangelogFilePosition?, baseLength: Int64) {
         self.generation = generation
         self.compactedFrom = compactedFrom
         self.baseLength = baseLength

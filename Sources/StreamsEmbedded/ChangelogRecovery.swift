@@ -1,6 +1,6 @@
 /// What a state store needs to catch up with the committed changelog after a restart; see
 /// ``ChangelogFile/recovery(forStoreAt:)``.
-public enum ChangelogRecovery: Sendable, Hashable {
+package enum ChangelogRecovery: Sendable, Hashable {
     /// The store reflects the committed changelog position; nothing to do.
     case upToDate
     /// The store is behind: apply the records from this offset of the current generation up to

@@ -15,28 +15,28 @@ import Foundation
 ///
 /// Kafka Streams counterpart: the committed consumer offsets of a transaction plus the
 /// `.checkpoint` file of the state directory.
-public struct Checkpoint: Codable, Sendable, Hashable {
+package struct Checkpoint: Codable, Sendable, Hashable {
     /// The format version written by this code.
-    public static let currentVersion = 2
+    package static let currentVersion = 2
     /// The oldest format version this code reads (version 1 has no checksum and no input
     /// fingerprints; it is accepted and rewritten as ``currentVersion`` at the next commit).
-    public static let oldestReadableVersion = 1
+    package static let oldestReadableVersion = 1
 
     /// Where one input stood: the next byte to read and the number of lines consumed before it.
-    public struct Input: Codable, Sendable, Hashable {
+    package struct Input: Codable, Sendable, Hashable {
         /// The input's path as given on the command line (`-` for standard input).
-        public var path: String
+        package var path: String
         /// The byte offset of the first unconsumed line.
-        public var byteOffset: Int64
+        package var byteOffset: Int64
         /// The number of lines (blank ones included) before ``byteOffset``; the next line is
         /// `lineNumber + 1`.
-        public var lineNumber: Int64
+        package var lineNumber: Int64
         /// Checksums of the committed prefix, checked when the input is resumed; `nil` for
         /// standard input and other inputs that cannot be re-read, and in version 1 checkpoints.
-        public var fingerprint: Fingerprint?
+        package var fingerprint: Fingerprint?
 
         /// Creates an input position.
-        public init(path: String, byteOffset: Int64, lineNumber: Int64, fingerprint: Fingerprint? = nil) {
+        package init(path: String, byteOffset: Int64, lineNumber: Int64, fingerprint: Fingerprint? = nil) {
             self.path = path
             self.byteOffset = byteOffset
             self.lineNumber = lineNumber
@@ -50,17 +50,17 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         ///
         /// Only the first and the last ``spanBytes`` bytes of the committed prefix are covered, so
         /// that the check reads at most 8 KiB once at startup; a change between them goes unnoticed.
-        public struct Fingerprint: Codable, Sendable, Hashable {
+        package struct Fingerprint: Codable, Sendable, Hashable {
             /// How many bytes each checksum covers at most.
-            public static let spanBytes = 4_096
+            package static let spanBytes = 4_096
 
             /// The CRC-32C of the input's first `min(spanBytes, byteOffset)` bytes.
-            public var headCRC32C: UInt32
+            package var headCRC32C: UInt32
             /// The CRC-32C of the `min(spanBytes, byteOffset)` bytes just before `byteOffset`.
-            public var tailCRC32C: UInt32
+            package var tailCRC32C: UInt32
 
             /// Creates a fingerprint from its two checksums.
-            public init(headCRC32C: UInt32, tailCRC32C: UInt32) {
+            package init(headCRC32C: UInt32, tailCRC32C: UInt32) {
                 self.headCRC32C = headCRC32C
                 self.tailCRC32C = tailCRC32C
             }
@@ -68,34 +68,34 @@ public struct Checkpoint: Codable, Sendable, Hashable {
     }
 
     /// How long one output was at the commit.
-    public struct Output: Codable, Sendable, Hashable {
+    package struct Output: Codable, Sendable, Hashable {
         /// The output's path as given on the command line (`-` for standard output).
-        public var path: String
+        package var path: String
         /// Its synced length in bytes; a restart cuts the file back to it.
-        public var committedLength: Int64
+        package var committedLength: Int64
 
         /// Creates an output position.
-        public init(path: String, committedLength: Int64) {
+        package init(path: String, committedLength: Int64) {
             self.path = path
             self.committedLength = committedLength
         }
     }
 
     /// The file format version (``currentVersion`` unless loaded from an older file).
-    public var version: Int
+    package var version: Int
     /// The commit number: 1 for the first checkpoint, +1 per commit.
-    public var generation: UInt64
+    package var generation: UInt64
     /// Every input's position, in command-line order.
-    public var inputs: [Input]
+    package var inputs: [Input]
     /// Every output's committed length, in command-line order.
-    public var outputs: [Output]
+    package var outputs: [Output]
     /// The synced changelog position (generation and length) of this commit.
-    public var changelog: ChangelogFilePosition
+    package var changelog: ChangelogFilePosition
     /// The stream time at the commit (largest record time seen), or `nil` before any record.
-    public var streamTimeMs: Int64?
+    package var streamTimeMs: Int64?
 
     /// Creates a checkpoint of the current ``currentVersion``.
-    public init(
+    package init(
         generation: UInt64,
         inputs: [Input],
         outputs: [Output],
@@ -133,7 +133,7 @@ public struct Checkpoint: Codable, Sendable, Hashable {
     /// those eight digits read as `0`s.
     ///
     /// - Throws: ``EmbeddedError`` naming the file (``EmbeddedError/Code/diskFull`` and so on).
-    public func save(to path: String) throws(EmbeddedError) {
+    package func save(to path: String) throws(EmbeddedError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let stored = Stored(
@@ -196,7 +196,7 @@ public struct Checkpoint: Codable, Sendable, Hashable {
     /// - Throws: ``EmbeddedError`` naming the file: ``EmbeddedError/Code/corrupt`` for a file that is
     ///   not a valid checkpoint (a checksum that does not match, truncated, edited, empty),
     ///   ``EmbeddedError/Code/unsupportedVersion`` for a newer format, and I/O errors.
-    public static func load(from path: String) throws(EmbeddedError) -> Checkpoint? {
+    package static func load(from path: String) throws(EmbeddedError) -> Checkpoint? {
         guard FileSystemCalls.exists(path) else { return nil }
         let bytes = try FileSystemCalls.readAll(path, role: "checkpoint")
         let hint =

@@ -102,7 +102,7 @@ public final class StateDirectory {
     ///
     /// - Throws: ``EmbeddedError`` naming `checkpoint.json`: ``EmbeddedError/Code/corrupt`` also
     ///   when the checkpoint is missing but the directory holds committed state.
-    public func loadCheckpoint() throws(EmbeddedError) -> Checkpoint? {
+    package func loadCheckpoint() throws(EmbeddedError) -> Checkpoint? {
         if let checkpoint = try Checkpoint.load(from: checkpointPath) { return checkpoint }
         if let evidence = try committedStateWithoutCheckpoint() {
             throw EmbeddedError(
@@ -139,7 +139,7 @@ public final class StateDirectory {
     /// Saves `checkpoint` atomically; see ``Checkpoint/save(to:)``.
     ///
     /// - Throws: ``EmbeddedError`` naming `checkpoint.json`.
-    public func save(_ checkpoint: Checkpoint) throws(EmbeddedError) {
+    package func save(_ checkpoint: Checkpoint) throws(EmbeddedError) {
         precondition(isLocked, "save a checkpoint only while holding the state directory lock")
         try checkpoint.save(to: checkpointPath)
     }
@@ -148,7 +148,7 @@ public final class StateDirectory {
     /// ``ChangelogFile/init(directory:committed:)``.
     ///
     /// - Throws: ``EmbeddedError`` naming the changelog file.
-    public func openChangelog(committed: ChangelogFilePosition?) throws(EmbeddedError) -> ChangelogFile {
+    package func openChangelog(committed: ChangelogFilePosition?) throws(EmbeddedError) -> ChangelogFile {
         precondition(isLocked, "open the changelog only while holding the state directory lock")
         return try ChangelogFile(directory: changelogPath, committed: committed)
     }
