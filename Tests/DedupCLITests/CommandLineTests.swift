@@ -57,6 +57,7 @@ struct CommandLineTests {
         let refused = try DedupCLI.run(huge, in: dir.path)
         #expect(refused.status == 64, "\(refused)")
         #expect(refused.stderr.contains("100 years"), "\(refused)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "not one line: \(refused)")
         #expect(!Files.exists(dir.file("state")), "the refused run created the state directory")
         #expect(!Files.exists(dir.file("out.jsonl")), "the refused run created the output")
 
