@@ -242,6 +242,12 @@ public final class StreamTask {
     /// The changelogs of this task's changelogged stores, in declaration order.
     public var changelogIDs: [ChangelogID] { storeNames.compactMap { changelogs[$0] } }
 
+    /// Restore progress: where each store's restore started and has got to, and which stores
+    /// are caught up.
+    private var restoreStarts: [String: ChangelogPosition] = [:]
+    private var restorePositions: [String: ChangelogPosition] = [:]
+    private var restoredStores: Set<String> = []
+
     /// CREATED → RESTORING: stream time resumes from the committed value, if any.
     ///
     /// - Parameter committedStreamTimeMs: The stream time of the last commit
@@ -280,39 +286,65 @@ public final class StreamTask {
     /// - Throws: ``StreamsError`` (codes ``StreamsError/Code/engine``, ``StreamsError/Code/stateStore``).
     @discardableResult
     public func restore(from reader: any ChangelogReader) throws(StreamsError) -> Int {
-        precondition(state == .restoring, "task \(id): restore in state \(state)")
         var restored = 0
-        for name in storeNames {
-            guard let changelog = changelogs[name], let store = stores[name] else { continue }
-            var position = try changelogPosition(ofStore: name)
-            let start = position
-            while true {
-                let batch = try reader.readChangelog(
-                    changelog,
-                    from: position,
-                    maxEntries: max(1, configuration.restoreBatchSize)
-                )
-                if batch.entries.isEmpty { break }
-                guard let windowStore = store as? any WindowStore else {
-                    throw StreamsError(
-                        .stateStore,
-                        "store '\(name)' has a changelog but is not a WindowStore; only window stores can be restored")
-                }
-                do {
-                    try windowStore.restore(from: batch.entries)
-                    try windowStore.commit(metadata: [ChangelogPosition.metadataKey: batch.nextPosition.metadata])
-                } catch {
-                    throw StreamsError(
-                        .stateStore, "cannot restore store '\(name)' from \(changelog): \(error)", underlying: error)
-                }
-                restored += batch.entries.count
-                position = batch.nextPosition
-            }
-            if position != start {
-                logger.info("restored store '\(name)' from changelog position \(start) to \(position)")
-            }
+        while true {
+            let step = try restoreBatch(from: reader)
+            restored += step.entries
+            if step.done { return restored }
         }
-        return restored
+    }
+
+    /// In RESTORING: applies one batch (at most ``StreamsConfiguration/restoreBatchSize``
+    /// entries) of the first store that is not caught up, and commits the store with the position
+    /// it now reflects, so that the stream thread can restore a little per iteration and keep
+    /// polling (Kafka Streams restores the same way, with the task's partitions paused).
+    ///
+    /// - Returns: The entries applied, and whether every store is caught up (then call
+    ///   ``completeRestoration()``).
+    /// - Throws: ``StreamsError`` (codes ``StreamsError/Code/engine``, ``StreamsError/Code/stateStore``).
+    public func restoreBatch(from reader: any ChangelogReader) throws(StreamsError) -> (entries: Int, done: Bool) {
+        precondition(state == .restoring, "task \(id): restore in state \(state)")
+        for name in storeNames where !restoredStores.contains(name) {
+            guard let changelog = changelogs[name], let store = stores[name] else {
+                restoredStores.insert(name)
+                continue
+            }
+            let start: ChangelogPosition
+            if let known = restoreStarts[name] {
+                start = known
+            } else {
+                start = try changelogPosition(ofStore: name)
+                restoreStarts[name] = start
+            }
+            let position = restorePositions[name] ?? start
+            let batch = try reader.readChangelog(
+                changelog,
+                from: position,
+                maxEntries: max(1, configuration.restoreBatchSize)
+            )
+            if batch.entries.isEmpty {
+                restoredStores.insert(name)
+                if position != start {
+                    logger.info("restored store '\(name)' from changelog position \(start) to \(position)")
+                }
+                continue
+            }
+            guard let windowStore = store as? any WindowStore else {
+                throw StreamsError(
+                    .stateStore,
+                    "store '\(name)' has a changelog but is not a WindowStore; only window stores can be restored")
+            }
+            do {
+                try windowStore.restore(from: batch.entries)
+                try windowStore.commit(metadata: [ChangelogPosition.metadataKey: batch.nextPosition.metadata])
+            } catch {
+                throw StreamsError(
+                    .stateStore, "cannot restore store '\(name)' from \(changelog): \(error)", underlying: error)
+            }
+            restorePositions[name] = batch.nextPosition
+            return (batch.entries.count, false)
+        }
+        return (0, true)
     }
 
     /// RESTORING → RUNNING: makes the processors (in node order) with their contexts.

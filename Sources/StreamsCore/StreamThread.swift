@@ -96,7 +96,6 @@ public final class StreamThread {
         shouldStop: () -> Bool = { false },
         onIteration: (Iteration) -> Void = { _ in }
     ) throws(StreamsError) -> Completion {
-        if taskManager.tasks.contains(where: { $0.state == .created }) { try taskManager.start() }
         while true {
             if shouldStop() {
                 try taskManager.close()
@@ -135,12 +134,11 @@ public final class StreamThread {
     }
 
     private func iterate() throws(StreamsError) -> Iteration {
-        // Tasks created by an assignment: restore their stores and start them.
-        if taskManager.tasks.contains(where: { $0.state == .created }) { try taskManager.start() }
+        // Tasks still restoring get one changelog batch per iteration, so that polling (and a
+        // stop request) is never held up by a long restore; their partitions stay paused.
+        if taskManager.hasTasksToRestore { try taskManager.restoreStep() }
         updatePaused()
         let batches = try taskManager.pollAndRoute(maxRecords: configuration.maxRecordsPerIteration, timeout: .zero)
-        // The poll may have assigned partitions (rebalance callbacks run inside it).
-        if taskManager.tasks.contains(where: { $0.state == .created }) { try taskManager.start() }
         var polled = 0
         for batch in batches { polled += batch.records.count }
         var processed = 0
@@ -166,9 +164,14 @@ public final class StreamThread {
     public func processAvailable() throws(StreamsError) -> Int {
         var total = 0
         while true {
+            // Every task restores fully first: this driver has no reason to interleave.
+            var restored = false
+            while taskManager.hasTasksToRestore {
+                try taskManager.restoreStep()
+                restored = true
+            }
             updatePaused()
             let batches = try taskManager.pollAndRoute(maxRecords: configuration.maxRecordsPerIteration, timeout: .zero)
-            if taskManager.tasks.contains(where: { $0.state == .created }) { try taskManager.start() }
             var processed = 0
             let nowMs = clock.nowMs
             for task in taskManager.tasks where task.state == .running {
@@ -176,7 +179,8 @@ public final class StreamThread {
                 if processable > 0 { processed += try taskManager.process(task, maxRecords: processable) }
             }
             total += processed
-            if batches.isEmpty && processed == 0 { return total }
+            // Records polled, processed, or tasks started (a rebalance may assign more): go on.
+            if batches.isEmpty && processed == 0 && !restored && !taskManager.hasTasksToRestore { return total }
         }
     }
 
@@ -211,6 +215,7 @@ public final class StreamThread {
     /// partition's buffer is used up; `nil` to go on.
     private func finished() throws(StreamsError) -> Result<Void, StreamsError>? {
         guard !taskManager.tasks.isEmpty else { return nil }  // waiting for an assignment
+        guard !taskManager.hasTasksToRestore else { return nil }
         var allEnded = true
         for task in taskManager.tasks where task.state == .running {
             for partition in task.inputs {
@@ -233,9 +238,10 @@ public final class StreamThread {
     private func updatePaused() {
         var pause: [TopicPartition] = []
         var resume: [TopicPartition] = []
-        for task in taskManager.tasks where task.state == .running {
+        for task in taskManager.tasks where task.state != .closed {
             for partition in task.inputs {
-                let hasBuffered = task.bufferedRecordCount(for: partition) > 0
+                // A task not running yet (restoring) reads nothing: its partitions stay paused.
+                let hasBuffered = task.state != .running || task.bufferedRecordCount(for: partition) > 0
                 if hasBuffered && !paused.contains(partition) {
                     pause.append(partition)
                     paused.insert(partition)

@@ -240,6 +240,31 @@ public final class TaskManager {
         try failing { () throws(StreamsError) in try task.process(maxRecords: maxRecords) }
     }
 
+    /// Whether a task still has to be restored (created or restoring).
+    public var hasTasksToRestore: Bool { tasks.contains { $0.state == .created || $0.state == .restoring } }
+
+    /// One step of restoration, for the stream thread to interleave with polling: starts the
+    /// restore of created tasks (CREATED → RESTORING), applies one changelog batch of the first
+    /// restoring task, and starts a task whose stores caught up (→ RUNNING).
+    ///
+    /// - Returns: The changelog entries applied.
+    /// - Throws: ``StreamsError``; every task is then closed dirty.
+    @discardableResult
+    public func restoreStep() throws(StreamsError) -> Int {
+        try failing { () throws(StreamsError) in
+            for task in tasks where task.state == .created {
+                task.initializeStateStores(committedStreamTimeMs: engine.committedStreamTimeMs(for: task.id))
+            }
+            guard let task = tasks.first(where: { $0.state == .restoring }) else { return 0 }
+            let step = try task.restoreBatch(from: engine)
+            if step.done {
+                try task.completeRestoration()
+                lastCommitMs = clock.nowMs
+            }
+            return step.entries
+        }
+    }
+
     /// Hands polled batches to the tasks that own their partitions.
     ///
     /// A batch of a partition no task owns (polled just before its task was revoked or lost) is

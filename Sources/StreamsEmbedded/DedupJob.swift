@@ -115,11 +115,8 @@ public final class DedupJob {
                         position: ""))
             }
         }
-        do { try manager.start() } catch { throw DedupJobError(error) }
-        engine.onRestoreProgress = nil
-        if engine.restoredEntries > 0 {
-            logger.info("restored \(engine.restoredEntries) changelog entries into the store")
-        }
+        // The thread restores the store from the changelog a batch per iteration before the
+        // task processes anything (so a stop request is honoured during a long restore too).
 
         // The runtime's loop (StreamThread) decides which records may be processed, so that the
         // order never depends on read batches; a stop request ends it with a commit of what was

@@ -164,3 +164,70 @@ struct StreamThreadTests {
         #expect(engine.pausedPartitions.isEmpty || engine.pausedPartitions == [Self.a])
     }
 }
+
+/// Stores every record's value in the "seen" window store.
+final class Remember: Processor {
+    let store: any WindowStore
+
+    init(context: ProcessorContext) throws {
+        guard let store = try context.stateStore(named: "seen") as? any WindowStore else {
+            throw StreamsError(.unknownStore, "no window store named seen")
+        }
+        self.store = store
+    }
+
+    func process(_ record: Record) throws {
+        try store.put(key: Array(record.value), timestampMs: record.timestampMs, value: [])
+    }
+}
+
+@Suite("StreamThread: restoring a batch per iteration")
+struct IncrementalRestoreTests {
+    static func thread(_ engine: TricklingEngine, restoreBatchSize: Int) throws -> StreamThread {
+        var topology = Topology()
+        topology.addSource("a", topics: "topic-a")
+        topology.addStateStore("seen") { _ in
+            InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
+        }
+        topology.addProcessor("remember", parents: "a", stores: ["seen"]) { try Remember(context: $0) }
+        let configuration = StreamsConfiguration(
+            applicationId: "restore-test", commitInterval: .seconds(3600), restoreBatchSize: restoreBatchSize)
+        let clock = ManualWallClock(startMs: 0)
+        let logger = StreamsLogging.disabled(label: "test")
+        let task = try StreamTask(
+            id: TaskId(partition: 0), topology: topology, configuration: configuration,
+            inputs: [StreamThreadTests.a], collector: engine, changelogWriter: engine, clock: clock, logger: logger)
+        let manager = TaskManager(
+            engine: engine, tasks: [task], configuration: configuration, clock: clock, logger: logger)
+        return StreamThread(taskManager: manager, configuration: configuration, clock: clock, logger: logger)
+    }
+
+    @Test("a long restore goes a batch per iteration while polling goes on; the task's partitions stay paused")
+    func restoreInterleavesWithPolling() throws {
+        let engine = TricklingEngine()
+        engine.perPoll = 10
+        engine.enqueue((0..<10).map { ("k\($0)", Int64($0)) }, to: StreamThreadTests.a)
+        let first = try Self.thread(engine, restoreBatchSize: 1_000)
+        try first.processAvailable()
+        try first.taskManager.close()
+        #expect(engine.inner.committedChangelogs.values.first?.count == 10)
+
+        // A new process: its store starts empty and restores 10 entries, 3 per iteration.
+        engine.enqueue([("k10", 10)], to: StreamThreadTests.a)
+        let second = try Self.thread(engine, restoreBatchSize: 3)
+        let task = second.taskManager.tasks[0]
+        let pollsBefore = engine.polls
+        for iteration in 1...4 {
+            try second.runOnce()
+            #expect(task.state == .restoring, "iteration \(iteration)")
+            #expect(engine.pausedPartitions.contains(StreamThreadTests.a))
+        }
+        #expect(engine.polls - pollsBefore == 4, "polling goes on during the restore")
+        try second.runOnce()  // the empty batch: caught up, the task starts
+        #expect(task.state == .running)
+        let store = try #require(task.store(named: "seen") as? any WindowStore)
+        #expect(try store.firstTimestamp(key: Array("k9".utf8), from: .min, to: .max) == 9)
+        try second.runOnce()
+        #expect(try store.firstTimestamp(key: Array("k10".utf8), from: .min, to: .max) == 10)
+    }
+}
