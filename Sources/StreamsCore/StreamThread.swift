@@ -43,6 +43,8 @@ public final class StreamThread {
         public var processed: Int
         /// Whether a commit ran.
         public var committed: Bool
+        /// Changelog entries restored.
+        public var restored: Int = 0
     }
 
     /// Why ``run(shouldStop:onIteration:)`` returned.
@@ -113,7 +115,7 @@ public final class StreamThread {
             case nil:
                 break
             }
-            if iteration.polled == 0 && iteration.processed == 0 {
+            if iteration.polled == 0 && iteration.processed == 0 && !taskManager.hasTasksToRestore {
                 idleWait()
             }
         }
@@ -136,7 +138,8 @@ public final class StreamThread {
     private func iterate() throws(StreamsError) -> Iteration {
         // Tasks still restoring get one changelog batch per iteration, so that polling (and a
         // stop request) is never held up by a long restore; their partitions stay paused.
-        if taskManager.hasTasksToRestore { try taskManager.restoreStep() }
+        var restored = 0
+        if taskManager.hasTasksToRestore { restored = try taskManager.restoreStep() }
         updatePaused()
         let batches = try taskManager.pollAndRoute(maxRecords: configuration.maxRecordsPerIteration, timeout: .zero)
         var polled = 0
@@ -151,7 +154,7 @@ public final class StreamThread {
         }
         try taskManager.punctuateWallClock()
         let committed = try taskManager.maybeCommit()
-        return Iteration(polled: polled, processed: processed, committed: committed)
+        return Iteration(polled: polled, processed: processed, committed: committed, restored: restored)
     }
 
     /// Polls and processes until nothing more can be processed now (every buffered record that

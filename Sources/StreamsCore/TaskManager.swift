@@ -338,8 +338,13 @@ public final class TaskManager {
         try commit(tasks.filter { $0.state == .running || $0.state == .suspended })
     }
 
-    /// Commits `active` as one unit (see ``commit()``).
+    /// Commits `active` as one unit (see ``commit()``); with no task to commit (all still
+    /// restoring) there is nothing to make durable, and the engine is not asked.
     private func commit(_ active: [StreamTask]) throws(StreamsError) {
+        guard !active.isEmpty else {
+            lastCommitMs = clock.nowMs
+            return
+        }
         try failing { () throws(StreamsError) in
             var commits: [TaskCommit] = []
             for task in active { commits.append(try task.prepareCommit()) }
