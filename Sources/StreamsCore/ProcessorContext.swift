@@ -107,7 +107,14 @@ public final class ProcessorContext {
     ///   resolved by another node's context, else whatever the child throws.
     public func forward(_ record: Record, to child: Child) throws {
         guard phase == .active, child.parent == node else {
-            throw phase == .active ? unknownChild(child.name) : forwardingNotAllowed()
+            guard phase == .active else { throw forwardingNotAllowed() }
+            throw StreamsError(
+                .unknownChild,
+                "processor '\(nodeName)' forwarded to a Child '\(child.name)' resolved by another node's context; "
+                    + "resolve it with this processor's own context.child(named:)",
+                origin: task.currentOrigin,
+                node: nodeName
+            )
         }
         try task.deliver(record, to: child.node)
     }

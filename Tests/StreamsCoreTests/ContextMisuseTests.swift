@@ -205,6 +205,7 @@ struct ContextMisuseTests {
         }
         #expect(error.code == .unknownChild)
         #expect(error.node == "borrower")
+        #expect(error.message.contains("resolved by another node's context"))
         #expect(driver.outputTopic("owned").readValuesToList().isEmpty)
     }
 }
