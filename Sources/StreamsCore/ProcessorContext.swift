@@ -91,7 +91,7 @@ public final class ProcessorContext {
         }
     }
 
-    /// The child named `name`, or `nil` if this node has no such child.
+    /// The child named `name`, or `nil` if this node has no such child (or the processor is closed).
     public func child(named name: String) -> Child? {
         guard phase != .closed else { return nil }
         for child in task.nodes[node].children where task.nodes[child].name == name {
