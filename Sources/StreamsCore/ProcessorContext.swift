@@ -9,6 +9,13 @@ public import StreamsState
 ///
 /// Kafka Streams counterpart: `org.apache.kafka.streams.processor.api.ProcessorContext`.
 ///
+/// Forwarding is allowed once every processor of the task exists and until the task starts
+/// closing them: from ``Processor/process(_:)``, punctuators, ``Processor/prepareCommit()`` and
+/// ``Processor/postCommit()``. From the processor factory or from ``Processor/close()``, the
+/// `forward` methods throw ``StreamsError/Code/illegalState`` (and so does
+/// ``schedule(every:_:_:)`` from `close()`) rather than reach a child that does not exist yet or
+/// is already closed.
+///
 /// - Important: Use a context only on its task's thread, and not after the processor's
 ///   ``Processor/close()``.
 public final class ProcessorContext {
@@ -16,12 +23,27 @@ public final class ProcessorContext {
     /// costs no lookup per record.
     public struct Child: Sendable, Hashable {
         let node: Int
+        /// The node whose ``child(named:)`` resolved it: a child of another node cannot be
+        /// forwarded to.
+        let parent: Int
         /// The child's name.
         public let name: String
     }
 
+    /// Where the context is in its processor's lifecycle; set by the task.
+    enum Phase {
+        /// The factory is running (or a later factory of the task): no processor may receive records yet.
+        case creating
+        /// Every processor of the task exists: forwarding is allowed.
+        case active
+        /// The processor is closing or closed.
+        case closed
+    }
+
     unowned let task: StreamTask
     let node: Int
+    /// Checked by every `forward` before it touches the task (which may be gone after close).
+    @exclusivity(unchecked) var phase: Phase = .creating
 
     /// The task this processor runs in.
     public var taskId: TaskId { task.id }
@@ -60,42 +82,86 @@ public final class ProcessorContext {
 
     /// Forwards `record` to every child, in order.
     ///
-    /// - Throws: Whatever a child throws.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/illegalState`` when called from the
+    ///   processor factory or ``Processor/close()``, else whatever a child throws.
     public func forward(_ record: Record) throws {
+        guard phase == .active else { throw forwardingNotAllowed() }
         for child in task.nodes[node].children {
             try task.deliver(record, to: child)
         }
     }
 
-    /// The child named `name`, or `nil` if this node has no such child.
+    /// The child named `name`, or `nil` if this node has no such child (or the processor is closed).
     public func child(named name: String) -> Child? {
+        guard phase != .closed else { return nil }
         for child in task.nodes[node].children where task.nodes[child].name == name {
-            return Child(node: child, name: name)
+            return Child(node: child, parent: node, name: name)
         }
         return nil
     }
 
-    /// Forwards `record` to one child, resolved with ``child(named:)``.
+    /// Forwards `record` to one child, resolved with this context's ``child(named:)``.
     ///
-    /// - Throws: Whatever the child throws.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/illegalState`` when called from the
+    ///   processor factory or ``Processor/close()``, ``StreamsError/Code/unknownChild`` for a child
+    ///   resolved by another node's context, else whatever the child throws.
     public func forward(_ record: Record, to child: Child) throws {
-        try task.deliver(record, to: child.node)
-    }
-
-    /// Forwards `record` to the child named `name`.
-    ///
-    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/unknownChild`` if there is no such
-    ///   child, else whatever the child throws.
-    public func forward(_ record: Record, to name: String) throws {
-        guard let child = child(named: name) else {
+        guard phase == .active, child.parent == node else {
+            guard phase == .active else { throw forwardingNotAllowed() }
             throw StreamsError(
                 .unknownChild,
-                "'\(nodeName)' has no child '\(name)'; its children are \(childNames)",
+                "processor '\(nodeName)' forwarded to a Child '\(child.name)' resolved by another node's context; "
+                    + "resolve it with this processor's own context.child(named:)",
                 origin: task.currentOrigin,
                 node: nodeName
             )
         }
         try task.deliver(record, to: child.node)
+    }
+
+    /// Forwards `record` to the child named `name`.
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/illegalState`` when called from the
+    ///   processor factory or ``Processor/close()``, ``StreamsError/Code/unknownChild`` if there is
+    ///   no such child (a programming error: no error policy skips it), else whatever the child
+    ///   throws.
+    public func forward(_ record: Record, to name: String) throws {
+        guard phase == .active else { throw forwardingNotAllowed() }
+        guard let child = child(named: name) else { throw unknownChild(name) }
+        try task.deliver(record, to: child.node)
+    }
+
+    private func unknownChild(_ name: String) -> StreamsError {
+        StreamsError(
+            .unknownChild,
+            "processor '\(nodeName)' has no child '\(name)'; its children are \(childNames): "
+                + "add '\(name)' with parents: '\(nodeName)', or forward to one of them",
+            origin: task.currentOrigin,
+            node: nodeName
+        )
+    }
+
+    private func forwardingNotAllowed() -> StreamsError {
+        let error: StreamsError
+        switch phase {
+        case .creating:
+            error = StreamsError(
+                .illegalState,
+                "processor '\(nodeName)' forwarded from its factory, before the task's processors exist; "
+                    + "forward from process(_:) or a punctuator instead",
+                node: nodeName
+            )
+        case .active, .closed:
+            error = StreamsError(
+                .illegalState,
+                "processor '\(nodeName)' forwarded from close() or after it; its children are closed, "
+                    + "so forward from process(_:), a punctuator or prepareCommit() instead",
+                node: nodeName
+            )
+            // close() cannot throw, so the caller may well ignore the error: say it once here too.
+            logger.error("\(error)")
+        }
+        return error
     }
 
     /// The store named `name`, which must be connected to this processor.
@@ -137,13 +203,32 @@ public final class ProcessorContext {
     ///   - type: ``PunctuationType/streamTime`` or ``PunctuationType/wallClockTime``.
     ///   - punctuator: Called with the stream time or wall-clock time that made it fire.
     /// - Returns: A handle to cancel the schedule; the task cancels it when it closes.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidConfiguration`` for an
+    ///   interval under 1 ms (zero and negative included), ``StreamsError/Code/illegalState`` from
+    ///   ``Processor/close()`` or after it.
     @discardableResult
     public func schedule(
         every interval: Duration,
         _ type: PunctuationType,
         _ punctuator: @escaping Punctuator
-    ) -> Cancellable {
-        task.schedule(node: node, intervalMs: interval.milliseconds, type: type, punctuator: punctuator)
+    ) throws(StreamsError) -> Cancellable {
+        let intervalMs = interval.milliseconds
+        guard intervalMs >= 1 else {
+            throw StreamsError(
+                .invalidConfiguration,
+                "processor '\(nodeName)' scheduled a punctuator every \(interval); the interval must be at least 1 ms",
+                node: nodeName
+            )
+        }
+        guard phase != .closed else {
+            throw StreamsError(
+                .illegalState,
+                "processor '\(nodeName)' scheduled a punctuator from close() or after it; "
+                    + "schedule from the processor factory, process(_:) or a punctuator instead",
+                node: nodeName
+            )
+        }
+        return task.schedule(node: node, intervalMs: intervalMs, type: type, punctuator: punctuator)
     }
 
     /// Asks the engine to commit as soon as the current record or punctuation is done.

@@ -379,6 +379,8 @@ public final class StreamTask {
                 )
             }
         }
+        // Only now does every child exist: forwarding from a factory would reach a missing processor.
+        for context in contexts { context?.phase = .active }
     }
 
     // MARK: Processing
@@ -732,6 +734,8 @@ public final class StreamTask {
     }
 
     private func closeTopology() {
+        // Before any close(): a processor forwarding from close() would reach a closed child.
+        for context in contexts { context?.phase = .closed }
         for i in processors.indices {
             if let processor = processors[i] {
                 processors[i] = nil

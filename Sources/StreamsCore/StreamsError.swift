@@ -26,10 +26,16 @@ public struct StreamsError: Error, CustomStringConvertible {
         public static let serialization = Code("serialization")
         /// A state store failed (see ``StreamsError/underlying``); always fatal for the task.
         public static let stateStore = Code("stateStore")
-        /// A processor asked for a store that is unknown or not connected to it.
+        /// A processor asked for a store that is unknown or not connected to it; a programming
+        /// error, so no error policy skips it.
         public static let unknownStore = Code("unknownStore")
-        /// A processor forwarded to a child it does not have.
+        /// A processor forwarded to a child it does not have; a programming error, so no error
+        /// policy skips it.
         public static let unknownChild = Code("unknownChild")
+        /// A processor used its context where its lifecycle does not allow it (for example
+        /// `forward` from its factory or from `close()`); a programming error, so no error policy
+        /// skips it.
+        public static let illegalState = Code("illegalState")
         /// The engine failed to read, write or commit; always fatal for the task.
         public static let engine = Code("engine")
         /// The task's input partitions moved to another instance (a rebalance the engine saw
@@ -100,9 +106,12 @@ public struct StreamsError: Error, CustomStringConvertible {
     /// Whether the error goes through the deserialization error policy (rather than the processing one).
     var isDeserializationFailure: Bool { code == .deserialization || code == .invalidRecord }
 
-    /// Whether no policy may skip the error: the engine or a store failed, so the task's state is unknown.
+    /// Whether no policy may skip the error: the engine or a store failed, or the task lost its
+    /// partitions or identity, so the task's state is unknown; or a processor is wrong, so
+    /// skipping would drop every record.
     var isFatal: Bool {
-        code == .engine || code == .stateStore || code == .taskMigrated || code == .fenced || code == .taskCorrupted
+        code == .engine || code == .stateStore || code == .unknownChild || code == .unknownStore
+            || code == .illegalState || code == .taskMigrated || code == .fenced || code == .taskCorrupted
     }
 
     /// Whether the error concerns one task only, which the task manager closes while the others

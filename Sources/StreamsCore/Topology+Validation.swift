@@ -3,10 +3,13 @@ extension Topology {
     ///
     /// Checked: duplicate node or store names, sources without topics or sharing a topic, unknown
     /// parents, processors without parents, sinks used as parents (sinks have no children),
-    /// cycles, connections to unknown stores or to nodes that are not processors, and stores no
-    /// processor is connected to.
+    /// cycles, connections to unknown stores or to nodes that are not processors, stores no
+    /// processor is connected to, and the checks added with ``addValidation(ofNode:_:)`` (such as
+    /// the Deduplicator's window and duplicates child).
     ///
-    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidTopology``.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidTopology``, or
+    ///   ``StreamsError/Code/invalidConfiguration`` when every problem is a setting out of range
+    ///   (such as a deduplicator window under 1 ms).
     public func validate() throws(StreamsError) {
         _ = try resolve(configuration: nil)
     }
@@ -14,7 +17,8 @@ extension Topology {
     /// Checks the topology and its fit with `configuration` (for example that the dead-letter sink
     /// exists), throwing one error listing every problem.
     ///
-    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidTopology``.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidTopology``, or
+    ///   ``StreamsError/Code/invalidConfiguration`` when every problem is a setting out of range.
     public func validate(for configuration: StreamsConfiguration) throws(StreamsError) {
         _ = try resolve(configuration: configuration)
     }
@@ -135,7 +139,45 @@ extension Topology {
             problems.append("store '\(store.name)' is not connected to any processor")
         }
 
+        // Whether every problem is a setting out of range rather than a mistake in the graph.
+        var onlyConfigurationProblems = problems.isEmpty
+        var problemNodes: Set<String> = []
+        for (name, check) in nodeChecks {
+            guard let i = index[name] else {
+                problems.append("a validation is added for node '\(name)', which is not in the topology")
+                continue
+            }
+            let (kind, topics): (String, [String])
+            switch nodes[i].kind {
+            case .source(let sourceTopics): (kind, topics) = ("Source", sourceTopics)
+            case .processor: (kind, topics) = ("Processor", [])
+            case .sink(let topic): (kind, topics) = ("Sink", [topic])
+            }
+            let found = check(
+                TopologyDescription.Node(
+                    kind: kind,
+                    name: name,
+                    topics: topics,
+                    stores: storesOfNode[i],
+                    successors: children[i].map { nodes[$0].name },
+                    predecessors: parents[i].map { nodes[$0].name }
+                )
+            )
+            for problem in found {
+                problems.append(problem.message)
+                problemNodes.insert(problem.node ?? name)
+                if problem.code != .invalidConfiguration { onlyConfigurationProblems = false }
+            }
+        }
+
         if !problems.isEmpty {
+            if onlyConfigurationProblems {
+                throw StreamsError(
+                    .invalidConfiguration,
+                    problems.joined(separator: "; "),
+                    node: problemNodes.count == 1 ? problemNodes.first : nil
+                )
+            }
             throw StreamsError(
                 .invalidTopology,
                 "the topology is invalid: " + problems.joined(separator: "; ")

@@ -45,6 +45,8 @@ public struct Topology: Sendable {
     var stores: [StoreDefinition] = []
     /// `(processor, store)` connections, in the order they were declared.
     var connections: [(processor: String, store: String)] = []
+    /// Checks added with ``addValidation(ofNode:_:)``, in the order they were added.
+    var nodeChecks: [(node: String, check: NodeCheck)] = []
 
     /// Creates an empty topology.
     public init() {}
@@ -154,7 +156,28 @@ public struct Topology: Sendable {
     public mutating func connectProcessorAndStateStores(_ processor: String, stores: String...) {
         for store in stores { connections.append((processor, store)) }
     }
+
+    /// Adds a check of node `name` that ``validate()`` (and so every task, before it opens a
+    /// store) runs with the node as the finished topology has it: its children, parents and
+    /// stores. A processor whose settings must fit the graph (the Deduplicator's duplicates child,
+    /// for example) registers one, so a mistake fails validation instead of a record.
+    ///
+    /// No Kafka Streams counterpart.
+    ///
+    /// - Parameters:
+    ///   - name: The node to check; a check of a node that is not in the topology is a problem.
+    ///   - check: Returns the problems found, each naming the node and the fix; none if all is well.
+    ///     Use code ``StreamsError/Code/invalidTopology`` for a problem of the graph and
+    ///     ``StreamsError/Code/invalidConfiguration`` for a setting out of range.
+    public mutating func addValidation(ofNode name: String, _ check: @escaping NodeCheck) {
+        nodeChecks.append((name, check))
+    }
 }
+
+/// A check of one node of a topology, added with ``Topology/addValidation(ofNode:_:)``: given the
+/// node as resolved (``TopologyDescription/Node/successors`` are its children, in forwarding
+/// order), returns the problems found.
+public typealias NodeCheck = @Sendable (TopologyDescription.Node) -> [StreamsError]
 
 /// Makes one task's instance of a processor from that task's context for the node.
 public typealias ProcessorFactory = @Sendable (ProcessorContext) throws -> any Processor

@@ -3,7 +3,8 @@ public import StreamsState
 internal import CoreMetrics
 
 /// Drops records whose business key was already emitted within a time window, forwarding first
-/// occurrences to its children and duplicates to its `duplicates` child.
+/// occurrences to its children and duplicates to the child named by
+/// ``DeduplicatorConfiguration/duplicatesChild``, if any.
 ///
 /// The semantics, shared by every engine and the CLI: stream time `S` starts at −∞ and after each
 /// record becomes `max(S, t)`. A record with key `k` and time `t` is a duplicate iff an earlier
@@ -88,10 +89,16 @@ public final class Deduplicator: Processor {
     ///   - configuration: The settings; the store ``DeduplicatorConfiguration/storeName`` must be
     ///     connected to this processor and have retention `W + G`.
     ///   - context: The processor's context.
-    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidConfiguration`` or
-    ///   ``StreamsError/Code/unknownStore``.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidConfiguration``,
+    ///   ``StreamsError/Code/invalidTopology`` (the duplicates child is not a child of the node, or
+    ///   is `nil` while the node has two or more children) or ``StreamsError/Code/unknownStore``.
     public init(configuration: DeduplicatorConfiguration, context: ProcessorContext) throws(StreamsError) {
+        // Added with `addDeduplicator`, the topology's validation found these already; added with
+        // `addProcessor`, this is where they are found, before any record.
         try configuration.validate()
+        if let problem = configuration.problems(node: context.nodeName, children: context.childNames).first {
+            throw problem
+        }
         self.context = context
         store = try context.windowStore(named: configuration.storeName)
         windowMs = configuration.windowMs
@@ -106,7 +113,7 @@ public final class Deduplicator: Processor {
         time = configuration.time
         keyExtractor = try configuration.key.compile()
         key.reserveCapacity(64)
-        duplicatesChild = context.child(named: configuration.duplicatesChild)
+        duplicatesChild = configuration.duplicatesChild.flatMap { context.child(named: $0) }
         emitChildren = context.childNames.filter { $0 != configuration.duplicatesChild }.compactMap {
             context.child(named: $0)
         }

@@ -26,9 +26,13 @@ public struct DeduplicatorConfiguration: Sendable {
     public var grace: Duration
     /// The name of the window store holding first occurrences.
     public var storeName: String
-    /// The name of the child that receives duplicates (typically a sink); if the node has no such
-    /// child, duplicates are only counted. Default `"duplicates"`.
-    public var duplicatesChild: String
+    /// The name of the child that receives duplicates (typically a sink); every other child
+    /// receives the first occurrences. `nil` (the default): duplicates are only counted.
+    ///
+    /// Checked against the topology: a name that is not a child of the deduplicator, or `nil` with
+    /// two or more children, is an error (``StreamsError/Code/invalidTopology``), so a sink meant
+    /// for duplicates cannot silently receive first occurrences.
+    public var duplicatesChild: String?
     /// Where the deduplicators of all tasks publish their counts, if anywhere.
     public var statistics: DeduplicationStatisticsCollector?
     /// The prefix of metric labels (`<prefix>_records_seen`, …); default `"dedup"`.
@@ -42,7 +46,7 @@ public struct DeduplicatorConfiguration: Sendable {
     ///   - window: The retention window `W`, at least 1 ms.
     ///   - grace: The grace period `G`; default zero.
     ///   - storeName: The window store's name; default `"dedup-store"`.
-    ///   - duplicatesChild: The child for duplicates; default `"duplicates"`.
+    ///   - duplicatesChild: The child for duplicates; default `nil` (duplicates only counted).
     ///   - statistics: A collector for counts across tasks, or `nil`.
     ///   - metricsPrefix: The prefix of metric labels; default `"dedup"`.
     public init(
@@ -51,7 +55,7 @@ public struct DeduplicatorConfiguration: Sendable {
         window: Duration,
         grace: Duration = .zero,
         storeName: String = "dedup-store",
-        duplicatesChild: String = "duplicates",
+        duplicatesChild: String? = nil,
         statistics: DeduplicationStatisticsCollector? = nil,
         metricsPrefix: String = "dedup"
     ) {
@@ -75,19 +79,72 @@ public struct DeduplicatorConfiguration: Sendable {
         WindowStoreConfiguration(name: storeName, retention: window + grace)
     }
 
-    /// Checks the window and grace.
+    /// Checks the window, the grace and the key's JSON paths.
     ///
-    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidConfiguration``.
+    /// ``Topology/addDeduplicator(_:parents:configuration:store:)`` runs this check, and the
+    /// duplicates child's, when the topology is validated, before any store is opened.
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidConfiguration`` listing
+    ///   every bad setting.
     public func validate() throws(StreamsError) {
-        guard windowMs >= 1 else {
-            throw StreamsError(.invalidConfiguration, "the deduplication window must be at least 1 ms, got \(window)")
+        let problems = settingProblems()
+        guard problems.isEmpty else {
+            throw StreamsError(
+                .invalidConfiguration,
+                "the deduplicator of store '\(storeName)': " + problems.joined(separator: "; ")
+            )
         }
-        guard graceMs >= 0 else {
-            throw StreamsError(.invalidConfiguration, "the grace period cannot be negative, got \(grace)")
+    }
+
+    /// What is wrong with the settings alone, each naming the bad value and the setting.
+    func settingProblems() -> [String] {
+        var problems: [String] = []
+        if windowMs < 1 {
+            problems.append(
+                "the deduplication window must be at least 1 ms, got \(windowMs) ms (\(window)); "
+                    + "set DeduplicatorConfiguration.window")
         }
-        guard windowMs.addingReportingOverflow(graceMs).overflow == false else {
-            throw StreamsError(.invalidConfiguration, "window + grace is too large")
+        if graceMs < 0 {
+            problems.append(
+                "the grace period cannot be negative, got \(graceMs) ms (\(grace)); set DeduplicatorConfiguration.grace"
+            )
+        } else if windowMs >= 1, windowMs.addingReportingOverflow(graceMs).overflow {
+            problems.append("window + grace is too large (\(windowMs) ms + \(graceMs) ms); shorten one of them")
         }
+        do throws(StreamsError) { _ = try key.compile() } catch { problems.append(error.message) }
+        return problems
+    }
+
+    /// What is wrong with the settings and with the deduplicator's place in the topology (node
+    /// `node`, whose children are `children`): the problems of ``validate()`` plus the duplicates
+    /// child rules.
+    func problems(node: String, children: [String]) -> [StreamsError] {
+        var problems = settingProblems().map {
+            StreamsError(.invalidConfiguration, "deduplicator '\(node)': \($0)", node: node)
+        }
+        if let duplicatesChild {
+            if !children.contains(duplicatesChild) {
+                problems.append(
+                    StreamsError(
+                        .invalidTopology,
+                        "deduplicator '\(node)' sends duplicates to '\(duplicatesChild)', which is not one of its "
+                            + "children \(children); add it with parents: '\(node)', or set duplicatesChild to a child",
+                        node: node
+                    )
+                )
+            }
+        } else if children.count >= 2 {
+            problems.append(
+                StreamsError(
+                    .invalidTopology,
+                    "deduplicator '\(node)' has \(children.count) children \(children) and no duplicatesChild; "
+                        + "set DeduplicatorConfiguration.duplicatesChild to the one that receives duplicates "
+                        + "(the others receive first occurrences)",
+                    node: node
+                )
+            )
+        }
+        return problems
     }
 }
 
@@ -95,7 +152,11 @@ extension Topology {
     /// Adds a ``Deduplicator`` node and its window store.
     ///
     /// First occurrences go to every child except the one named
-    /// ``DeduplicatorConfiguration/duplicatesChild``, which receives the duplicates.
+    /// ``DeduplicatorConfiguration/duplicatesChild``, which receives the duplicates. Validating the
+    /// topology (which every task does before it opens a store) checks the configuration
+    /// (``StreamsError/Code/invalidConfiguration``) and that the duplicates child is a child of this
+    /// node, or, without one, that the node has at most one child
+    /// (``StreamsError/Code/invalidTopology``).
     ///
     /// - Parameters:
     ///   - name: The processor's name.
@@ -111,10 +172,14 @@ extension Topology {
     ) {
         let storeConfiguration = configuration.windowStoreConfiguration
         addStateStore(configuration.storeName, connectedTo: [name]) { context in
-            try store.open(storeConfiguration, context.directory)
+            try configuration.validate()
+            return try store.open(storeConfiguration, context.directory)
         }
         addProcessor(name, parents: parents) { context in
             try Deduplicator(configuration: configuration, context: context)
+        }
+        addValidation(ofNode: name) { node in
+            configuration.problems(node: node.name, children: node.successors)
         }
     }
 }

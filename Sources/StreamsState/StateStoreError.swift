@@ -13,6 +13,8 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
         public static let corrupt = Code("corrupt")
         /// The store was built with other settings (retention, segment interval) than requested.
         public static let configurationMismatch = Code("configurationMismatch")
+        /// A setting is out of range (for example a retention under 1 ms); fix the configuration.
+        public static let invalidConfiguration = Code("invalidConfiguration")
         /// A key or value is larger than the store accepts.
         public static let tooLarge = Code("tooLarge")
         /// The store was closed.

@@ -20,6 +20,19 @@ public struct WindowStoreConfiguration: Sendable, Hashable {
         self.segmentInterval = segmentInterval
     }
 
+    /// Checks the settings a store cannot work with: a retention under 1 ms.
+    ///
+    /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/invalidConfiguration``.
+    public func validate() throws(StateStoreError) {
+        guard retentionMs >= 1 else {
+            throw StateStoreError(
+                .invalidConfiguration,
+                "store '\(name)': the retention must be at least 1 ms, got \(retentionMs) ms (\(retention)); "
+                    + "set WindowStoreConfiguration.retention"
+            )
+        }
+    }
+
     /// ``retention`` in milliseconds.
     public var retentionMs: Int64 { retention.milliseconds }
 

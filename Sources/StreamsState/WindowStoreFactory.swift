@@ -8,7 +8,8 @@
 public struct WindowStoreFactory: Sendable {
     /// Opens a store with the configuration in the task's store directory (it may not exist yet;
     /// a store that needs files creates it).
-    public let open: @Sendable (_ configuration: WindowStoreConfiguration, _ directory: String) throws -> any WindowStore
+    public let open:
+        @Sendable (_ configuration: WindowStoreConfiguration, _ directory: String) throws -> any WindowStore
 
     /// Creates a factory from a closure.
     ///
@@ -19,6 +20,9 @@ public struct WindowStoreFactory: Sendable {
 
     /// An ``InMemoryWindowStore`` (state lost with the process; restored from the changelog).
     public static var inMemory: WindowStoreFactory {
-        WindowStoreFactory { configuration, _ in InMemoryWindowStore(configuration: configuration) }
+        WindowStoreFactory { configuration, _ in
+            try configuration.validate()
+            return InMemoryWindowStore(configuration: configuration)
+        }
     }
 }

@@ -150,7 +150,8 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Opens the store in `directory`, creating the directory and an empty store if needed.
     ///
-    /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/corrupt`` for files that are
+    /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/invalidConfiguration`` for a
+    ///   retention under 1 ms, ``StateStoreError/Code/corrupt`` for files that are
     ///   not a swift-dedup store or are damaged, ``StateStoreError/Code/configurationMismatch`` when
     ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``, and
     ///   ``StateStoreError/Code/storage`` for other LMDB failures.
@@ -159,7 +160,7 @@ public final class LMDBWindowStore: WindowStore {
         configuration: WindowStoreConfiguration,
         options: Options = Options()
     ) throws(StateStoreError) {
-        precondition(configuration.retentionMs > 0, "retention must be at least 1 ms")
+        try configuration.validate()
         precondition(
             (0...WindowKeySchema.maxThreshold).contains(options.longKeyThreshold),
             "longKeyThreshold must be within 0...\(WindowKeySchema.maxThreshold)"

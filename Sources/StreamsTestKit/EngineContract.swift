@@ -177,7 +177,7 @@ public enum EngineContract {
     public static func punctuation(_ harness: some EngineContractHarness) throws {
         var topology = Topology()
         topology.addSource("a", topics: "contract-a")
-        topology.addProcessor("tick", parents: "a") { Ticker(context: $0) }
+        topology.addProcessor("tick", parents: "a") { try Ticker(context: $0) }
         topology.addSink("out", topic: "ticks", parents: "tick")
         try harness.start(topology, configuration: StreamsConfiguration(applicationId: "contract-punctuation"))
         try harness.append([("r", 0), ("r", 999), ("r", 1_000), ("r", 3_500)], to: a)
@@ -260,9 +260,9 @@ final class FenceOn: Processor {
 final class Ticker: Processor {
     let context: ProcessorContext
 
-    init(context: ProcessorContext) {
+    init(context: ProcessorContext) throws {
         self.context = context
-        context.schedule(every: .seconds(1), .streamTime) { [context] timestampMs in
+        try context.schedule(every: .seconds(1), .streamTime) { [context] timestampMs in
             try context.forward(Record(key: nil, value: Array("tick@\(timestampMs)".utf8), timestampMs: timestampMs))
         }
     }

@@ -8,11 +8,11 @@ private final class Ticker: Processor {
     let log: EventLog
     var handle: Cancellable?
 
-    init(context: ProcessorContext, log: EventLog, type: PunctuationType, cancelAfter: Int?) {
+    init(context: ProcessorContext, log: EventLog, type: PunctuationType, cancelAfter: Int?) throws {
         self.context = context
         self.log = log
         var fired = 0
-        handle = context.schedule(every: .seconds(10), type) { [log] time in
+        handle = try context.schedule(every: .seconds(10), type) { [log] time in
             log.append("\(time)")
             try context.forward(Record(key: nil, value: Array("tick \(time)".utf8), timestampMs: time))
             fired += 1
@@ -27,7 +27,7 @@ private func tickerTopology(_ log: EventLog, _ type: PunctuationType, cancelAfte
     var topology = Topology()
     topology.addSource("in", topics: "input")
     topology.addProcessor("ticker", parents: "in") {
-        Ticker(context: $0, log: log, type: type, cancelAfter: cancelAfter)
+        try Ticker(context: $0, log: log, type: type, cancelAfter: cancelAfter)
     }
     topology.addSink("out", topic: "ticks", parents: "ticker")
     return topology

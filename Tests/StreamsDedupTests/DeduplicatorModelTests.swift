@@ -39,6 +39,8 @@ struct DeduplicatorModelTests {
     static let topics = ["orders-a", "orders-b", "orders-c"]
 
     static func topology(_ configuration: DeduplicatorConfiguration, store: WindowStoreFactory) -> Topology {
+        var configuration = configuration
+        configuration.duplicatesChild = "duplicates"
         var topology = Topology()
         topology.addSource("orders", topics: topics)
         topology.addDeduplicator("dedup", parents: "orders", configuration: configuration, store: store)

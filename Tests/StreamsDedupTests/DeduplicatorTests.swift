@@ -22,7 +22,9 @@ struct DeduplicatorTests {
         topology.addDeduplicator(
             "dedup",
             parents: "in",
-            configuration: DeduplicatorConfiguration(key: key, time: time, window: window, statistics: statistics),
+            configuration: DeduplicatorConfiguration(
+                key: key, time: time, window: window, duplicatesChild: withDuplicatesSink ? "duplicates" : nil,
+                statistics: statistics),
             store: store.factory
         )
         topology.addSink("out", topic: "unique", parents: "dedup")

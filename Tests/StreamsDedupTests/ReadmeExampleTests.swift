@@ -40,7 +40,8 @@ func orderTopology(store: WindowStoreFactory) -> Topology {
     topology.addDeduplicator(
         "dedup",
         parents: "drop-test-orders",
-        configuration: DeduplicatorConfiguration(key: .jsonField("order.id"), window: .seconds(600)),
+        configuration: DeduplicatorConfiguration(
+            key: .jsonField("order.id"), window: .seconds(600), duplicatesChild: "duplicates"),
         store: store
     )
     topology.addSink("unique", topic: "unique-orders", parents: "dedup")
