@@ -113,6 +113,7 @@ run_case() {  # case → appends one measurement to rate, rss, cpus, kept, dups
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 nth() { tr ' ' '\n' | grep . | sed -n "$1p"; }  # nth round's value of a list
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "peers.sh: $lines lines in 3 files; warm-up round, then $rounds rounds of ${#names[@]} cases" >&2
 for name in "${names[@]}"; do run_case "$name"; done
 for name in "${names[@]}"; do rate[$name]="" rss[$name]="" cpus[$name]="" kept[$name]="" dups[$name]=""; done
@@ -161,7 +162,7 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for name in "${names[@]}"; do
     d=$(nth 1 <<<"${dups[$name]}")
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$name]}" \
-        "$(median <<<"${rate[$name]}" | awk '{printf "%.0f", $1}')" \
+        "$(median <<<"${rate[$name]}" | awk '{s = sprintf("%.0f", $1); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); print s}')" \
         "$(median <<<"${rss[$name]}" | awk '{printf "%.0f", $1}')" \
         "$(median <<<"${cpus[$name]}" | awk '{printf "%.2f", $1}')" \
         "$(median <<<"${vs_peer[$name]}" | awk '{printf "%.2f", $1}')" \
@@ -175,5 +176,5 @@ echo "dedup keeps the first by event time (ts) within its window, durably and ex
 echo "Kept-line check (floor = DuckDB = polars = orjson): $([ $status -eq 0 ] && echo "passed, $floor_kept lines" || echo FAILED)."
 echo "None of the peers has a window, durability or exactly-once, and each holds everything in memory."
 echo "versions: dedup $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+changes'), $("$python" -c 'import duckdb, polars, orjson, sys; print(f"DuckDB {duckdb.__version__}, polars {polars.__version__}, orjson {orjson.__version__}, Python {sys.version.split()[0]}")'), $(gcc --version | head -1)"
-echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; workload $(du -sh "$work/in" | cut -f1) on $(df -T "$work" | awk 'NR==2 {print $2}')"
+echo "machine: $(nproc) CPUs, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; workload $(du -sh "$work/in" | cut -f1) on $(df -T "$work" | awk 'NR==2 {print $2}')"
 exit $status
