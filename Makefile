@@ -3,13 +3,14 @@
 #   make test   installs what is missing, builds, and runs every test
 #   make bench  runs the benchmark suites in Benchmarks/ (1M operations, ~5 min here) and prints a report;
 #               make bench-10m adds the 10M-operation suite (see docs/benchmarks.md)
+#   make bench-peers  dedup against DuckDB, polars, Python + orjson and a C floor program
 SWIFT ?= swift
 # Name under which benchmark results are saved in Benchmarks/.benchmarkBaselines (git-ignored).
 BENCH_BASELINE ?= current
 BENCH_RUN = cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark \
 	baseline update $(BENCH_BASELINE) --no-progress
 
-.PHONY: deps build test demo install bench bench-10m bench-report bench-pipeline clean
+.PHONY: deps build test demo install bench bench-10m bench-report bench-pipeline bench-peers clean
 
 deps:
 	@scripts/install-deps.sh
@@ -39,6 +40,10 @@ bench-report:
 
 bench-pipeline: deps
 	Benchmarks/pipeline.sh
+
+# dedup against DuckDB, polars, Python + orjson and a C floor (issue 12); ROUNDS=n (default 3).
+bench-peers: deps
+	Benchmarks/peers.sh $(ROUNDS)
 
 clean:
 	rm -rf .build Benchmarks/.build
