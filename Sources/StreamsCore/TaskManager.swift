@@ -380,7 +380,10 @@ public final class TaskManager {
     }
 
     private func failing<R>(_ body: () throws(StreamsError) -> R) throws(StreamsError) -> R {
-        precondition(!isFailed, "the task manager failed before; create new tasks")
+        guard !isFailed else {
+            throw StreamsError(
+                .illegalState, "the tasks were closed after an earlier failure; create new tasks to go on")
+        }
         do {
             return try body()
         } catch  where error.isTaskScoped {

@@ -1,4 +1,5 @@
 public import StreamsCore
+internal import Foundation
 public import StreamsState
 
 /// Runs a topology in memory, deterministically, for unit tests: pipe records into named inputs,
@@ -12,8 +13,8 @@ public import StreamsState
 ///
 /// ```swift
 /// let driver = try TopologyTestDriver(topology)
-/// let orders = driver.inputTopic("orders")
-/// let unique = driver.outputTopic("unique-orders")
+/// let orders = try driver.inputTopic("orders")
+/// let unique = try driver.outputTopic("unique-orders")
 /// try orders.pipeInput(#"{"id":1}"#, timestampMs: 1_000)
 /// #expect(unique.readValuesToList() == [#"{"id":1}"#])
 /// ```
@@ -37,9 +38,11 @@ public final class TopologyTestDriver {
     ///
     /// - Parameters:
     ///   - topology: The topology; validated first.
-    ///   - configuration: Error policies and the state directory (LMDB stores should be given a
-    ///     fresh temporary directory per test). The commit interval is ignored: the driver commits
-    ///     after every pipe call.
+    ///   - configuration: Error policies and the state directory. With the default state
+    ///     directory the driver uses a fresh temporary directory of its own, removed when it
+    ///     closes, so that drivers running in parallel (as Swift Testing runs tests) never share
+    ///     a store's files. The commit interval is ignored: the driver commits after every pipe
+    ///     call.
     ///   - wallClockStartMs: The initial wall-clock time.
     ///   - engine: An engine to reuse, for example to restart on the committed state of an earlier
     ///     driver (restore tests); by default a new one.
@@ -52,6 +55,16 @@ public final class TopologyTestDriver {
     ) throws(StreamsError) {
         self.engine = engine
         clock = ManualWallClock(startMs: wallClockStartMs)
+        var configuration = configuration
+        if configuration.stateDirectory == StreamsConfiguration.defaultStateDirectory {
+            let directory = try Self.makeTemporaryDirectory()
+            configuration.stateDirectory = directory
+            ownedStateDirectory = directory
+        } else {
+            ownedStateDirectory = nil
+        }
+        sinkTopics = Set(
+            topology.describe().subtopologies.flatMap { $0 }.filter { $0.kind == "Sink" }.flatMap(\.topics))
         let inputs = topology.describe().subtopologies.flatMap { $0 }
             .filter { $0.kind == "Source" }
             .flatMap(\.topics)
@@ -69,22 +82,61 @@ public final class TopologyTestDriver {
         )
         manager = TaskManager(engine: engine, tasks: [task], configuration: configuration, clock: clock, logger: logger)
         thread = StreamThread(taskManager: manager, configuration: configuration, clock: clock, logger: logger)
-        try manager.start()
+        do {
+            try manager.start()
+        } catch {
+            removeOwnedStateDirectory()
+            throw error
+        }
     }
 
     deinit {
         if !closed && !manager.isFailed { manager.closeDirty() }
+        removeOwnedStateDirectory()
     }
 
     /// A handle to pipe records into `topic`, which a source of the topology reads.
-    public func inputTopic(_ topic: String) -> TestInputTopic {
-        precondition(task.inputs.contains(TopicPartition(topic: topic)), "no source reads topic '\(topic)'")
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidConfiguration`` when no
+    ///   source reads `topic` (naming the topics they read).
+    public func inputTopic(_ topic: String) throws(StreamsError) -> TestInputTopic {
+        guard task.inputs.contains(TopicPartition(topic: topic)) else {
+            throw StreamsError(
+                .invalidConfiguration,
+                "no source reads topic '\(topic)'; the sources read \(task.inputs.map(\.topic).sorted())")
+        }
         return TestInputTopic(topic: topic, driver: self)
     }
 
     /// A handle to read what sinks wrote to `topic`.
-    public func outputTopic(_ topic: String) -> TestOutputTopic {
-        TestOutputTopic(topic: topic, driver: self)
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/invalidConfiguration`` when no
+    ///   sink writes `topic` (a typo would otherwise read as "nothing written").
+    public func outputTopic(_ topic: String) throws(StreamsError) -> TestOutputTopic {
+        guard sinkTopics.contains(topic) else {
+            throw StreamsError(
+                .invalidConfiguration, "no sink writes topic '\(topic)'; the sinks write \(sinkTopics.sorted())")
+        }
+        return TestOutputTopic(topic: topic, driver: self)
+    }
+
+    /// The state directory the driver made for itself (see ``init(_:configuration:wallClockStartMs:engine:)``),
+    /// if any.
+    public let ownedStateDirectory: String?
+    private let sinkTopics: Set<String>
+
+    private static func makeTemporaryDirectory() throws(StreamsError) -> String {
+        let base = StreamsConfiguration.defaultStateDirectory
+        try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        var template = Array("\(base)/test-driver-XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw StreamsError(.invalidConfiguration, "cannot create a temporary state directory in \(base)")
+        }
+        return String(cString: made)
+    }
+
+    private func removeOwnedStateDirectory() {
+        if let ownedStateDirectory { try? FileManager.default.removeItem(atPath: ownedStateDirectory) }
     }
 
     /// The task's stream time.
@@ -135,11 +187,14 @@ public final class TopologyTestDriver {
     public func close() throws(StreamsError) {
         guard !closed else { return }
         closed = true
-        try manager.close()
+        defer { removeOwnedStateDirectory() }
+        if !manager.isFailed { try manager.close() }
     }
 
     func pipe(_ records: [Record], to partition: TopicPartition) throws(StreamsError) {
-        precondition(!closed, "the driver is closed")
+        guard !closed else {
+            throw StreamsError(.illegalState, "the driver is closed; create a new one to pipe more records")
+        }
         engine.enqueue(records, to: partition)
         if batchDepth == 0 { try flush() }
     }

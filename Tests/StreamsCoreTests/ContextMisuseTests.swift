@@ -140,7 +140,7 @@ struct ContextMisuseTests {
 
         #expect(errors.all.count == 1)
         #expect(errors.all.first?.hasPrefix("illegalState closer: processor 'closer' forwarded from close()") == true)
-        #expect(driver.outputTopic("output").readValuesToList() == ["a"])
+        #expect(try driver.outputTopic("output").readValuesToList() == ["a"])
     }
 
     // Item 7: punctuation intervals under 1 ms.
@@ -206,6 +206,6 @@ struct ContextMisuseTests {
         #expect(error.code == .unknownChild)
         #expect(error.node == "borrower")
         #expect(error.message.contains("resolved by another node's context"))
-        #expect(driver.outputTopic("owned").readValuesToList().isEmpty)
+        #expect(try driver.outputTopic("owned").readValuesToList().isEmpty)
     }
 }

@@ -28,7 +28,7 @@ struct ErrorPolicyTests {
     @Test func deserializationFailCarriesSourceAndPosition() throws {
         let log = EventLog()
         let driver = try driver(log)
-        let input = driver.inputTopic("input")
+        let input = try driver.inputTopic("input")
         try input.pipeInput("ok", timestampMs: 1)
         let error = try #require(throws: StreamsError.self) { try input.pipeInput("bad-json", timestampMs: 2) }
         #expect(error.code == .deserialization)
@@ -43,9 +43,9 @@ struct ErrorPolicyTests {
     @Test func deserializationSkip() throws {
         let log = EventLog()
         let driver = try driver(log, deserialization: .skip)
-        let input = driver.inputTopic("input")
+        let input = try driver.inputTopic("input")
         for value in ["a", "bad-json", "no-key", "b"] { try input.pipeInput(value, timestampMs: 1) }
-        #expect(driver.outputTopic("output").readValuesToList() == ["a", "b"])
+        #expect(try driver.outputTopic("output").readValuesToList() == ["a", "b"])
         #expect(driver.task.skippedRecordCount == 2)
         #expect(driver.engine.committedOffsets[TopicPartition(topic: "input")] == 3)
         // A processing error is not a deserialization error: the processing policy (fail) applies.
@@ -55,10 +55,10 @@ struct ErrorPolicyTests {
     @Test func deadLetterKeepsTheRecordAndSaysWhy() throws {
         let log = EventLog()
         let driver = try driver(log, deserialization: .deadLetter(sink: "dlq"))
-        let input = driver.inputTopic("input")
+        let input = try driver.inputTopic("input")
         try input.pipeInput(key: "k", "no-key", timestampMs: 42)
         try input.pipeInput("fine", timestampMs: 43)
-        let dead = try #require(driver.outputTopic("dead-letters").readRecord())
+        let dead = try #require(try driver.outputTopic("dead-letters").readRecord())
         #expect(dead.keyString == "k")
         #expect(dead.valueString == "no-key")
         #expect(dead.timestampMs == 42)
@@ -66,7 +66,7 @@ struct ErrorPolicyTests {
         #expect(dead.headerString("streams.error.node") == "pass")
         #expect(dead.headerString("streams.error.origin") == "input-0@0")
         #expect(dead.headerString("streams.error.message") == "bad value no-key")
-        #expect(driver.outputTopic("output").readValuesToList() == ["fine"])
+        #expect(try driver.outputTopic("output").readValuesToList() == ["fine"])
         #expect(driver.task.deadLetterRecordCount == 1)
     }
 
@@ -76,7 +76,7 @@ struct ErrorPolicyTests {
         try skipping.inputTopic("input").pipeRecords(
             ["x", "boom", "y"].map { TestRecord(key: nil, value: $0, timestampMs: 0) }
         )
-        #expect(skipping.outputTopic("output").readValuesToList() == ["x", "y"])
+        #expect(try skipping.outputTopic("output").readValuesToList() == ["x", "y"])
 
         let failing = try driver(EventLog(), processing: .fail)
         let error = try #require(throws: StreamsError.self) { try failing.inputTopic("input").pipeInput("boom") }

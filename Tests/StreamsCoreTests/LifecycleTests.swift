@@ -23,7 +23,7 @@ struct LifecycleTests {
     @Test func closeIsCalledOnFailure() throws {
         let log = EventLog()
         let driver = try TopologyTestDriver(passThroughTopology(log: log, failOn: ["boom": .processing]))
-        let input = driver.inputTopic("input")
+        let input = try driver.inputTopic("input")
         try input.pipeInput("ok", timestampMs: 1)
         #expect(throws: StreamsError.self) { try input.pipeInput("boom", timestampMs: 2) }
         #expect(log.count(of: "close pass") == 1)
@@ -47,7 +47,7 @@ struct LifecycleTests {
     @Test func outputIsVisibleOnlyAfterCommitAndFailedCommitShowsNothing() throws {
         let log = EventLog()
         let driver = try TopologyTestDriver(passThroughTopology(log: log))
-        let output = driver.outputTopic("output")
+        let output = try driver.outputTopic("output")
         try driver.inputTopic("input").pipeInput("first", timestampMs: 1)
         #expect(output.readValuesToList() == ["first"])
         driver.engine.failNextCommit = true

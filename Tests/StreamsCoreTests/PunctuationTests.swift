@@ -38,7 +38,7 @@ struct PunctuationTests {
     @Test func streamTimeFiresWhenCrossingBoundaries() throws {
         let log = EventLog()
         let driver = try TopologyTestDriver(tickerTopology(log, .streamTime))
-        let input = driver.inputTopic("input")
+        let input = try driver.inputTopic("input")
         try input.pipeInput("a", timestampMs: 3_000)  // anchors: next boundary 10 000, no firing
         #expect(log.all.isEmpty)
         try input.pipeInput("b", timestampMs: 9_999)
@@ -53,7 +53,7 @@ struct PunctuationTests {
         try input.pipeInput("g", timestampMs: 49_999)
         try input.pipeInput("h", timestampMs: 50_000)
         #expect(log.all == ["10000", "45000", "50000"])
-        #expect(driver.outputTopic("ticks").readValuesToList() == ["tick 10000", "tick 45000", "tick 50000"])
+        #expect(try driver.outputTopic("ticks").readValuesToList() == ["tick 10000", "tick 45000", "tick 50000"])
         #expect(driver.streamTimeMs == 50_000)
     }
 

@@ -16,9 +16,9 @@ struct RecordSelectionTests {
     @Test func smallestHeadTimestampFirstTiesToFirstInput() throws {
         let log = EventLog()
         let driver = try TopologyTestDriver(topology(log))
-        let a = driver.inputTopic("topic-a")
-        let b = driver.inputTopic("topic-b")
-        let c = driver.inputTopic("topic-c")
+        let a = try driver.inputTopic("topic-a")
+        let b = try driver.inputTopic("topic-b")
+        let c = try driver.inputTopic("topic-c")
         try driver.batch {
             // Enqueued in an order unrelated to the expected processing order.
             try c.pipeRecords([
@@ -34,7 +34,7 @@ struct RecordSelectionTests {
         }
         // Heads: a2 b5 c5 -> a2; a5 b5 c5 -> tie at 5, a is declared first -> a5; then a9 b5 c5 -> b5 (b before c);
         // a9 b7 c5 -> c5; c's next head is c1 (within a partition, offset order wins) -> c1; a9 b7 -> b7; a9.
-        #expect(driver.outputTopic("merged").readValuesToList() == ["a2", "a5", "b5", "c5", "c1", "b7", "a9"])
+        #expect(try driver.outputTopic("merged").readValuesToList() == ["a2", "a5", "b5", "c5", "c1", "b7", "a9"])
         #expect(driver.streamTimeMs == 9)
         #expect(driver.engine.committedOffsets[TopicPartition(topic: "topic-c")] == 1)
         #expect(driver.engine.committedOffsets[TopicPartition(topic: "topic-a")] == 2)

@@ -86,12 +86,12 @@ struct DeduplicatorMisuseTests {
     @Test func theDesignatedChildReceivesOnlyTheDuplicates() throws {
         let driver = try TopologyTestDriver(
             Self.topology(window: .seconds(10), duplicatesChild: "repeats", sinks: ["unique", "repeats"]))
-        let input = driver.inputTopic("events")
+        let input = try driver.inputTopic("events")
         try input.pipeInput(#"{"id":1}"#, timestampMs: 0)
         try input.pipeInput(#"{"id":1}"#, timestampMs: 1_000)
         try input.pipeInput(#"{"id":2}"#, timestampMs: 2_000)
-        #expect(driver.outputTopic("topic-unique").readValuesToList() == [#"{"id":1}"#, #"{"id":2}"#])
-        #expect(driver.outputTopic("topic-repeats").readValuesToList() == [#"{"id":1}"#])
+        #expect(try driver.outputTopic("topic-unique").readValuesToList() == [#"{"id":1}"#, #"{"id":2}"#])
+        #expect(try driver.outputTopic("topic-repeats").readValuesToList() == [#"{"id":1}"#])
         try driver.close()
     }
 

@@ -132,8 +132,8 @@ struct DeduplicatorModelTests {
                 driver = try TopologyTestDriver(topology, configuration: configuration, engine: engine)
             }
         }
-        let unique = driver.outputTopic("unique").readValuesToList()
-        let duplicates = driver.outputTopic("duplicates").readValuesToList()
+        let unique = try driver.outputTopic("unique").readValuesToList()
+        let duplicates = try driver.outputTopic("duplicates").readValuesToList()
         #expect(unique == expectedUnique, "W=\(window) G=\(grace) seed=\(seed)")
         #expect(duplicates == expectedDuplicates, "W=\(window) G=\(grace) seed=\(seed)")
         #expect(!expectedUnique.isEmpty)
@@ -151,7 +151,7 @@ struct DeduplicatorModelTests {
         let engine = InMemoryEngine()
         do {
             let driver = try TopologyTestDriver(topology, configuration: configuration, engine: engine)
-            let input = driver.inputTopic("orders-a")
+            let input = try driver.inputTopic("orders-a")
             try input.pipeInput(#"{"id":"x"}"#, timestampMs: -1)  // emitted, stored at -1
             try input.pipeInput(#"{"id":"k"}"#, timestampMs: 0)  // emitted, stored at 0
             try input.pipeInput(#"{"id":"k"}"#, timestampMs: 9)  // duplicate; S = 9, and x@-1 expires (-1 + 10 <= 9)
@@ -162,7 +162,7 @@ struct DeduplicatorModelTests {
         let driver = try TopologyTestDriver(topology, configuration: configuration, engine: engine)
         #expect(driver.windowStore(named: "dedup-store")?.streamTimeMs == 9)
         try driver.inputTopic("orders-a").pipeInput(#"{"id":"x"}"#, timestampMs: 5)
-        #expect(driver.outputTopic("unique").readValuesToList().last == #"{"id":"x"}"#)
+        #expect(try driver.outputTopic("unique").readValuesToList().last == #"{"id":"x"}"#)
         try driver.close()
     }
 }

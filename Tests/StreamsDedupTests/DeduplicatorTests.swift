@@ -41,7 +41,7 @@ struct DeduplicatorTests {
     @Test(arguments: StoreKind.allCases)
     func keysCompareByValue(store: StoreKind) throws {
         let driver = try driver(store: store)
-        let input = driver.inputTopic("events")
+        let input = try driver.inputTopic("events")
         let values = [
             #"{"id":1}"#, #"{"id":1.0}"#, #"{"id":10e-1}"#,  // one number
             #"{"id":"1"}"#, #"{"id":"\u0031"}"#,  // one string, not the number
@@ -50,12 +50,12 @@ struct DeduplicatorTests {
         ]
         for value in values { try input.pipeInput(value, timestampMs: 1_000) }
         #expect(
-            driver.outputTopic("unique").readValuesToList() == [
+            try driver.outputTopic("unique").readValuesToList() == [
                 #"{"id":1}"#, #"{"id":"1"}"#, #"{"id":"caf\u00e9"}"#, #"{"id":true}"#, #"{"id":false}"#,
             ]
         )
         #expect(
-            driver.outputTopic("dups").readValuesToList() == [
+            try driver.outputTopic("dups").readValuesToList() == [
                 #"{"id":1.0}"#, #"{"id":10e-1}"#, #"{"id":"\u0031"}"#, #"{"id":"café"}"#,
             ])
         try driver.close()
@@ -82,8 +82,8 @@ struct DeduplicatorTests {
         let statistics = DeduplicationStatisticsCollector()
         let lenient = try driver(policy: .deadLetter(sink: "dlq"), statistics: statistics)
         for value in bad + [#"{"id":7}"#] { try lenient.inputTopic("events").pipeInput(value, timestampMs: 5) }
-        #expect(lenient.outputTopic("dead").readValuesToList() == bad)
-        #expect(lenient.outputTopic("unique").readValuesToList() == [#"{"id":7}"#])
+        #expect(try lenient.outputTopic("dead").readValuesToList() == bad)
+        #expect(try lenient.outputTopic("unique").readValuesToList() == [#"{"id":7}"#])
         #expect(statistics.snapshot.invalid == 5)
         #expect(statistics.snapshot.seen == 6)
         #expect(statistics.snapshot.emitted == 1)
@@ -91,7 +91,7 @@ struct DeduplicatorTests {
 
     @Test func compositeHeaderAndRecordKeys() throws {
         let composite = try driver(key: .composite([.jsonField("customer"), .header("region"), .recordKey]))
-        let input = composite.inputTopic("events")
+        let input = try composite.inputTopic("events")
         func pipe(_ value: String, region: String, key: String) throws {
             try input.pipeInput(
                 key: key, value, timestampMs: 0, headers: [RecordHeader(name: "region", string: region)])
@@ -100,8 +100,8 @@ struct DeduplicatorTests {
         try pipe(#"{"customer":"a"}"#, region: "bc", key: "k")  // no ambiguity between ("ab","c") and ("a","bc")
         try pipe(#"{"customer":"ab"}"#, region: "c", key: "k2")
         try pipe(#"{"customer":"ab"}"#, region: "c", key: "k")  // duplicate of the first
-        #expect(composite.outputTopic("unique").queueSize == 3)
-        #expect(composite.outputTopic("dups").queueSize == 1)
+        #expect(try composite.outputTopic("unique").queueSize == 3)
+        #expect(try composite.outputTopic("dups").queueSize == 1)
         // A missing header is an invalid record.
         let error = try #require(throws: StreamsError.self) {
             try input.pipeInput(key: "k", #"{"customer":"x"}"#, timestampMs: 0)
@@ -112,22 +112,22 @@ struct DeduplicatorTests {
 
     @Test func processingTimeUsesTheWallClock() throws {
         let driver = try driver(key: .recordKey, time: .processingTime, window: .seconds(10))
-        let input = driver.inputTopic("events")
+        let input = try driver.inputTopic("events")
         try input.pipeInput(key: "a", "1", timestampMs: 0)
         try driver.advanceWallClockTime(by: .seconds(9))
         try input.pipeInput(key: "a", "2", timestampMs: 0)  // 9 s later on the wall clock: duplicate
         try driver.advanceWallClockTime(by: .seconds(1))
         try input.pipeInput(key: "a", "3", timestampMs: 0)  // 10 s after the first: emitted again
-        #expect(driver.outputTopic("unique").readValuesToList() == ["1", "3"])
-        #expect(driver.outputTopic("dups").readValuesToList() == ["2"])
+        #expect(try driver.outputTopic("unique").readValuesToList() == ["1", "3"])
+        #expect(try driver.outputTopic("dups").readValuesToList() == ["2"])
     }
 
     @Test func duplicatesWithoutSideOutputAreOnlyCounted() throws {
         let statistics = DeduplicationStatisticsCollector()
         let driver = try driver(statistics: statistics, withDuplicatesSink: false)
-        let input = driver.inputTopic("events")
+        let input = try driver.inputTopic("events")
         for t: Int64 in [0, 1_000, 9_999, 10_000, 25_000] { try input.pipeInput(#"{"id":"a"}"#, timestampMs: t) }
-        #expect(driver.outputTopic("unique").readRecordsToList().map(\.timestampMs) == [0, 10_000, 25_000])
+        #expect(try driver.outputTopic("unique").readRecordsToList().map(\.timestampMs) == [0, 10_000, 25_000])
         #expect(
             statistics.snapshot
                 == DeduplicationStatistics(
@@ -138,7 +138,7 @@ struct DeduplicatorTests {
     @Test(arguments: StoreKind.allCases)
     func expiredEntriesArePhysicallyDropped(store: StoreKind) throws {
         let driver = try driver(window: .seconds(1), store: store)
-        let input = driver.inputTopic("events")
+        let input = try driver.inputTopic("events")
         for i in 0..<200 { try driver.batch { try input.pipeInput(#"{"id":\#(i)}"#, timestampMs: Int64(i) * 1_000) } }
         let windowStore = try #require(driver.windowStore(named: "dedup-store"))
         #expect(try windowStore.allEntries().count <= 2)

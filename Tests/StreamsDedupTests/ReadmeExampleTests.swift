@@ -55,9 +55,9 @@ func orderTopology(store: WindowStoreFactory) -> Topology {
 struct ReadmeExampleTests {
     @Test func duplicateOrdersAreDroppedWithinTenMinutes() throws {
         let driver = try TopologyTestDriver(orderTopology(store: .inMemory))
-        let orders = driver.inputTopic("orders")
-        let unique = driver.outputTopic("unique-orders")
-        let duplicates = driver.outputTopic("duplicate-orders")
+        let orders = try driver.inputTopic("orders")
+        let unique = try driver.outputTopic("unique-orders")
+        let duplicates = try driver.outputTopic("duplicate-orders")
 
         try orders.pipeInput(#"{"order":{"id":1}}"#, timestampMs: 0)
         try orders.pipeInput(#"{"order":{"id":1.0}}"#, timestampMs: 60_000)  // same id, a minute later
