@@ -113,8 +113,6 @@ public final class LMDBWindowStore: WindowStore {
     public let segmentIntervalMs: Int64
     /// Whether the files could be trusted when opened.
     public let integrity: Integrity
-    /// Where mutations are reported, if anywhere.
-    @exclusivity(unchecked) public var changelog: (any ChangelogSink)?
     /// The current stream time (pending until commit), or `Int64.min`.
     @exclusivity(unchecked) public private(set) var streamTimeMs: Int64 = .min
 
@@ -590,7 +588,6 @@ public final class LMDBWindowStore: WindowStore {
         try flushPendingPuts()
         try putUnlogged(key, timestampMs, value)
         replayLog.appendPut(key, timestampMs, value)
-        changelog?.append(key: key, timestampMs: timestampMs, value: value)
     }
 
     /// Inserts unless a live entry of `key` lies in `conflictRange`; see ``WindowStore``.
@@ -629,7 +626,6 @@ public final class LMDBWindowStore: WindowStore {
             if found != nil || timestampMs < floor { return found }
         }
         replayLog.appendPut(key, timestampMs, value)
-        changelog?.append(key: key, timestampMs: timestampMs, value: value)
         if pendingPuts.count >= options.maxPendingPuts { try flushPendingPuts() }
         return nil
     }
@@ -689,7 +685,8 @@ public final class LMDBWindowStore: WindowStore {
             return
         }
         // Grow a full filter first: after the put is pending nothing may fail, or the put would
-        // stay pending without being in the replay log or the changelog.
+        // stay pending without being in the replay log, nor in the changelog (a changelogging
+        // decorator logs only what the store reports as inserted).
         if segments[index].filter!.isFull { try rebuildFilter(at: index) }
         pendingPuts.add(key, tag: Self.pendingTag(hash), ts, value, segmentID: id)
         // Full again after this key: the next put rebuilds it.
@@ -779,14 +776,14 @@ public final class LMDBWindowStore: WindowStore {
         }
     }
 
-    /// Deletes `(key, timestampMs)` if present and records a tombstone.
-    public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) {
+    /// Deletes `(key, timestampMs)` if present; whether it was.
+    @discardableResult
+    public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool {
         try checkKey(key)
         try flushPendingPuts()
-        if try deleteUnlogged(key, timestampMs) {
-            replayLog.appendDelete(key, timestampMs)
-            changelog?.append(key: key, timestampMs: timestampMs, value: nil)
-        }
+        guard try deleteUnlogged(key, timestampMs) else { return false }
+        replayLog.appendDelete(key, timestampMs)
+        return true
     }
 
     /// Advances stream time and drops every fully expired segment.
@@ -796,7 +793,7 @@ public final class LMDBWindowStore: WindowStore {
         replayLog.appendAdvance(timestampMs)
     }
 
-    /// Applies changelog entries without logging them again; see ``WindowStore/restore(from:)``.
+    /// Applies changelog entries; see ``WindowStore/restore(from:)``.
     public func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError) {
         try flushPendingPuts()
         var maxTimestamp = Int64.min
