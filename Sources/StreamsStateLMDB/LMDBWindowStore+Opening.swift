@@ -159,38 +159,41 @@ extension LMDBWindowStore {
     }
 
     func reloadSegments() throws(StateStoreError) {
+        let prefix = Array(Self.segmentPrefix.utf8)
+        // Each segment database by name: `nil` for a name that is no segment of ours.
+        let databases: [(name: String, id: Int64?, database: LMDBDatabase?)]
         do {
-            try ensureTransaction()
-            var found: [(Int64, LMDBDatabase)] = []
-            let prefix = Array(Self.segmentPrefix.utf8)
-            var names: [String] = []
-            try transaction!.forEach(in: try transaction!.mainDatabase()) { (key, _) throws(LMDBError) in
-                if key.starts(with: prefix) { names.append(String(decoding: key, as: UTF8.self)) }
-                return true
-            }
-            for name in names {
-                guard let id = Int64(name.dropFirst(Self.segmentPrefix.count)),
-                    let db = try transaction!.existingDatabase(named: name)
-                else {
-                    throw StateStoreError(
-                        .corrupt, "\(directory) has an unexpected database \(name); delete the store to rebuild it")
+            databases = try withTransaction { (txn) throws(LMDBError) in
+                var names: [String] = []
+                try txn.forEach(in: try txn.mainDatabase()) { (key, _) throws(LMDBError) in
+                    if key.starts(with: prefix) { names.append(String(decoding: key, as: UTF8.self)) }
+                    return true
                 }
-                found.append((id, db))
+                var databases: [(name: String, id: Int64?, database: LMDBDatabase?)] = []
+                for name in names {
+                    let id = Int64(name.dropFirst(Self.segmentPrefix.count))
+                    databases.append((name, id, id == nil ? nil : try txn.existingDatabase(named: name)))
+                }
+                return databases
             }
-            guard found.count <= segments.capacity else {
-                throw StateStoreError(
-                    .storage,
-                    "\(directory) holds \(found.count) segments, more than maxSegments (\(options.maxSegments)) allows; open it with a larger maxSegments"
-                )
-            }
-            segments.replace(with: found.sorted { $0.0 < $1.0 }.map { (id: $0.0, database: $0.1) })
-        } catch let error as StateStoreError {
-            throw error
-        } catch let error as LMDBError {
-            throw wrap(error)
         } catch {
-            throw StateStoreError(.storage, "\(error)")
+            throw wrap(error)
         }
+        var found: [(id: Int64, database: LMDBDatabase)] = []
+        for entry in databases {
+            guard let id = entry.id, let database = entry.database else {
+                throw StateStoreError(
+                    .corrupt, "\(directory) has an unexpected database \(entry.name); delete the store to rebuild it")
+            }
+            found.append((id, database))
+        }
+        guard found.count <= segments.capacity else {
+            throw StateStoreError(
+                .storage,
+                "\(directory) holds \(found.count) segments, more than maxSegments (\(options.maxSegments)) allows; open it with a larger maxSegments"
+            )
+        }
+        segments.replace(with: found.sorted { $0.id < $1.id })
     }
 }
 

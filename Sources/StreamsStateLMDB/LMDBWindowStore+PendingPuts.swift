@@ -12,6 +12,7 @@ extension LMDBWindowStore {
     /// and the pending puts, asking LMDB only of segments whose filter may hold the key.
     @inline(__always)
     func firstShortTimestamp(
+        _ txn: borrowing LMDBWriteTransaction,
         _ key: UnsafeRawBufferPointer, hash: UInt64, from: Int64, to: Int64
     ) throws(LMDBError) -> Int64? {
         let first = segmentID(from)
@@ -19,14 +20,14 @@ extension LMDBWindowStore {
         var i = 0
         while i < segments.count && segments[i].id < first { i += 1 }
         while i < segments.count && segments[i].id <= last {
-            if segments[i].filter == nil && !segments[i].filterUnavailable { try rebuildFilter(at: i) }
+            if segments[i].filter == nil && !segments[i].filterUnavailable { try rebuildFilter(txn, at: i) }
             let s = segments[i]
             i += 1
             if let filter = s.filter, !filter.mayContain(hash) { continue }
             var best = pendingPuts.earliestTimestamp(
                 key, tag: Self.pendingTag(hash), segmentID: s.id, from: from, to: to)
             let length = schema.encodeShort(key, from, into: keyBuffer)
-            var cursor = try transaction!.cachedCursor(on: s.database)
+            var cursor = try txn.cachedCursor(on: s.database)
             if try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length])) {
                 let stored = cursor.key
                 if WindowKeySchema.storedKey(stored, matchesShort: key) {
@@ -45,23 +46,24 @@ extension LMDBWindowStore {
     /// only a filter that knows the pending keys may send a lookup past them).
     @inline(__always)
     func deferPut(
+        _ txn: borrowing LMDBWriteTransaction,
         _ key: UnsafeRawBufferPointer, hash: UInt64, _ ts: Int64, _ value: UnsafeRawBufferPointer
     ) throws(LMDBError) {
         let id = segmentID(ts)
-        let index = try createSegment(id)
-        if segments[index].filter == nil && !segments[index].filterUnavailable { try rebuildFilter(at: index) }
+        let index = try createSegment(txn, id)
+        if segments[index].filter == nil && !segments[index].filterUnavailable { try rebuildFilter(txn, at: index) }
         guard segments[index].filter != nil else {
             // Pending puts go first, so that they never overwrite a later direct one.
-            try drainPendingPuts()
+            try drainPendingPuts(txn)
             let length = schema.encodeShort(key, ts, into: keyBuffer)
-            var cursor = try transaction!.cachedCursor(on: segments[index].database)
+            var cursor = try txn.cachedCursor(on: segments[index].database)
             try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
             return
         }
         // Grow a full filter first: after the put is pending nothing may fail, or the put would
         // stay pending without being in the replay log, nor in the changelog (a changelogging
         // decorator logs only what the store reports as inserted).
-        if segments[index].filter!.isFull { try rebuildFilter(at: index) }
+        if segments[index].filter!.isFull { try rebuildFilter(txn, at: index) }
         pendingPuts.add(key, tag: Self.pendingTag(hash), ts, value, segmentID: id)
         // Full again after this key: the next put rebuilds it.
         _ = segments.addToFilter(at: index, key)
@@ -72,11 +74,11 @@ extension LMDBWindowStore {
         guard !pendingPuts.isEmpty else { return }
         // After a "map full", write() replays the log (pending puts included) and clears them,
         // so a second run of the body finds nothing left.
-        try write { () throws(LMDBError) in try drainPendingPuts() }
+        try write { (txn) throws(LMDBError) in try drainPendingPuts(txn) }
     }
 
     /// ``flushPendingPuts()`` inside an open transaction.
-    func drainPendingPuts() throws(LMDBError) {
+    func drainPendingPuts(_ txn: borrowing LMDBWriteTransaction) throws(LMDBError) {
         guard !pendingPuts.isEmpty else { return }
         var currentID = Int64.min
         var database = LMDBDatabase?.none
@@ -85,7 +87,7 @@ extension LMDBWindowStore {
                 currentID = id
                 database = segments.database(for: id)
             }
-            var cursor = try transaction!.cachedCursor(on: database!)
+            var cursor = try txn.cachedCursor(on: database!)
             try cursor.put(key: storedKey, value: value)
         }
     }

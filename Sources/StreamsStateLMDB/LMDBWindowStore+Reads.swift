@@ -8,9 +8,9 @@ extension LMDBWindowStore {
     public var approximateEntryCount: Int {
         get throws(StateStoreError) {
             try flushPendingPuts()
-            return try write { () throws(LMDBError) in
+            return try write { (txn) throws(LMDBError) in
                 var total = 0
-                for i in 0..<segments.count { total += try transaction!.count(of: segments[i].database) }
+                for i in 0..<segments.count { total += try txn.count(of: segments[i].database) }
                 return total
             }
         }
@@ -20,9 +20,9 @@ extension LMDBWindowStore {
     public func approximateEntryCount(key: UnsafeRawBufferPointer) throws(StateStoreError) -> Int {
         try checkKey(key)
         try flushPendingPuts()
-        return try write { () throws(LMDBError) -> Int in
+        return try write { (txn) throws(LMDBError) -> Int in
             var total = 0
-            try scan(key, from: .min, to: .max) { (_, _) in
+            try scan(txn, key, from: .min, to: .max) { (_, _) in
                 total += 1
                 return true
             }
@@ -47,7 +47,7 @@ extension LMDBWindowStore {
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return nil }
         try flushPendingPuts()
-        return try write { () throws(LMDBError) -> Int64? in try firstTimestamp(key, from: low, to: toMs) }
+        return try write { (txn) throws(LMDBError) -> Int64? in try firstTimestamp(txn, key, from: low, to: toMs) }
     }
 
     /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.
@@ -58,9 +58,9 @@ extension LMDBWindowStore {
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return [] }
         try flushPendingPuts()
-        return try write { () throws(LMDBError) -> [WindowEntry] in
+        return try write { (txn) throws(LMDBError) -> [WindowEntry] in
             var result: [WindowEntry] = []
-            try scan(key, from: low, to: toMs) { (ts, value) in
+            try scan(txn, key, from: low, to: toMs) { (ts, value) in
                 result.append(WindowEntry(key: Array(key), timestampMs: ts, value: Array(value)))
                 return true
             }
@@ -78,9 +78,9 @@ extension LMDBWindowStore {
             guard let database = segments.database(for: id) else { continue }
             var entries: [WindowEntry] = []
             var damaged = false
-            try write { () throws(LMDBError) in
+            try write { (txn) throws(LMDBError) in
                 entries.removeAll(keepingCapacity: true)
-                try transaction!.forEach(in: database) { (k, v) throws(LMDBError) in
+                try txn.forEach(in: database) { (k, v) throws(LMDBError) in
                     guard let entry = WindowKeySchema.decode(key: k, value: v) else {
                         damaged = true
                         return false
@@ -101,9 +101,11 @@ extension LMDBWindowStore {
 
     /// The timestamp of the first entry of `key` in `[from, to]`, over all segments in range.
     @inline(__always)
-    func firstTimestamp(_ key: UnsafeRawBufferPointer, from: Int64, to: Int64) throws(LMDBError) -> Int64? {
+    func firstTimestamp(
+        _ txn: borrowing LMDBWriteTransaction, _ key: UnsafeRawBufferPointer, from: Int64, to: Int64
+    ) throws(LMDBError) -> Int64? {
         var found: Int64?
-        try scan(key, from: from, to: to) { (ts, _) in
+        try scan(txn, key, from: from, to: to) { (ts, _) in
             found = ts
             return false
         }
@@ -113,6 +115,7 @@ extension LMDBWindowStore {
     /// Calls `body` with each entry of `key` in `[from, to]` in time order until it returns false.
     @inline(__always)
     func scan(
+        _ txn: borrowing LMDBWriteTransaction,
         _ key: UnsafeRawBufferPointer,
         from: Int64,
         to: Int64,
@@ -133,14 +136,14 @@ extension LMDBWindowStore {
         for i in start..<end {
             if filtered && segments[i].filter == nil && !segments[i].filterUnavailable {
                 // The first lookup that spans this segment and another: build its filter, once.
-                try rebuildFilter(at: i)
+                try rebuildFilter(txn, at: i)
             }
             let s = segments[i]
             if filtered, let filter = s.filter, !filter.mayContain(hash) { continue }
             if long {
-                guard let chain = try findChain(key, in: s.database) else { continue }
+                guard let chain = try findChain(txn, key, in: s.database) else { continue }
                 let length = WindowKeySchema.encodeLong(hash: chain.hash, chain: chain.chain, from, into: keyBuffer)
-                let go = try transaction!.withCachedCursor(on: s.database) { (cursor) throws(LMDBError) -> Bool in
+                let go = try txn.withCachedCursor(on: s.database) { (cursor) throws(LMDBError) -> Bool in
                     var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
                     while more {
                         let stored = cursor.key
@@ -158,7 +161,7 @@ extension LMDBWindowStore {
                 if !go { return }
             } else {
                 let length = schema.encodeShort(key, from, into: keyBuffer)
-                var cursor = try transaction!.cachedCursor(on: s.database)
+                var cursor = try txn.cachedCursor(on: s.database)
                 var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
                 while more {
                     let stored = cursor.key

@@ -4,22 +4,24 @@ internal import StreamsLMDB
 // The open write transaction and the map-full replay: when LMDB reports MDB_MAP_FULL the batch is
 // aborted, the map doubled and every logged operation of the batch applied again.
 extension LMDBWindowStore {
+    /// Runs `body` with the open write transaction, beginning one if there is none (the only
+    /// place that unwraps ``transaction``). No map-full handling: see ``write(_:)``.
     @inline(__always)
-    func ensureTransaction() throws(LMDBError) {
+    func withTransaction<R>(_ body: (borrowing LMDBWriteTransaction) throws(LMDBError) -> R) throws(LMDBError) -> R {
         if transaction == nil {
             precondition(!isClosed, "the store \(name) is closed")
             transaction = try environment.beginWriteTransaction()
         }
+        return try body(transaction!)
     }
 
-    /// Runs `body` in the open transaction; on "map full" grows the map, replays the batch and
-    /// runs `body` again.
+    /// Runs `body` with the open transaction (begun if needed), which it passes on to the helpers
+    /// it calls; on "map full" grows the map, replays the batch and runs `body` again.
     @inline(__always)
-    func write<R>(_ body: () throws(LMDBError) -> R) throws(StateStoreError) -> R {
+    func write<R>(_ body: (borrowing LMDBWriteTransaction) throws(LMDBError) -> R) throws(StateStoreError) -> R {
         while true {
             do {
-                try ensureTransaction()
-                return try body()
+                return try withTransaction(body)
             } catch {
                 guard error.code == .mapFull else { throw wrap(error) }
                 try recoverFromFullMap()

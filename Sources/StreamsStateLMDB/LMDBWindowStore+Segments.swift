@@ -36,13 +36,13 @@ extension LMDBWindowStore {
 
     /// The index in `segments` of segment `id`, created if needed; valid until `segments` changes.
     @inline(__always)
-    func createSegment(_ id: Int64) throws(LMDBError) -> Int {
+    func createSegment(_ txn: borrowing LMDBWriteTransaction, _ id: Int64) throws(LMDBError) -> Int {
         if let index = segments.index(of: id) { return index }
-        return try openNewSegment(id)
+        return try openNewSegment(txn, id)
     }
 
-    func openNewSegment(_ id: Int64) throws(LMDBError) -> Int {
-        let db = try transaction!.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
+    func openNewSegment(_ txn: borrowing LMDBWriteTransaction, _ id: Int64) throws(LMDBError) -> Int {
+        let db = try txn.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
         // No filter until a lookup needs one (insertIfAbsent, or a lookup spanning segments).
         guard let index = segments.insert(id: id, database: db, filter: nil) else {
             throw LMDBError(code: .databasesFull, operation: "opening segment \(id)")
@@ -55,12 +55,12 @@ extension LMDBWindowStore {
     /// a filter is full, and the first time insertIfAbsent or a lookup spanning several segments
     /// reaches one without a filter. A segment holding an entry whose key cannot be read back gets
     /// no filter, and is searched from then on.
-    func rebuildFilter(at index: Int) throws(LMDBError) {
+    func rebuildFilter(_ txn: borrowing LMDBWriteTransaction, at index: Int) throws(LMDBError) {
         let db = segments[index].database
-        let keys = try transaction!.count(of: db) + pendingPuts.count(segmentID: segments[index].id)
+        let keys = try txn.count(of: db) + pendingPuts.count(segmentID: segments[index].id)
         var filter = SegmentFilter(wordCount: SegmentFilter.wordCount(forKeys: keys))
         var readable = true
-        try transaction!.forEach(in: db) { (key, value) throws(LMDBError) in
+        try txn.forEach(in: db) { (key, value) throws(LMDBError) in
             guard let userKey = WindowKeySchema.userKey(stored: key, value: value) else {
                 readable = false
                 return false
@@ -95,11 +95,11 @@ extension LMDBWindowStore {
         // in the replay log yet), and reloads the segment table, so both are read afresh.
         var dropped = true
         while dropped {
-            dropped = try write { () throws(LMDBError) -> Bool in
+            dropped = try write { (txn) throws(LMDBError) -> Bool in
                 streamTimeMs = max(streamTimeMs, ts)
                 let firstLive = liveFloor.floorDivided(by: segmentIntervalMs)
                 guard let oldest = segments.first, oldest.id < firstLive else { return false }
-                try transaction!.drop(oldest.database)
+                try txn.drop(oldest.database)
                 segments.removeFirst()
                 return true
             }

@@ -230,11 +230,11 @@ public final class LMDBWindowStore: WindowStore {
         }
         try flushPendingPuts()
         while true {
-            try write { () throws(LMDBError) in
+            try write { (txn) throws(LMDBError) in
                 for (key, value) in metadata {
-                    try transaction!.put(key: Array(key.utf8), value: value, in: meta)
+                    try txn.put(key: Array(key.utf8), value: value, in: meta)
                 }
-                try transaction!.put(key: Array(MetaKey.streamTime.utf8), value: streamTimeMs.bytes, in: meta)
+                try txn.put(key: Array(MetaKey.streamTime.utf8), value: streamTimeMs.bytes, in: meta)
             }
             do {
                 try transaction.take()!.commit()
@@ -268,7 +268,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// The metadata value for `key` as of the open transaction.
     public func metadata(forKey key: String) throws(StateStoreError) -> [UInt8]? {
-        try write { () throws(LMDBError) in try transaction!.value(forKey: Array(key.utf8), in: meta) }
+        try write { (txn) throws(LMDBError) in try txn.value(forKey: Array(key.utf8), in: meta) }
     }
 
     /// Aborts pending writes, marks the store cleanly closed, syncs it to disk and closes it.
@@ -323,19 +323,21 @@ public final class LMDBWindowStore: WindowStore {
         let high = conflictRange.upperBound
         if schema.isLong(key) {
             if low <= high {
-                let found = try write { () throws(LMDBError) -> Int64? in try firstTimestamp(key, from: low, to: high) }
+                let found = try write { (txn) throws(LMDBError) -> Int64? in
+                    try firstTimestamp(txn, key, from: low, to: high)
+                }
                 if let found { return found }
             }
             guard timestampMs >= floor else { return nil }
             try putUnlogged(key, timestampMs, value)
         } else {
             let hash = SegmentFilter.hash(key)
-            let found = try write { () throws(LMDBError) -> Int64? in
-                if low <= high, let found = try firstShortTimestamp(key, hash: hash, from: low, to: high) {
+            let found = try write { (txn) throws(LMDBError) -> Int64? in
+                if low <= high, let found = try firstShortTimestamp(txn, key, hash: hash, from: low, to: high) {
                     return found
                 }
                 guard timestampMs >= floor else { return nil }
-                try deferPut(key, hash: hash, timestampMs, value)
+                try deferPut(txn, key, hash: hash, timestampMs, value)
                 return nil
             }
             if found != nil || timestampMs < floor { return found }
@@ -378,7 +380,9 @@ public final class LMDBWindowStore: WindowStore {
                             try putUnlogged(key, entry.timestampMs, v)
                         } else {
                             let hash = SegmentFilter.hash(key)
-                            try write { () throws(LMDBError) in try deferPut(key, hash: hash, entry.timestampMs, v) }
+                            try write { (txn) throws(LMDBError) in
+                                try deferPut(txn, key, hash: hash, entry.timestampMs, v)
+                            }
                         }
                         replayLog.appendPut(key, entry.timestampMs, v)
                         if pendingPuts.count >= options.maxPendingPuts { try flushPendingPuts() }
@@ -411,36 +415,19 @@ public final class LMDBWindowStore: WindowStore {
     func putUnlogged(
         _ key: UnsafeRawBufferPointer, _ ts: Int64, _ value: UnsafeRawBufferPointer
     ) throws(StateStoreError) {
-        try write { () throws(LMDBError) in
-            let index = try createSegment(segmentID(ts))
+        try write { (txn) throws(LMDBError) in
+            let index = try createSegment(txn, segmentID(ts))
             let db = segments[index].database
             defer {
                 // A rebuild that fails (the transaction is failing too) leaves the full filter in
                 // place, which still holds every key: it only answers "maybe" more often.
-                if segments.addToFilter(at: index, key) { try? rebuildFilter(at: index) }
+                if segments.addToFilter(at: index, key) { try? rebuildFilter(txn, at: index) }
             }
             if schema.isLong(key) {
-                let lookup = try chainLookup(key, in: db)
-                let chain: UInt16
-                if let found = lookup.found {
-                    chain = found.chain
-                } else if lookup.next <= Int(UInt16.max) {
-                    chain = UInt16(lookup.next)
-                } else {
-                    throw LMDBError(code: .other, operation: "more than 65,536 long keys share one hash in a segment")
-                }
-                let length = WindowKeySchema.encodeLong(hash: lookup.hash, chain: chain, ts, into: keyBuffer)
-                valueBuffer.removeAll(keepingCapacity: true)
-                withUnsafeBytes(of: UInt32(key.count).bigEndian) { valueBuffer.append(contentsOf: $0) }
-                valueBuffer.append(contentsOf: key)
-                valueBuffer.append(contentsOf: value)
-                try withBytes(valueBuffer) { (v) throws(LMDBError) in
-                    _ = try transaction!.put(
-                        key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: v, in: db)
-                }
+                try putLong(txn, key, ts, value, in: db)
             } else {
                 let length = schema.encodeShort(key, ts, into: keyBuffer)
-                var cursor = try transaction!.cachedCursor(on: db)
+                var cursor = try txn.cachedCursor(on: db)
                 try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
             }
         }
@@ -449,16 +436,16 @@ public final class LMDBWindowStore: WindowStore {
     func deleteUnlogged(_ key: UnsafeRawBufferPointer, _ ts: Int64) throws(StateStoreError) -> Bool {
         // The database is looked up inside the body: after a "map full" the segment table is
         // reloaded and the body runs again.
-        return try write { () throws(LMDBError) -> Bool in
+        return try write { (txn) throws(LMDBError) -> Bool in
             guard let db = segment(segmentID(ts)) else { return false }
             let length: Int
             if schema.isLong(key) {
-                guard let found = try findChain(key, in: db) else { return false }
+                guard let found = try findChain(txn, key, in: db) else { return false }
                 length = WindowKeySchema.encodeLong(hash: found.hash, chain: found.chain, ts, into: keyBuffer)
             } else {
                 length = schema.encodeShort(key, ts, into: keyBuffer)
             }
-            return try transaction!.delete(UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), in: db)
+            return try txn.delete(UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), in: db)
         }
     }
 
