@@ -22,13 +22,13 @@ extension LMDBWindowStore {
         } else {
             throw LMDBError(code: .other, operation: "more than 65,536 long keys share one hash in a segment")
         }
-        let length = WindowKeySchema.encodeLong(hash: lookup.hash, chain: chain, ts, into: keyBuffer)
+        let length = WindowKeySchema.encodeLong(hash: lookup.hash, chain: chain, ts, into: keyBuffer.bytes)
         valueBuffer.removeAll(keepingCapacity: true)
         withUnsafeBytes(of: UInt32(key.count).bigEndian) { valueBuffer.append(contentsOf: $0) }
         valueBuffer.append(contentsOf: key)
         valueBuffer.append(contentsOf: value)
         try withBytes(valueBuffer) { (v) throws(LMDBError) in
-            _ = try txn.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: v, in: database)
+            _ = try txn.put(key: keyBuffer.prefix(length), value: v, in: database)
         }
     }
 
@@ -50,10 +50,10 @@ extension LMDBWindowStore {
         let hash = schema.hash.hash(key)
         var chain = 0
         while chain <= Int(UInt16.max) {
-            let length = WindowKeySchema.encodeLong(hash: hash, chain: UInt16(chain), .min, into: keyBuffer)
+            let length = WindowKeySchema.encodeLong(hash: hash, chain: UInt16(chain), .min, into: keyBuffer.bytes)
             let (match, actual): (Bool, Int?) = try txn.withCachedCursor(on: database) {
                 (cursor) throws(LMDBError) -> (Bool, Int?) in
-                guard try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length])),
+                guard try cursor.seek(atLeast: keyBuffer.prefix(length)),
                     WindowKeySchema.storedKey(cursor.key, isLongWithHash: hash)
                 else { return (false, nil) }
                 let actual = Int(WindowKeySchema.chain(ofLong: cursor.key))

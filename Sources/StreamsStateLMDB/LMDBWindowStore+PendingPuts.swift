@@ -20,15 +20,15 @@ extension LMDBWindowStore {
         var i = 0
         while i < segments.count && segments[i].id < first { i += 1 }
         while i < segments.count && segments[i].id <= last {
-            if segments[i].filter == nil && !segments[i].filterUnavailable { try rebuildFilter(txn, at: i) }
-            let s = segments[i]
+            if segments[i].needsFilter { try rebuildFilter(txn, at: i) }
+            let (id, database, mayContain) = (segments[i].id, segments[i].database, segments.mayContain(at: i, hash))
             i += 1
-            if let filter = s.filter, !filter.mayContain(hash) { continue }
+            if !mayContain { continue }
             var best = pendingPuts.earliestTimestamp(
-                key, tag: Self.pendingTag(hash), segmentID: s.id, from: from, to: to)
-            let length = schema.encodeShort(key, from, into: keyBuffer)
-            var cursor = try txn.cachedCursor(on: s.database)
-            if try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length])) {
+                key, tag: Self.pendingTag(hash), segmentID: id, from: from, to: to)
+            let length = schema.encodeShort(key, from, into: keyBuffer.bytes)
+            var cursor = try txn.cachedCursor(on: database)
+            if try cursor.seek(atLeast: keyBuffer.prefix(length)) {
                 let stored = cursor.key
                 if WindowKeySchema.storedKey(stored, matchesShort: key) {
                     let ts = WindowKeySchema.timestamp(of: stored)
@@ -51,19 +51,19 @@ extension LMDBWindowStore {
     ) throws(LMDBError) {
         let id = segmentID(ts)
         let index = try createSegment(txn, id)
-        if segments[index].filter == nil && !segments[index].filterUnavailable { try rebuildFilter(txn, at: index) }
-        guard segments[index].filter != nil else {
+        if segments[index].needsFilter { try rebuildFilter(txn, at: index) }
+        guard segments[index].hasFilter else {
             // Pending puts go first, so that they never overwrite a later direct one.
             try drainPendingPuts(txn)
-            let length = schema.encodeShort(key, ts, into: keyBuffer)
+            let length = schema.encodeShort(key, ts, into: keyBuffer.bytes)
             var cursor = try txn.cachedCursor(on: segments[index].database)
-            try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
+            try cursor.put(key: keyBuffer.prefix(length), value: value)
             return
         }
         // Grow a full filter first: after the put is pending nothing may fail, or the put would
         // stay pending without being in the replay log, nor in the changelog (a changelogging
         // decorator logs only what the store reports as inserted).
-        if segments[index].filter!.isFull { try rebuildFilter(txn, at: index) }
+        if segments.filterIsFull(at: index) { try rebuildFilter(txn, at: index) }
         pendingPuts.add(key, tag: Self.pendingTag(hash), ts, value, segmentID: id)
         // Full again after this key: the next put rebuilds it.
         _ = segments.addToFilter(at: index, key)

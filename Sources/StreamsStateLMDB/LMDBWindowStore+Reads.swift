@@ -134,17 +134,18 @@ extension LMDBWindowStore {
         let filtered = end - start > 1
         let hash = filtered ? SegmentFilter.hash(key) : 0
         for i in start..<end {
-            if filtered && segments[i].filter == nil && !segments[i].filterUnavailable {
+            if filtered && segments[i].needsFilter {
                 // The first lookup that spans this segment and another: build its filter, once.
                 try rebuildFilter(txn, at: i)
             }
-            let s = segments[i]
-            if filtered, let filter = s.filter, !filter.mayContain(hash) { continue }
+            if filtered && !segments.mayContain(at: i, hash) { continue }
+            let database = segments[i].database
             if long {
-                guard let chain = try findChain(txn, key, in: s.database) else { continue }
-                let length = WindowKeySchema.encodeLong(hash: chain.hash, chain: chain.chain, from, into: keyBuffer)
-                let go = try txn.withCachedCursor(on: s.database) { (cursor) throws(LMDBError) -> Bool in
-                    var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
+                guard let chain = try findChain(txn, key, in: database) else { continue }
+                let length = WindowKeySchema.encodeLong(
+                    hash: chain.hash, chain: chain.chain, from, into: keyBuffer.bytes)
+                let go = try txn.withCachedCursor(on: database) { (cursor) throws(LMDBError) -> Bool in
+                    var more = try cursor.seek(atLeast: keyBuffer.prefix(length))
                     while more {
                         let stored = cursor.key
                         guard WindowKeySchema.storedKey(stored, isLongWithHash: chain.hash),
@@ -160,9 +161,9 @@ extension LMDBWindowStore {
                 }
                 if !go { return }
             } else {
-                let length = schema.encodeShort(key, from, into: keyBuffer)
-                var cursor = try txn.cachedCursor(on: s.database)
-                var more = try cursor.seek(atLeast: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]))
+                let length = schema.encodeShort(key, from, into: keyBuffer.bytes)
+                var cursor = try txn.cachedCursor(on: database)
+                var more = try cursor.seek(atLeast: keyBuffer.prefix(length))
                 while more {
                     let stored = cursor.key
                     guard WindowKeySchema.storedKey(stored, matchesShort: key) else { break }

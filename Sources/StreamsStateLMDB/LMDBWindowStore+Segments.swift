@@ -44,7 +44,7 @@ extension LMDBWindowStore {
     func openNewSegment(_ txn: borrowing LMDBWriteTransaction, _ id: Int64) throws(LMDBError) -> Int {
         let db = try txn.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
         // No filter until a lookup needs one (insertIfAbsent, or a lookup spanning segments).
-        guard let index = segments.insert(id: id, database: db, filter: nil) else {
+        guard let index = segments.insert(id: id, database: db) else {
             throw LMDBError(code: .databasesFull, operation: "opening segment \(id)")
         }
         return index
@@ -70,10 +70,9 @@ extension LMDBWindowStore {
         }
         pendingPuts.forEachKey(segmentID: segments[index].id) { filter.add(SegmentFilter.hash($0)) }
         if readable {
-            segments.setFilter(at: index, filter)
+            segments.setFilter(at: index, Optional(consume filter))
         } else {
-            filter.deallocate()
-            segments.setFilter(at: index, nil)
+            segments.setFilter(at: index, nil)  // `filter` is freed by its deinit
         }
     }
 

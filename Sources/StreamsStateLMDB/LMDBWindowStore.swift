@@ -144,7 +144,7 @@ public final class LMDBWindowStore: WindowStore {
     /// Puts of `insertIfAbsent` not yet written to LMDB; every other operation flushes them first.
     let pendingPuts = PendingPuts()
     /// Scratch space for stored keys (longest: a short key of `threshold` bytes).
-    let keyBuffer: UnsafeMutableRawBufferPointer
+    let keyBuffer: KeyBuffer
     @exclusivity(unchecked) var valueBuffer: [UInt8] = []
     @exclusivity(unchecked) var isClosed = false
 
@@ -171,14 +171,12 @@ public final class LMDBWindowStore: WindowStore {
         self.directory = directory
         self.options = options
         self.schema = WindowKeySchema(threshold: options.longKeyThreshold, hash: options.keyHash)
-        self.keyBuffer = .allocate(byteCount: 2 + WindowKeySchema.maxThreshold + 8, alignment: 8)
+        self.keyBuffer = KeyBuffer(byteCount: 2 + WindowKeySchema.maxThreshold + 8)
         // LMDB refuses more than `maxSegments + 4` databases, meta and main included.
         self.segments = SegmentTable(capacity: options.maxSegments + 4)
         do {
             try FileSystem.createDirectory(directory)
         } catch {
-            keyBuffer.deallocate()
-            segments.deallocate()
             throw StateStoreError(.storage, "cannot create the store directory \(directory): \(error)")
         }
         let env: LMDBEnvironment
@@ -193,19 +191,10 @@ public final class LMDBWindowStore: WindowStore {
                 )
             )
         } catch {
-            keyBuffer.deallocate()
-            segments.deallocate()
             throw Self.wrap(error, directory: directory)
         }
         self.environment = env
-        let opened: OpenedState
-        do {
-            opened = try Self.openMeta(env, directory: directory, configuration: configuration, options: options)
-        } catch {
-            keyBuffer.deallocate()
-            segments.deallocate()
-            throw error
-        }
+        let opened = try Self.openMeta(env, directory: directory, configuration: configuration, options: options)
         self.meta = opened.meta
         self.retentionMs = opened.retentionMs
         self.segmentIntervalMs = opened.segmentIntervalMs
@@ -217,8 +206,6 @@ public final class LMDBWindowStore: WindowStore {
 
     deinit {
         if !isClosed { try? close() }
-        keyBuffer.deallocate()
-        segments.deallocate()
     }
 
     // MARK: Transactions
@@ -426,9 +413,9 @@ public final class LMDBWindowStore: WindowStore {
             if schema.isLong(key) {
                 try putLong(txn, key, ts, value, in: db)
             } else {
-                let length = schema.encodeShort(key, ts, into: keyBuffer)
+                let length = schema.encodeShort(key, ts, into: keyBuffer.bytes)
                 var cursor = try txn.cachedCursor(on: db)
-                try cursor.put(key: UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), value: value)
+                try cursor.put(key: keyBuffer.prefix(length), value: value)
             }
         }
     }
@@ -441,11 +428,11 @@ public final class LMDBWindowStore: WindowStore {
             let length: Int
             if schema.isLong(key) {
                 guard let found = try findChain(txn, key, in: db) else { return false }
-                length = WindowKeySchema.encodeLong(hash: found.hash, chain: found.chain, ts, into: keyBuffer)
+                length = WindowKeySchema.encodeLong(hash: found.hash, chain: found.chain, ts, into: keyBuffer.bytes)
             } else {
-                length = schema.encodeShort(key, ts, into: keyBuffer)
+                length = schema.encodeShort(key, ts, into: keyBuffer.bytes)
             }
-            return try txn.delete(UnsafeRawBufferPointer(rebasing: keyBuffer[..<length]), in: db)
+            return try txn.delete(keyBuffer.prefix(length), in: db)
         }
     }
 
