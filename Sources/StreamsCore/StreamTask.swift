@@ -199,7 +199,7 @@ public final class StreamTask {
                 applicationId: configuration.applicationId,
                 directory: "\(configuration.stateDirectory)/\(configuration.applicationId)/\(id)/\(definition.name)"
             )
-            let store: any StateStore
+            var store: any StateStore
             do {
                 store = try definition.factory(context)
             } catch {
@@ -220,7 +220,7 @@ public final class StreamTask {
             }
             if definition.changelogged {
                 let changelog = ChangelogID(taskId: id, storeName: definition.name)
-                store.changelog = changelogWriter.changelogSink(for: changelog)
+                store = store.loggingChanges(to: changelogWriter.changelogSink(for: changelog))
                 changelogs[definition.name] = changelog
             }
             stores[definition.name] = store
@@ -329,14 +329,9 @@ public final class StreamTask {
                 }
                 continue
             }
-            guard let windowStore = store as? any WindowStore else {
-                throw StreamsError(
-                    .stateStore,
-                    "store '\(name)' has a changelog but is not a WindowStore; only window stores can be restored")
-            }
             do {
-                try windowStore.restore(from: batch.entries)
-                try windowStore.commit(metadata: [ChangelogPosition.metadataKey: batch.nextPosition.metadata])
+                try store.restore(from: batch.entries)
+                try store.commit(metadata: [ChangelogPosition.metadataKey: batch.nextPosition.metadata])
             } catch {
                 throw StreamsError(
                     .stateStore, "cannot restore store '\(name)' from \(changelog): \(error)", underlying: error)

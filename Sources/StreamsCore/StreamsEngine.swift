@@ -178,7 +178,7 @@ public struct SinkHandle: Sendable, Hashable {
 /// Gives each changelogged store of each task a changelog sink that buffers until commit
 /// (role 3 of ``StreamsEngine``).
 public protocol ChangelogWriter: AnyObject {
-    /// The sink for `changelog`; the task attaches it to the store as ``StateStore/changelog``.
+    /// The sink for `changelog`; the task attaches it with ``StateStore/loggingChanges(to:)``.
     /// Entries appended become durable with the next commit and are discarded by
     /// ``CommitCoordinator/abort()``.
     func changelogSink(for changelog: ChangelogID) -> any ChangelogSink

@@ -128,8 +128,10 @@ public struct Topology: Sendable {
     /// Registers a state store and, optionally, the processors that use it.
     ///
     /// Each task calls `factory` once when it is created. The store must report `name` as its
-    /// ``StateStore/name``. A changelogged store gets a ``ChangelogSink`` from the engine and is
-    /// restored from its changelog before processing starts.
+    /// ``StateStore/name``. A changelogged store is wrapped with ``StateStore/loggingChanges(to:)``
+    /// around the engine's ``ChangelogSink`` (processors and ``StreamTask/store(named:)`` see the
+    /// wrapper; for a window store a ``ChangeLoggingWindowStore`` whose `inner` is the factory's
+    /// store) and is restored from its changelog before processing starts.
     ///
     /// Kafka Streams counterpart: `Topology.addStateStore(storeBuilder, processorNames...)`.
     ///

@@ -32,8 +32,7 @@ extension ChangelogFile {
         let generation = header.generation + 1
         let finalPath = directory + "/" + Self.fileName(generation: generation)
         let temporary = finalPath + ".tmp"
-        let file = try Descriptor(opening: temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, role: "changelog")
-        var isOpen = true
+        var file = try Descriptor(opening: temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, role: "changelog")
         do {
             var pending = ChangelogHeader(generation: generation, compactedFrom: position, baseLength: 0).bytes
             var length: Int64 = 0
@@ -61,11 +60,10 @@ extension ChangelogFile {
             }
             try file.sync()
             file.closeFile()
-            isOpen = false
             try FileSystemCalls.renameDurably(temporary, to: finalPath, role: "changelog")
             return try ChangelogFile(path: finalPath, directory: directory, length: length, expecting: generation)
         } catch {
-            if isOpen { file.closeFile() }
+            file.closeFile()
             try? FileSystemCalls.remove(temporary, role: "changelog")
             throw error
         }

@@ -42,7 +42,8 @@ package final class ChangelogFile: ChangelogSink {
     /// The number of records buffered since the last ``flush()``.
     @exclusivity(unchecked) package private(set) var bufferedRecordCount = 0
 
-    private let descriptor: Descriptor
+    /// Closed by ``close()`` or with the file.
+    private var descriptor: Descriptor
     @exclusivity(unchecked) private var buffer: [UInt8] = []
     private var writtenLength: Int64
     private var isClosed = false
@@ -111,33 +112,28 @@ package final class ChangelogFile: ChangelogSink {
     /// Opens an existing file, cuts it to `length` and positions appends there.
     init(path: String, directory: String, length: Int64, expecting generation: UInt64) throws(EmbeddedError) {
         let file = try Descriptor(opening: path, flags: O_RDWR | O_APPEND, role: "changelog")
-        do throws(EmbeddedError) {
-            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: ChangelogHeader.size, alignment: 8)
-            defer { raw.deallocate() }
-            let n = try file.readSome(into: raw, at: 0)
-            header = try ChangelogHeader(parsing: UnsafeRawBufferPointer(rebasing: raw[0..<n]), path: path)
-            guard header.generation == generation else {
-                throw EmbeddedError(
-                    .corrupt,
-                    "the changelog \(path) says it is generation \(header.generation), not \(generation): the state directory was damaged; delete it to start over",
-                    path: path
-                )
-            }
-            let size = try file.size()
-            guard length >= header.baseLength, size >= length else {
-                throw EmbeddedError(
-                    .corrupt,
-                    "the changelog \(path) holds \(size) bytes but \(length) are committed (the first \(header.baseLength) at least): committed state was lost; delete the state directory to start over",
-                    path: path
-                )
-            }
-            if size > length {
-                try file.truncate(to: length)
-                try file.sync()
-            }
-        } catch {
-            file.closeFile()
-            throw error
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: ChangelogHeader.size, alignment: 8)
+        defer { raw.deallocate() }
+        let n = try file.readSome(into: raw, at: 0)
+        header = try ChangelogHeader(parsing: UnsafeRawBufferPointer(rebasing: raw[0..<n]), path: path)
+        guard header.generation == generation else {
+            throw EmbeddedError(
+                .corrupt,
+                "the changelog \(path) says it is generation \(header.generation), not \(generation): the state directory was damaged; delete it to start over",
+                path: path
+            )
+        }
+        let size = try file.size()
+        guard length >= header.baseLength, size >= length else {
+            throw EmbeddedError(
+                .corrupt,
+                "the changelog \(path) holds \(size) bytes but \(length) are committed (the first \(header.baseLength) at least): committed state was lost; delete the state directory to start over",
+                path: path
+            )
+        }
+        if size > length {
+            try file.truncate(to: length)
+            try file.sync()
         }
         self.directory = directory
         self.path = path
@@ -145,10 +141,6 @@ package final class ChangelogFile: ChangelogSink {
         self.writtenLength = length
         self.position = ChangelogFilePosition(generation: generation, offset: length)
         buffer.reserveCapacity(1 << 20)
-    }
-
-    deinit {
-        if !isClosed { descriptor.closeFile() }
     }
 
     // MARK: Appending

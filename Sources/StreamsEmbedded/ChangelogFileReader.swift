@@ -56,28 +56,23 @@ package final class ChangelogFileReader {
     {
         precondition(chunkSize >= ChangelogHeader.size, "chunkSize too small")
         let file = try Descriptor(opening: path, flags: O_RDONLY, role: "changelog")
-        do throws(EmbeddedError) {
-            fileLength = try file.size()
-            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: ChangelogHeader.size, alignment: 8)
-            defer { raw.deallocate() }
-            let n = try file.readSome(into: raw, at: 0)
-            header = try ChangelogHeader(parsing: UnsafeRawBufferPointer(rebasing: raw[0..<n]), path: path)
-            let first = offset ?? Int64(ChangelogHeader.size)
-            let last = limit ?? fileLength
-            guard first >= Int64(ChangelogHeader.size), first <= last, last <= fileLength else {
-                throw EmbeddedError(
-                    .positionMismatch,
-                    "cannot read the changelog \(path) from offset \(first) to \(last): the file holds \(fileLength) bytes; the state directory was damaged, delete it to start over",
-                    path: path
-                )
-            }
-            validLength = first
-            self.limit = last
-            strict = limit != nil
-        } catch {
-            file.closeFile()
-            throw error
+        fileLength = try file.size()
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: ChangelogHeader.size, alignment: 8)
+        defer { raw.deallocate() }
+        let n = try file.readSome(into: raw, at: 0)
+        header = try ChangelogHeader(parsing: UnsafeRawBufferPointer(rebasing: raw[0..<n]), path: path)
+        let first = offset ?? Int64(ChangelogHeader.size)
+        let last = limit ?? fileLength
+        guard first >= Int64(ChangelogHeader.size), first <= last, last <= fileLength else {
+            throw EmbeddedError(
+                .positionMismatch,
+                "cannot read the changelog \(path) from offset \(first) to \(last): the file holds \(fileLength) bytes; the state directory was damaged, delete it to start over",
+                path: path
+            )
         }
+        validLength = first
+        self.limit = last
+        strict = limit != nil
         self.path = path
         descriptor = file
         buffer = .allocate(byteCount: chunkSize, alignment: 8)
@@ -85,7 +80,6 @@ package final class ChangelogFileReader {
 
     deinit {
         buffer.deallocate()
-        descriptor.closeFile()
     }
 
     /// The next entries, at most `maxEntries`; empty at the end (see ``tornTail``).

@@ -8,18 +8,32 @@ internal import CStreamsSystem
 /// The thin layer over POSIX file calls that every file type of this module uses: retries on
 /// `EINTR`, loops over short writes, and turns `errno` into ``EmbeddedError`` naming the file.
 ///
-/// A value type holding a raw descriptor; the owning class closes it in its `deinit`.
-struct Descriptor {
-    let fd: Int32
+/// Not copyable: it owns its descriptor and closes it in `deinit` (or at ``closeFile()``), so an
+/// initializer that throws, or an owner that goes away, closes the file without a call. Standard
+/// input and output are only borrowed (``init(standard:path:role:)``) and never closed.
+struct Descriptor: ~Copyable {
+    /// The descriptor; -1 once ``closeFile()`` closed it.
+    private(set) var fd: Int32
     let path: String
     /// What the file is for the user ("output file", "changelog"), for messages.
     let role: String
+    /// Whether this value closes `fd` (not standard input or output: the process owns those).
+    private let owned: Bool
 
-    /// Wraps an already open descriptor (standard input or output).
-    init(fd: Int32, path: String, role: String) {
+    /// Wraps standard input or output, which is never closed.
+    init(standard fd: Int32, path: String, role: String) {
+        self.init(fd: fd, path: path, role: role, owned: false)
+    }
+
+    private init(fd: Int32, path: String, role: String, owned: Bool) {
         self.fd = fd
         self.path = path
         self.role = role
+        self.owned = owned
+    }
+
+    deinit {
+        if owned && fd >= 0 { _ = close(fd) }
     }
 
     /// Opens `path` with `flags` (`O_CLOEXEC` is added), creating it with mode 0644 if `O_CREAT`.
@@ -27,7 +41,7 @@ struct Descriptor {
         while true {
             let fd = open(path, flags | O_CLOEXEC, 0o644)
             if fd >= 0 {
-                self.init(fd: fd, path: path, role: role)
+                self.init(fd: fd, path: path, role: role, owned: true)
                 return
             }
             if errno == EINTR { continue }
@@ -187,7 +201,12 @@ struct Descriptor {
         return nil
     }
 
-    func closeFile() { _ = close(fd) }
+    /// Closes the file now (once; standard input and output stay open). The descriptor must not
+    /// be used afterwards.
+    mutating func closeFile() {
+        if owned && fd >= 0 { _ = close(fd) }
+        fd = -1
+    }
 }
 
 /// Directory-level operations: durable creation and renames.
@@ -202,7 +221,6 @@ enum FileSystemCalls {
     /// Makes a directory's entries (created, renamed, removed files) durable.
     static func syncDirectory(_ path: String, role: String) throws(EmbeddedError) {
         let dir = try Descriptor(opening: path, flags: O_RDONLY | O_DIRECTORY, role: role)
-        defer { dir.closeFile() }
         try dir.sync()
     }
 
@@ -261,7 +279,6 @@ enum FileSystemCalls {
     /// Reads a whole (small) file.
     static func readAll(_ path: String, role: String) throws(EmbeddedError) -> [UInt8] {
         let file = try Descriptor(opening: path, flags: O_RDONLY, role: role)
-        defer { file.closeFile() }
         var bytes: [UInt8] = []
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 8)
         defer { chunk.deallocate() }
@@ -276,7 +293,7 @@ enum FileSystemCalls {
     /// renamed over `path`, and the directory is synced. A crash leaves the old or the new file.
     static func writeAtomically(_ bytes: [UInt8], to path: String, role: String) throws(EmbeddedError) {
         let temporary = path + ".tmp"
-        let file = try Descriptor(opening: temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, role: role)
+        var file = try Descriptor(opening: temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, role: role)
         do throws(EmbeddedError) {
             var written = 0
             try withBytes(bytes) { (raw) throws(EmbeddedError) in try file.writeAll(raw, written: &written) }

@@ -109,9 +109,9 @@ public final class LineReader {
         self.bufferOffset = offset
         if path == "-" {
             isStandardInput = true
-            let input = Descriptor(fd: STDIN_FILENO, path: "standard input", role: "input")
-            descriptor = input
+            let input = Descriptor(standard: STDIN_FILENO, path: "standard input", role: "input")
             isRegularFile = (try? input.isRegularFile()) ?? false
+            descriptor = input
             guard offset == 0 else {
                 throw EmbeddedError(
                     .positionMismatch,
@@ -122,29 +122,24 @@ public final class LineReader {
         } else {
             isStandardInput = false
             let file = try Descriptor(opening: path, flags: O_RDONLY, role: "input")
-            do throws(EmbeddedError) {
-                isRegularFile = try file.isRegularFile()
-                if offset > 0 {
-                    guard isRegularFile else {
-                        throw EmbeddedError(
-                            .positionMismatch,
-                            "cannot resume the input \(path) at byte \(offset): it is not a regular file and cannot seek",
-                            path: path
-                        )
-                    }
-                    let size = try file.size()
-                    guard size >= offset else {
-                        throw EmbeddedError(
-                            .positionMismatch,
-                            "the input \(path) holds \(size) bytes but the checkpoint resumes it at byte \(offset): it was replaced or cut since the last run. Restore it, or delete the state directory to start over",
-                            path: path
-                        )
-                    }
-                    try file.seek(to: offset)
+            isRegularFile = try file.isRegularFile()
+            if offset > 0 {
+                guard isRegularFile else {
+                    throw EmbeddedError(
+                        .positionMismatch,
+                        "cannot resume the input \(path) at byte \(offset): it is not a regular file and cannot seek",
+                        path: path
+                    )
                 }
-            } catch {
-                file.closeFile()
-                throw error
+                let size = try file.size()
+                guard size >= offset else {
+                    throw EmbeddedError(
+                        .positionMismatch,
+                        "the input \(path) holds \(size) bytes but the checkpoint resumes it at byte \(offset): it was replaced or cut since the last run. Restore it, or delete the state directory to start over",
+                        path: path
+                    )
+                }
+                try file.seek(to: offset)
             }
             descriptor = file
         }
@@ -154,7 +149,6 @@ public final class LineReader {
 
     deinit {
         buffer.deallocate()
-        if !isStandardInput { descriptor.closeFile() }
     }
 
     /// Ends follow mode: the next end of file ends the input, and a held-back last line without

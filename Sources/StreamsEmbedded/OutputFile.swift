@@ -49,7 +49,8 @@ public final class OutputFile {
     /// The buffer size above which ``append(_:)`` writes the buffer out (default 1 MiB).
     public let flushThreshold: Int
 
-    private let descriptor: Descriptor
+    /// Closed by ``close()`` or with the file (standard output stays open).
+    private var descriptor: Descriptor
     // Appended per record from the job's thread only: no dynamic exclusivity checks.
     @exclusivity(unchecked) private var buffer: [UInt8]
     /// Bytes handed to `write(2)` (and so in the file, unless a write failed part-way).
@@ -76,7 +77,7 @@ public final class OutputFile {
         buffer.reserveCapacity(min(flushThreshold, 1 << 20))
         if path == "-" {
             isStandardOutput = true
-            descriptor = Descriptor(fd: STDOUT_FILENO, path: "standard output", role: "output")
+            descriptor = Descriptor(standard: STDOUT_FILENO, path: "standard output", role: "output")
             if case .resume(let committed) = mode {
                 length = committed
             } else {
@@ -88,64 +89,55 @@ public final class OutputFile {
         isStandardOutput = false
         let existed = FileSystemCalls.exists(path)
         let file = try Descriptor(opening: path, flags: O_RDWR | O_CREAT | O_APPEND, role: "output file")
-        do throws(EmbeddedError) {
-            guard try file.isRegularFile() else {
+        guard try file.isRegularFile() else {
+            throw EmbeddedError(
+                .io,
+                "the output file \(path) is not a regular file (a pipe or device cannot be truncated after a crash); write to a file, or use - for standard output",
+                path: path
+            )
+        }
+        // Held until the file is closed: a second run (with another --state) writing the
+        // same file would interleave its lines with ours and cut them on its restarts.
+        if let holder = try file.tryLockExclusively() {
+            let who = holder > 0 ? "another process (pid \(holder))" : "another process"
+            throw EmbeddedError(
+                .locked,
+                "the output file \(path) is being written by \(who); stop that run, or choose another output path",
+                path: path
+            )
+        }
+        switch mode {
+        case .truncate:
+            try file.truncate(to: 0)
+            length = 0
+        case .resume(let committed):
+            let size = try file.size()
+            guard size >= committed else {
                 throw EmbeddedError(
-                    .io,
-                    "the output file \(path) is not a regular file (a pipe or device cannot be truncated after a crash); write to a file, or use - for standard output",
+                    .positionMismatch,
+                    "the output file \(path) holds \(size) bytes but the checkpoint says \(committed) were committed; it was replaced or cut since the last run. Restore it, or delete the state directory to start over",
                     path: path
                 )
             }
-            // Held until the file is closed: a second run (with another --state) writing the
-            // same file would interleave its lines with ours and cut them on its restarts.
-            if let holder = try file.tryLockExclusively() {
-                let who = holder > 0 ? "another process (pid \(holder))" : "another process"
-                throw EmbeddedError(
-                    .locked,
-                    "the output file \(path) is being written by \(who); stop that run, or choose another output path",
-                    path: path
-                )
-            }
-            switch mode {
-            case .truncate:
-                try file.truncate(to: 0)
-                length = 0
-            case .resume(let committed):
-                let size = try file.size()
-                guard size >= committed else {
-                    throw EmbeddedError(
-                        .positionMismatch,
-                        "the output file \(path) holds \(size) bytes but the checkpoint says \(committed) were committed; it was replaced or cut since the last run. Restore it, or delete the state directory to start over",
-                        path: path
-                    )
-                }
-                if size > committed { try file.truncate(to: committed) }
-                length = committed
-            case .append:
-                // A kill in the middle of a write can leave a partial last line; it was never
-                // committed (commits only follow complete writes), so cut it rather than let the
-                // next line be glued onto it.
-                length = try Self.lengthThroughLastNewline(file)
-                if length < (try file.size()) { try file.truncate(to: length) }
-            }
-            try file.sync()
-            if !existed {
-                try FileSystemCalls.syncDirectory(FileSystemCalls.parent(of: path), role: "output directory")
-            }
-        } catch {
-            file.closeFile()
-            throw error
+            if size > committed { try file.truncate(to: committed) }
+            length = committed
+        case .append:
+            // A kill in the middle of a write can leave a partial last line; it was never
+            // committed (commits only follow complete writes), so cut it rather than let the
+            // next line be glued onto it.
+            length = try Self.lengthThroughLastNewline(file)
+            if length < (try file.size()) { try file.truncate(to: length) }
+        }
+        try file.sync()
+        if !existed {
+            try FileSystemCalls.syncDirectory(FileSystemCalls.parent(of: path), role: "output directory")
         }
         descriptor = file
         writtenLength = length
     }
 
-    deinit {
-        if !isClosed && !isStandardOutput { descriptor.closeFile() }
-    }
-
     /// The length of `file` up to and including its last newline (0 if it has none).
-    private static func lengthThroughLastNewline(_ file: Descriptor) throws(EmbeddedError) -> Int64 {
+    private static func lengthThroughLastNewline(_ file: borrowing Descriptor) throws(EmbeddedError) -> Int64 {
         var end = try file.size()
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 8)
         defer { chunk.deallocate() }
@@ -234,7 +226,7 @@ public final class OutputFile {
         guard !isClosed else { return }
         defer {
             isClosed = true
-            if !isStandardOutput { descriptor.closeFile() }
+            descriptor.closeFile()
         }
         try sync()
     }

@@ -48,7 +48,6 @@ public final class StateDirectory {
         while flock(file.fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             if code == EINTR { continue }
-            file.closeFile()
             if code == EWOULDBLOCK {
                 let owner =
                     (try? FileSystemCalls.readAll(path + "/lock", role: "state directory lock"))
@@ -62,31 +61,27 @@ public final class StateDirectory {
             }
             throw EmbeddedError.system("lock", path + "/lock", errno: code, role: "state directory lock")
         }
-        do throws(EmbeddedError) {
-            try file.truncate(to: 0)
-            var written = 0
-            try withBytes(Array("\(getpid())\n".utf8)) { (raw) throws(EmbeddedError) in
-                _ = try file.writeAll(raw, written: &written)
-            }
-            try FileSystemCalls.createDirectory(storePath, role: "store directory")
-            try FileSystemCalls.createDirectory(changelogPath, role: "changelog directory")
-        } catch {
-            file.closeFile()
-            throw error
+        try file.truncate(to: 0)
+        var written = 0
+        try withBytes(Array("\(getpid())\n".utf8)) { (raw) throws(EmbeddedError) in
+            _ = try file.writeAll(raw, written: &written)
         }
-        lock = file
-    }
-
-    deinit {
-        unlock()
+        try FileSystemCalls.createDirectory(storePath, role: "store directory")
+        try FileSystemCalls.createDirectory(changelogPath, role: "changelog directory")
+        lock = consume file
     }
 
     /// Whether this object still holds the lock.
-    public var isLocked: Bool { lock != nil }
+    public var isLocked: Bool {
+        switch lock {
+        case .some: true
+        case .none: false
+        }
+    }
 
-    /// Releases the lock (closing its descriptor). Later uses of the directory are unprotected.
+    /// Releases the lock (closing its descriptor, as going away does). Later uses of the
+    /// directory are unprotected.
     public func unlock() {
-        lock?.closeFile()
         lock = nil
     }
 

@@ -1,6 +1,6 @@
 /// A ``WindowStore`` in memory, with the same semantics as ``LMDBWindowStore``: the same
-/// segments, retention, transactions (``abort()`` rolls back every write since the last commit)
-/// and changelog output.
+/// segments, retention and transactions (``abort()`` rolls back every write since the last
+/// commit). Like every store it logs nothing itself: ``ChangeLoggingWindowStore`` over it does.
 ///
 /// For tests, for the test driver, and as the no-durability baseline in benchmarks. Its state is
 /// lost with the process; ``commit(metadata:)`` only makes writes permanent against ``abort()``.
@@ -20,8 +20,6 @@ public final class InMemoryWindowStore: WindowStore {
     public let retentionMs: Int64
     /// The span of one segment in milliseconds.
     public let segmentIntervalMs: Int64
-    /// Where mutations are reported, if anywhere.
-    @exclusivity(unchecked) public var changelog: (any ChangelogSink)?
     /// The current stream time (pending until commit), or `Int64.min`.
     @exclusivity(unchecked) public private(set) var streamTimeMs: Int64 = .min
 
@@ -116,11 +114,10 @@ public final class InMemoryWindowStore: WindowStore {
     /// Writes `(key, timestampMs) -> value`; a no-op for an already expired entry.
     public func put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer) {
         guard timestampMs >= liveFloor else { return }
-        putUnlogged(key, timestampMs, value)
-        changelog?.append(key: key, timestampMs: timestampMs, value: value)
+        write(key, timestampMs, value)
     }
 
-    private func putUnlogged(_ key: UnsafeRawBufferPointer, _ timestampMs: Int64, _ value: UnsafeRawBufferPointer) {
+    private func write(_ key: UnsafeRawBufferPointer, _ timestampMs: Int64, _ value: UnsafeRawBufferPointer) {
         let tag = tag(key)
         let segment = createSegment(containing: timestampMs)
         segment.put(key, tag: tag, timestampMs, value, probe: segment.probe(key, tag: tag))
@@ -158,7 +155,6 @@ public final class InMemoryWindowStore: WindowStore {
             let segment = createSegment(containing: timestampMs)
             segment.put(key, tag: tag, timestampMs, value, probe: segment.probe(key, tag: tag))
         }
-        changelog?.append(key: key, timestampMs: timestampMs, value: value)
         return nil
     }
 
@@ -198,14 +194,9 @@ public final class InMemoryWindowStore: WindowStore {
         }
     }
 
-    /// Deletes `(key, timestampMs)` if present and records a tombstone.
-    public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) {
-        if deleteUnlogged(key, timestampMs) {
-            changelog?.append(key: key, timestampMs: timestampMs, value: nil)
-        }
-    }
-
-    private func deleteUnlogged(_ key: UnsafeRawBufferPointer, _ timestampMs: Int64) -> Bool {
+    /// Deletes `(key, timestampMs)` if present; whether it was.
+    @discardableResult
+    public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) -> Bool {
         guard let segment = segment(containing: timestampMs) else { return false }
         return segment.delete(key, tag: tag(key), timestampMs)
     }
@@ -220,7 +211,7 @@ public final class InMemoryWindowStore: WindowStore {
         }
     }
 
-    /// Applies changelog entries without logging them again; see ``WindowStore/restore(from:)``.
+    /// Applies changelog entries; see ``WindowStore/restore(from:)``.
     public func restore(from entries: some Sequence<ChangelogEntry>) {
         var maxTimestamp = Int64.min
         for entry in entries {
@@ -228,9 +219,9 @@ public final class InMemoryWindowStore: WindowStore {
             entry.key.withUnsafeBytes { key in
                 if let value = entry.value {
                     guard entry.timestampMs >= liveFloor else { return }
-                    value.withUnsafeBytes { putUnlogged(key, entry.timestampMs, $0) }
+                    value.withUnsafeBytes { write(key, entry.timestampMs, $0) }
                 } else {
-                    _ = deleteUnlogged(key, entry.timestampMs)
+                    delete(key: key, timestampMs: entry.timestampMs)
                 }
             }
         }

@@ -14,10 +14,20 @@ public protocol StateStore: AnyObject {
     /// The store's name, unique within a topology.
     var name: String { get }
 
-    /// Where every mutation is reported, in order, or `nil` for a store without changelog.
+    /// This store, decorated so that every mutation it accepts is appended to `changelog` in
+    /// order; the runtime uses the result in place of the store. Stores never log by themselves.
     ///
-    /// Restoring (``WindowStore/restore(from:)``) and expiry never write to the changelog.
-    var changelog: (any ChangelogSink)? { get set }
+    /// A ``WindowStore`` gets ``ChangeLoggingWindowStore`` by default.
+    ///
+    /// Kafka Streams counterpart: `StoreBuilder.withLoggingEnabled`.
+    func loggingChanges(to changelog: any ChangelogSink) -> any StateStore
+
+    /// Applies changelog entries in order (values are written, tombstones delete), in the current
+    /// transaction, without writing them to a changelog again. Idempotent: replaying an entry
+    /// twice leaves the same state.
+    ///
+    /// Commit afterwards, with the changelog position the store now reflects.
+    func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError)
 
     /// Commits every write since the last commit, atomically with `metadata`.
     ///

@@ -6,11 +6,13 @@
 /// implementations group entries by time segment and drop whole expired segments.
 ///
 /// Writes are batched in the current transaction until ``StateStore/commit(metadata:)``.
-/// ``LMDBWindowStore`` and ``InMemoryWindowStore`` behave identically.
+/// ``LMDBWindowStore`` and ``InMemoryWindowStore`` behave identically. A store does not log its
+/// mutations; ``ChangeLoggingWindowStore`` over it does.
 ///
 /// Kafka Streams counterpart: `org.apache.kafka.streams.state.WindowStore`.
 public protocol WindowStore: StateStore {
-    /// How long, in stream-time milliseconds, an entry stays live after its timestamp.
+    /// How long, in stream-time milliseconds, an entry stays live after its timestamp; constant
+    /// while the store is open.
     var retentionMs: Int64 { get }
 
     /// The largest timestamp passed to ``advanceStreamTime(to:)`` (or restored), or `Int64.min`
@@ -50,18 +52,18 @@ public protocol WindowStore: StateStore {
     /// implementation-defined.
     func forEachEntry(_ body: (WindowEntry) throws -> Void) throws
 
-    /// Deletes the entry `(key, timestampMs)` if it exists; writes a tombstone to the changelog.
-    func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError)
+    /// Deletes the entry `(key, timestampMs)` if it exists.
+    ///
+    /// - Returns: Whether an entry was deleted (and so a tombstone is due in the changelog).
+    @discardableResult
+    func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool
 
     /// Moves stream time forward to `timestampMs` (never back) and drops every segment whose
     /// entries have all expired.
     func advanceStreamTime(to timestampMs: Int64) throws(StateStoreError)
 
-    /// Applies changelog entries in order (values are written, tombstones delete), in the current
-    /// transaction, without writing them to the changelog again. Idempotent: replaying an entry
-    /// twice leaves the same state. Stream time advances to the largest timestamp restored.
-    ///
-    /// Commit afterwards, with the changelog position the store now reflects.
+    /// Applies changelog entries (see ``StateStore/restore(from:)``); stream time advances to the
+    /// largest timestamp restored.
     func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError)
 
     /// The number of entries physically stored, including expired entries of segments not yet
@@ -75,6 +77,11 @@ public protocol WindowStore: StateStore {
 }
 
 extension WindowStore {
+    /// This store in a ``ChangeLoggingWindowStore`` appending to `changelog`.
+    public func loggingChanges(to changelog: any ChangelogSink) -> any StateStore {
+        ChangeLoggingWindowStore(self, changelog: changelog)
+    }
+
     /// Convenience for ``put(key:timestampMs:value:)`` with arrays.
     public func put(key: [UInt8], timestampMs: Int64, value: [UInt8]) throws(StateStoreError) {
         try withPair(key, value) { (k, v) throws(StateStoreError) in try put(key: k, timestampMs: timestampMs, value: v)
@@ -104,7 +111,8 @@ extension WindowStore {
     }
 
     /// Convenience for ``delete(key:timestampMs:)`` with an array key.
-    public func delete(key: [UInt8], timestampMs: Int64) throws(StateStoreError) {
+    @discardableResult
+    public func delete(key: [UInt8], timestampMs: Int64) throws(StateStoreError) -> Bool {
         try withBytes(key) { (k) throws(StateStoreError) in try delete(key: k, timestampMs: timestampMs) }
     }
 

@@ -18,8 +18,9 @@ internal import StreamsState
 ///
 /// About 16 bits per key, 4 bits per key in one word: roughly 1% false positives when full.
 ///
-/// - Important: Plain value over an owned buffer: the owner calls ``deallocate()`` exactly once.
-struct SegmentFilter {
+/// Not copyable: it owns its bits and frees them in `deinit` (its segment's slot in
+/// ``SegmentTable`` holds it; replacing or removing the slot frees it).
+struct SegmentFilter: ~Copyable {
     private var words: UnsafeMutablePointer<UInt64>
     private var wordMask: UInt64
     /// Keys added since the filter was (re)built.
@@ -40,8 +41,7 @@ struct SegmentFilter {
         capacity = wordCount * 64 / Self.bitsPerKey
     }
 
-    /// Frees the bits; the filter must not be used afterwards.
-    func deallocate() { words.deallocate() }
+    deinit { words.deallocate() }
 
     /// Whether the filter has taken as many keys as it was sized for.
     var isFull: Bool { count >= capacity }

@@ -7,20 +7,30 @@ internal import StreamsLMDB
 /// reference counting (an `Array` property of a class is retained on each access). Segments are
 /// few (live ones plus one per interval of out-of-order data), so the search is linear.
 ///
-/// Each slot may carry the segment's ``SegmentFilter``, which the table owns: it frees a filter
-/// with its segment, and all of them in ``replace(with:)``.
+/// Each slot may carry the segment's ``SegmentFilter``, which the slot owns: a filter is freed
+/// when it is replaced, with its segment, in ``replace(with:)`` and with the table.
 ///
-/// - Important: A value type over an unowned buffer: the owner calls ``deallocate()`` exactly once
-///   and never copies the table.
-struct SegmentTable {
+/// Not copyable: the table owns its buffer and frees it, and the slots, in `deinit`.
+struct SegmentTable: ~Copyable {
     /// One segment: its id (`floor(timestamp / interval)`), its LMDB database and the filter of
     /// its keys, once there is one.
-    struct Slot {
+    struct Slot: ~Copyable {
         var id: Int64
         var database: LMDBDatabase
         var filter: SegmentFilter? = nil
         /// A filter could not be built (an entry's key is unreadable): always search the segment.
         var filterUnavailable = false
+
+        /// Whether the segment has a filter.
+        var hasFilter: Bool {
+            switch filter {
+            case .some: true
+            case .none: false
+            }
+        }
+
+        /// Whether a lookup that wants the filter must build it first: none yet, and one can be.
+        var needsFilter: Bool { !hasFilter && !filterUnavailable }
     }
 
     private let slots: UnsafeMutablePointer<Slot>
@@ -36,18 +46,19 @@ struct SegmentTable {
         slots = .allocate(capacity: capacity)
     }
 
-    /// Frees the buffer and the filters; the table must not be used afterwards.
-    func deallocate() {
-        for i in 0..<count { slots[i].filter?.deallocate() }
+    deinit {
+        slots.deinitialize(count: count)
         slots.deallocate()
     }
 
-    /// The `i`-th segment in id order.
+    /// The `i`-th segment in id order, borrowed.
     @inline(__always)
-    subscript(i: Int) -> Slot { slots[i] }
+    subscript(i: Int) -> Slot {
+        unsafeAddress { UnsafePointer(slots + i) }
+    }
 
-    /// The oldest segment, if any.
-    var first: Slot? { count > 0 ? slots[0] : nil }
+    /// The oldest segment's id and database, if any.
+    var first: (id: Int64, database: LMDBDatabase)? { count > 0 ? (slots[0].id, slots[0].database) : nil }
 
     /// The ids, ascending.
     var ids: [Int64] { (0..<count).map { slots[$0].id } }
@@ -69,30 +80,53 @@ struct SegmentTable {
         index(of: id).map { slots[$0].database }
     }
 
+    /// Whether the segment at `index` may hold a key with `hash`: `false` only when its filter
+    /// rules the key out (a segment without a filter may hold anything).
+    @inline(__always)
+    func mayContain(at index: Int, _ hash: UInt64) -> Bool {
+        switch slots[index].filter {
+        case .some(let filter): filter.mayContain(hash)
+        case .none: true
+        }
+    }
+
+    /// Whether the segment at `index` has a filter that has taken as many keys as it was sized for.
+    @inline(__always)
+    func filterIsFull(at index: Int) -> Bool {
+        switch slots[index].filter {
+        case .some(let filter): filter.isFull
+        case .none: false
+        }
+    }
+
     /// Records `key` in the filter of the segment at `index`, if it has one (a segment without one
     /// costs no hashing); returns whether that filter is now full.
     @inline(__always)
     func addToFilter(at index: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        guard slots[index].filter != nil else { return false }
+        guard slots[index].hasFilter else { return false }
         slots[index].filter!.add(SegmentFilter.hash(key))
-        return slots[index].filter!.isFull
+        return filterIsFull(at: index)
     }
 
-    /// Gives the segment at `index` a new filter (`nil`: none, and none is to be built), freeing
-    /// the old one.
-    func setFilter(at index: Int, _ filter: SegmentFilter?) {
-        slots[index].filter?.deallocate()
+    /// Gives the segment at `index` a new filter (`nil`: none, and none is to be built); the old
+    /// one is freed.
+    func setFilter(at index: Int, _ filter: consuming SegmentFilter?) {
+        let unavailable: Bool
+        switch filter {
+        case .some: unavailable = false
+        case .none: unavailable = true
+        }
         slots[index].filter = filter
-        slots[index].filterUnavailable = filter == nil
+        slots[index].filterUnavailable = unavailable
     }
 
     /// Adds segment `id` in order and returns its index; `nil` when the table is full.
-    mutating func insert(id: Int64, database: LMDBDatabase, filter: SegmentFilter?) -> Int? {
+    mutating func insert(id: Int64, database: LMDBDatabase) -> Int? {
         guard count < capacity else { return nil }
         var index = count
         while index > 0 && slots[index - 1].id > id { index -= 1 }
-        if index < count { (slots + index + 1).update(from: slots + index, count: count - index) }
-        (slots + index).initialize(to: Slot(id: id, database: database, filter: filter))
+        if index < count { (slots + index + 1).moveInitialize(from: slots + index, count: count - index) }
+        (slots + index).initialize(to: Slot(id: id, database: database))
         count += 1
         return index
     }
@@ -100,8 +134,8 @@ struct SegmentTable {
     /// Removes the oldest segment and frees its filter.
     mutating func removeFirst() {
         precondition(count > 0)
-        slots[0].filter?.deallocate()
-        slots.update(from: slots + 1, count: count - 1)
+        slots.deinitialize(count: 1)
+        slots.moveInitialize(from: slots + 1, count: count - 1)
         count -= 1
     }
 
@@ -112,7 +146,8 @@ struct SegmentTable {
     /// that are back now, so no filter survives a reload; they are rebuilt on demand.
     mutating func replace(with segments: [(id: Int64, database: LMDBDatabase)]) {
         precondition(segments.count <= capacity)
-        for i in 0..<count { slots[i].filter?.deallocate() }
+        slots.deinitialize(count: count)
+        count = 0
         for (i, segment) in segments.enumerated() {
             (slots + i).initialize(to: Slot(id: segment.id, database: segment.database))
         }

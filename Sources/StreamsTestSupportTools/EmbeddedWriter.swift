@@ -42,7 +42,7 @@ enum EmbeddedWriter {
             try fresh.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
             store = fresh
         }
-        store.changelog = changelog
+        let logged = ChangeLoggingWindowStore(store, changelog: changelog)
         var n = Int(checkpoint?.generation ?? 0)
         var line: [UInt8] = []
         while true {
@@ -50,14 +50,14 @@ enum EmbeddedWriter {
                 line.removeAll(keepingCapacity: true)
                 line.append(contentsOf: "{\"n\":\(n),\"i\":\(i)}".utf8)
                 try line.withUnsafeBytes { try output.appendLine($0) }
-                try store.put(
+                try logged.put(
                     key: Array("k\(n)-\(i)".utf8), timestampMs: Int64(n * batch + i), value: Array("v\(n)".utf8))
                 if i == batch / 2 && n % 3 == 0 {
                     try output.flush()
                     try changelog.flush()
                 }
             }
-            if n > 0 { try store.delete(key: Array("k\(n - 1)-0".utf8), timestampMs: Int64((n - 1) * batch)) }
+            if n > 0 { try logged.delete(key: Array("k\(n - 1)-0".utf8), timestampMs: Int64((n - 1) * batch)) }
             try output.sync()
             try changelog.sync()
             try state.save(
@@ -66,10 +66,10 @@ enum EmbeddedWriter {
                     inputs: [],
                     outputs: [.init(path: outputPath, committedLength: output.length)],
                     changelog: changelog.position,
-                    streamTimeMs: store.streamTimeMs
+                    streamTimeMs: logged.streamTimeMs
                 )
             )
-            try store.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
+            try logged.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
             n += 1
         }
     }

@@ -17,10 +17,6 @@ final class FlakyWindowStore: WindowStore {
     }
 
     var name: String { inner.name }
-    var changelog: (any ChangelogSink)? {
-        get { inner.changelog }
-        set { inner.changelog = newValue }
-    }
     var retentionMs: Int64 { inner.retentionMs }
     var streamTimeMs: Int64 { inner.streamTimeMs }
     var approximateEntryCount: Int { get throws(StateStoreError) { try inner.approximateEntryCount } }
@@ -60,7 +56,7 @@ final class FlakyWindowStore: WindowStore {
         try inner.fetch(key: key, from: fromMs, to: toMs)
     }
     func forEachEntry(_ body: (WindowEntry) throws -> Void) throws { try inner.forEachEntry(body) }
-    func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) {
+    func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool {
         try inner.delete(key: key, timestampMs: timestampMs)
     }
     func advanceStreamTime(to timestampMs: Int64) throws(StateStoreError) {
@@ -124,7 +120,9 @@ struct RestoreTests {
             // The engine's commit succeeds (output, changelog, offsets durable); the store's fails.
             let driver = try TopologyTestDriver(
                 topology(failCommit: false), configuration: configuration, engine: engine)
-            let flaky = try #require(driver.stateStore(named: "seen") as? FlakyWindowStore)
+            // The task wraps a changelogged store; the factory's store is the decorator's inner one.
+            let flaky = try #require(
+                (driver.stateStore(named: "seen") as? ChangeLoggingWindowStore<FlakyWindowStore>)?.inner)
             flaky.failCommit.store(true, ordering: .relaxed)
             let error = try #require(throws: StreamsError.self) {
                 try driver.inputTopic("input").pipeInput("b", timestampMs: 2_000)

@@ -30,8 +30,7 @@ struct ChangelogCompactionTests {
         defer { dir.remove() }
         let store = InMemoryWindowStore(configuration: Self.configuration)
         let old = try ChangelogFile(directory: dir.path, committed: nil)
-        store.changelog = old
-        try Self.churn(store, rounds: 40)
+        try Self.churn(ChangeLoggingWindowStore(store, changelog: old), rounds: 40)
         try old.sync()
         store.commit(metadata: [ChangelogFilePosition.metadataKey: old.position.metadataBytes])
         let live = Set(try store.allEntries())
@@ -46,8 +45,8 @@ struct ChangelogCompactionTests {
         #expect(new.recovery(forStoreAt: old.position) == .upToDate)
 
         // Appends continue in the new generation, and a store at the old position replays them.
-        store.changelog = new
-        try store.put(key: Array("after".utf8), timestampMs: 60, value: Array("x".utf8))
+        try ChangeLoggingWindowStore(store, changelog: new).put(
+            key: Array("after".utf8), timestampMs: 60, value: Array("x".utf8))
         try new.sync()
         #expect(new.recovery(forStoreAt: old.position) == .replay(from: new.header.baseLength))
         #expect(try Self.restored(from: new) == Set(try store.allEntries()))
@@ -63,8 +62,7 @@ struct ChangelogCompactionTests {
         defer { dir.remove() }
         let store = InMemoryWindowStore(configuration: Self.configuration)
         let old = try ChangelogFile(directory: dir.path, committed: nil)
-        store.changelog = old
-        try Self.churn(store, rounds: 10)
+        try Self.churn(ChangeLoggingWindowStore(store, changelog: old), rounds: 10)
         try old.sync()
         let live = Set(try store.allEntries())
         let oldPosition = old.position
@@ -104,17 +102,17 @@ struct ChangelogCompactionTests {
         let store = InMemoryWindowStore(
             configuration: WindowStoreConfiguration(name: "m", retention: .milliseconds(5_000)))
         var changelog = try ChangelogFile(directory: dir.path, committed: nil)
-        store.changelog = changelog
+        var logged = ChangeLoggingWindowStore(store, changelog: changelog)
         var time: Int64 = 0
         for step in 0..<3_000 {
             let key = Array("k\(Int.random(in: 0..<60, using: &rng))".utf8)
             let ts = time - Int64.random(in: 0...3_000, using: &rng)  // never ahead of stream time, as in the engine
             switch Int.random(in: 0..<10, using: &rng) {
             case 0..<5:
-                _ = try store.insertIfAbsent(
+                _ = try logged.insertIfAbsent(
                     key: key, timestampMs: ts, value: [UInt8(step & 0xFF)], conflictRange: (ts - 1_000)...(ts + 1_000))
-            case 5..<7: try store.put(key: key, timestampMs: ts, value: Array("s\(step)".utf8))
-            case 7: try store.delete(key: key, timestampMs: ts)
+            case 5..<7: try logged.put(key: key, timestampMs: ts, value: Array("s\(step)".utf8))
+            case 7: try logged.delete(key: key, timestampMs: ts)
             default:
                 time += Int64.random(in: 0...200, using: &rng)
                 store.advanceStreamTime(to: time)
@@ -129,7 +127,7 @@ struct ChangelogCompactionTests {
                 let next = try changelog.compacted(from: store)
                 try next.removeOtherGenerations()
                 changelog = next
-                store.changelog = next
+                logged = ChangeLoggingWindowStore(store, changelog: next)
             }
         }
         try changelog.sync()

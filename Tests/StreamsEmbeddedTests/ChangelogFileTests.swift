@@ -263,13 +263,13 @@ struct ChangelogFileTests {
         let storeDirectory = dir.file("store")
         let changelog = try ChangelogFile(directory: dir.file("changelog"), committed: nil)
         let store = try LMDBWindowStore(directory: storeDirectory, configuration: configuration)
-        store.changelog = changelog
-        for i in 0..<100 { try store.put(key: Array("k\(i)".utf8), timestampMs: Int64(i), value: [UInt8(i)]) }
+        let logged = ChangeLoggingWindowStore(store, changelog: changelog)
+        for i in 0..<100 { try logged.put(key: Array("k\(i)".utf8), timestampMs: Int64(i), value: [UInt8(i)]) }
         try changelog.sync()
         try store.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
         // The next commit reaches the changelog and the checkpoint but not the store (a crash).
-        for i in 100..<150 { try store.put(key: Array("k\(i)".utf8), timestampMs: Int64(i), value: [UInt8(i)]) }
-        try store.delete(key: Array("k3".utf8), timestampMs: 3)
+        for i in 100..<150 { try logged.put(key: Array("k\(i)".utf8), timestampMs: Int64(i), value: [UInt8(i)]) }
+        try logged.delete(key: Array("k3".utf8), timestampMs: 3)
         try changelog.sync()
         let expected = Set(try store.allEntries())
         try store.abort()

@@ -15,28 +15,28 @@ struct InMemoryWindowStoreTests {
             configuration: WindowStoreConfiguration(
                 name: "t", retention: .milliseconds(100), segmentInterval: .milliseconds(10)))
         let log = InMemoryChangelog()
-        store.changelog = log
+        let logged = ChangeLoggingWindowStore(store, changelog: log)
         let (k1, k2, k3, k4) = (Array("k1".utf8), Array("k2".utf8), [UInt8](), Array("k4".utf8))
-        try store.put(key: k1, timestampMs: 5, value: [1])
-        try store.put(key: k2, timestampMs: 6, value: [2, 2])
-        try store.put(key: k3, timestampMs: 7, value: [])
-        try store.put(key: k1, timestampMs: 25, value: [4])
-        try store.put(key: k3, timestampMs: 8, value: [3])
-        try store.delete(key: k3, timestampMs: 8)
+        try logged.put(key: k1, timestampMs: 5, value: [1])
+        try logged.put(key: k2, timestampMs: 6, value: [2, 2])
+        try logged.put(key: k3, timestampMs: 7, value: [])
+        try logged.put(key: k1, timestampMs: 25, value: [4])
+        try logged.put(key: k3, timestampMs: 8, value: [3])
+        try logged.delete(key: k3, timestampMs: 8)
         store.advanceStreamTime(to: 30)
         store.commit(metadata: ["m": [1]])
         let committed = try store.allEntries().sorted(by: entryOrder)
         #expect(committed.count == 4)
         #expect(store.segmentIDs == [0, 2])
 
-        try store.put(key: k1, timestampMs: 5, value: [9, 9, 9])  // longer than the committed value
-        try store.put(key: k2, timestampMs: 6, value: [8])  // shorter
-        try store.put(key: k2, timestampMs: 6, value: [7])  // again, in place
-        try store.delete(key: k3, timestampMs: 7)
-        try store.put(key: k3, timestampMs: 8, value: [6])  // revives a committed deleted entry
-        #expect(try store.insertIfAbsent(key: k4, timestampMs: 9, value: [5], conflictRange: 0...9) == nil)
-        try store.put(key: k1, timestampMs: 6, value: [4])  // a new timestamp of a committed key
-        try store.put(key: k4, timestampMs: 45, value: [3])  // in a new segment
+        try logged.put(key: k1, timestampMs: 5, value: [9, 9, 9])  // longer than the committed value
+        try logged.put(key: k2, timestampMs: 6, value: [8])  // shorter
+        try logged.put(key: k2, timestampMs: 6, value: [7])  // again, in place
+        try logged.delete(key: k3, timestampMs: 7)
+        try logged.put(key: k3, timestampMs: 8, value: [6])  // revives a committed deleted entry
+        #expect(try logged.insertIfAbsent(key: k4, timestampMs: 9, value: [5], conflictRange: 0...9) == nil)
+        try logged.put(key: k1, timestampMs: 6, value: [4])  // a new timestamp of a committed key
+        try logged.put(key: k4, timestampMs: 45, value: [3])  // in a new segment
         #expect(try store.fetch(key: k1, from: 0, to: 99).map(\.value) == [[9, 9, 9], [4], [4]])
         #expect(try store.fetch(key: k3, from: 0, to: 99).map(\.value) == [[6]])
         #expect(store.segmentIDs == [0, 2, 4])
@@ -54,8 +54,8 @@ struct InMemoryWindowStoreTests {
         #expect(store.metadata(forKey: "m") == [1])
 
         // The store keeps working after the rollback, and a second abort changes nothing more.
-        try store.put(key: k2, timestampMs: 6, value: [1])
-        #expect(try store.insertIfAbsent(key: k1, timestampMs: 31, value: [0], conflictRange: 20...31) == 25)
+        try logged.put(key: k2, timestampMs: 6, value: [1])
+        #expect(try logged.insertIfAbsent(key: k1, timestampMs: 31, value: [0], conflictRange: 20...31) == 25)
         store.commit(metadata: [:])
         store.abort()
         #expect(try store.fetch(key: k2, from: 0, to: 99).map(\.value) == [[1]])

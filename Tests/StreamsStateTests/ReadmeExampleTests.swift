@@ -11,12 +11,12 @@ struct ReadmeExampleTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         // --- README begins (directory changed) ---
-        let store = try LMDBWindowStore(
+        let lmdb = try LMDBWindowStore(
             directory: dir.path,
             configuration: WindowStoreConfiguration(name: "orders", retention: .seconds(3600))
         )
         let changelog = InMemoryChangelog()  // or your own ChangelogSink that makes entries durable
-        store.changelog = changelog
+        let store = ChangeLoggingWindowStore(lmdb, changelog: changelog)  // logs what `lmdb` accepts
 
         let key = Array("order-42".utf8)
         let t: Int64 = 1_700_000_000_000

@@ -76,8 +76,8 @@ struct WindowStoreModelTests {
         let memory = InMemoryWindowStore(configuration: configuration)
         let lmdbLog = InMemoryChangelog()
         let memoryLog = InMemoryChangelog()
-        lmdb.changelog = lmdbLog
-        memory.changelog = memoryLog
+        var lmdbLogged = ChangeLoggingWindowStore(lmdb, changelog: lmdbLog)
+        let memoryLogged = ChangeLoggingWindowStore(memory, changelog: memoryLog)
         var model = WindowStoreModel(retention: retention)
 
         let keys: [[UInt8]] = (0..<12).map { i in
@@ -94,12 +94,12 @@ struct WindowStoreModelTests {
             case 0..<30:
                 let range = (ts - Int64.random(in: 0...retention, using: &rng))...(ts + Int64.random(in: 0...retention, using: &rng))
                 let expected = model.insertIfAbsent(key, ts, value, range)
-                #expect(try lmdb.insertIfAbsent(key: key, timestampMs: ts, value: value, conflictRange: range) == expected, context)
-                #expect(try memory.insertIfAbsent(key: key, timestampMs: ts, value: value, conflictRange: range) == expected, context)
+                #expect(try lmdbLogged.insertIfAbsent(key: key, timestampMs: ts, value: value, conflictRange: range) == expected, context)
+                #expect(try memoryLogged.insertIfAbsent(key: key, timestampMs: ts, value: value, conflictRange: range) == expected, context)
             case 30..<45:
                 model.put(key, ts, value)
-                try lmdb.put(key: key, timestampMs: ts, value: value)
-                try memory.put(key: key, timestampMs: ts, value: value)
+                try lmdbLogged.put(key: key, timestampMs: ts, value: value)
+                try memoryLogged.put(key: key, timestampMs: ts, value: value)
             case 45..<60:
                 let from = ts - Int64.random(in: 0...retention, using: &rng)
                 let to = ts + Int64.random(in: 0...retention, using: &rng)
@@ -111,8 +111,8 @@ struct WindowStoreModelTests {
             case 60..<67:
                 let existing = model.entries[key]?.keys.randomElement(using: &rng) ?? ts
                 model.delete(key, existing)
-                try lmdb.delete(key: key, timestampMs: existing)
-                try memory.delete(key: key, timestampMs: existing)
+                try lmdbLogged.delete(key: key, timestampMs: existing)
+                try memoryLogged.delete(key: key, timestampMs: existing)
             case 67..<80:
                 clock += Int64.random(in: 0...(retention / 3 + 1), using: &rng)
                 model.advance(clock)
@@ -133,7 +133,7 @@ struct WindowStoreModelTests {
                 memory.abort()
                 try lmdb.close()
                 lmdb = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
-                lmdb.changelog = lmdbLog
+                lmdbLogged = ChangeLoggingWindowStore(lmdb, changelog: lmdbLog)
                 #expect(lmdb.integrity == .trusted)
             }
             #expect(lmdb.streamTimeMs == model.streamTime, context)
