@@ -90,7 +90,7 @@ public final class ChangeLoggingWindowStore<Inner: WindowStore>: WindowStore {
     }
 
     /// Applies the entries to the inner store without appending them to the changelog again.
-    public func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError) {
+    public func restore(from entries: [ChangelogEntry]) throws(StateStoreError) {
         try inner.restore(from: entries)
     }
 

@@ -212,7 +212,7 @@ public final class InMemoryWindowStore: WindowStore {
     }
 
     /// Applies changelog entries; see ``WindowStore/restore(from:)``.
-    public func restore(from entries: some Sequence<ChangelogEntry>) {
+    public func restore(from entries: [ChangelogEntry]) {
         var maxTimestamp = Int64.min
         for entry in entries {
             maxTimestamp = max(maxTimestamp, entry.timestampMs)

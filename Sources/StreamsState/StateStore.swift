@@ -27,7 +27,7 @@ public protocol StateStore: AnyObject {
     /// twice leaves the same state.
     ///
     /// Commit afterwards, with the changelog position the store now reflects.
-    func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError)
+    func restore(from entries: [ChangelogEntry]) throws(StateStoreError)
 
     /// Commits every write since the last commit, atomically with `metadata`.
     ///

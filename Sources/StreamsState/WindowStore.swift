@@ -64,7 +64,7 @@ public protocol WindowStore: StateStore {
 
     /// Applies changelog entries (see ``StateStore/restore(from:)``); stream time advances to the
     /// largest timestamp restored.
-    func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError)
+    func restore(from entries: [ChangelogEntry]) throws(StateStoreError)
 
     /// The number of entries physically stored, including expired entries of segments not yet
     /// dropped. Kafka Streams counterpart: `approximateNumEntries`.
@@ -130,7 +130,7 @@ extension WindowStore {
 }
 
 /// Calls `body` with the bytes of `array`, with typed throws preserved.
-@inline(__always)
+@inlinable @inline(__always)
 package func withBytes<R, E: Error>(
     _ array: [UInt8],
     _ body: (UnsafeRawBufferPointer) throws(E) -> R

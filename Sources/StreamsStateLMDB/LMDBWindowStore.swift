@@ -353,7 +353,7 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     /// Applies changelog entries; see ``WindowStore/restore(from:)``.
-    public func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError) {
+    public func restore(from entries: [ChangelogEntry]) throws(StateStoreError) {
         try flushPendingPuts()
         var maxTimestamp = Int64.min
         for entry in entries {

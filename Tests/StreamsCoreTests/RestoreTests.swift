@@ -62,7 +62,7 @@ final class FlakyWindowStore: WindowStore {
     func advanceStreamTime(to timestampMs: Int64) throws(StateStoreError) {
         try inner.advanceStreamTime(to: timestampMs)
     }
-    func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError) {
+    func restore(from entries: [ChangelogEntry]) throws(StateStoreError) {
         try inner.restore(from: entries)
     }
 }

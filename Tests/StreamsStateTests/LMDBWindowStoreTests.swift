@@ -536,7 +536,7 @@ struct LMDBWindowStoreTests {
             directory: dir.path, configuration: configuration, options: .init(maxPendingPuts: maxPendingPuts))
         try store.restore(from: log.entries)
         try store.restore(from: log.entries)  // replayed twice
-        try store.restore(from: log.entries.prefix(100))  // and a stale prefix once more
+        try store.restore(from: Array(log.entries.prefix(100)))  // and a stale prefix once more
         try store.commit(metadata: [:])
         // Restore brings stream time to the newest entry of the changelog (the Deduplicator writes
         // a marker entry when its stream time runs ahead of every entry).
