@@ -55,7 +55,7 @@ public final class ChangeLoggingWindowStore<Inner: WindowStore>: WindowStore {
         throws(StateStoreError)
     {
         try inner.put(key: key, timestampMs: timestampMs, value: value)
-        if isLive(timestampMs) { changelog.append(key: key, timestampMs: timestampMs, value: value) }
+        if isLive(timestampMs) { try changelog.append(key: key, timestampMs: timestampMs, value: value) }
     }
 
     /// Inserts through the inner store, then appends the entry if it was inserted.
@@ -69,7 +69,7 @@ public final class ChangeLoggingWindowStore<Inner: WindowStore>: WindowStore {
             key: key, timestampMs: timestampMs, value: value, conflictRange: conflictRange)
         // `nil` is also the answer for an expired entry, which was not written.
         if found == nil && isLive(timestampMs) {
-            changelog.append(key: key, timestampMs: timestampMs, value: value)
+            try changelog.append(key: key, timestampMs: timestampMs, value: value)
         }
         return found
     }
@@ -78,7 +78,7 @@ public final class ChangeLoggingWindowStore<Inner: WindowStore>: WindowStore {
     @discardableResult
     public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool {
         guard try inner.delete(key: key, timestampMs: timestampMs) else { return false }
-        changelog.append(key: key, timestampMs: timestampMs, value: nil)
+        try changelog.append(key: key, timestampMs: timestampMs, value: nil)
         return true
     }
 

@@ -10,11 +10,17 @@
 public protocol ChangelogSink: AnyObject {
     /// Records one mutation.
     ///
+    /// A sink that cannot take the entry now (a Kafka producer whose queue is full and stays
+    /// full) throws, and the mutation fails with it: the store has already applied it to its
+    /// open batch, so the caller must abort the batch (the task closes dirty), which keeps the
+    /// store from getting ahead of its changelog. Sinks that buffer in memory never throw.
+    ///
     /// - Parameters:
     ///   - key: The business key bytes.
     ///   - timestampMs: The entry's timestamp, in milliseconds since the epoch.
     ///   - value: The new value, or `nil` for a deletion (a tombstone).
-    func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?)
+    /// - Throws: ``StateStoreError`` when the entry cannot be recorded.
+    func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?) throws(StateStoreError)
 }
 
 /// One changelog record: a window store entry written (`value != nil`) or deleted (`value == nil`).

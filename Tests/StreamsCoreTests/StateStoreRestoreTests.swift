@@ -19,14 +19,14 @@ private final class LastValueStore: StateStore {
         return self
     }
 
-    func set(_ key: [UInt8], _ value: [UInt8], timestampMs: Int64) {
+    func set(_ key: [UInt8], _ value: [UInt8], timestampMs: Int64) throws {
         values[key] = value
-        key.withUnsafeBytes { k in
-            value.withUnsafeBytes { v in changelog?.append(key: k, timestampMs: timestampMs, value: v) }
+        try key.withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in try changelog?.append(key: k, timestampMs: timestampMs, value: v) }
         }
     }
 
-    func restore(from entries: some Sequence<ChangelogEntry>) {
+    func restore(from entries: [ChangelogEntry]) {
         for entry in entries { values[entry.key] = entry.value }
     }
 
@@ -48,7 +48,7 @@ private final class LastValueWriter: Processor {
     }
 
     func process(_ record: Record) throws {
-        store.set(Array(record.value), [1], timestampMs: record.timestampMs)
+        try store.set(Array(record.value), [1], timestampMs: record.timestampMs)
     }
 }
 

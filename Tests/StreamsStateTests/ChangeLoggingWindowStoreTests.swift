@@ -87,4 +87,30 @@ struct ChangeLoggingWindowStoreTests {
         #expect(log.entries.isEmpty)
         try store.close()
     }
+
+    /// A sink that refuses every entry, like a producer whose queue stays full.
+    final class FullSink: ChangelogSink {
+        func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?)
+            throws(StateStoreError)
+        {
+            throw StateStoreError(.storage, "the changelog producer's queue is full")
+        }
+    }
+
+    @Test("a changelog that cannot take an entry fails the mutation; aborting leaves the store without it",
+        arguments: Kind.allCases)
+    func appendFailureFailsTheMutation(kind: Kind) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let inner = try Self.open(kind, in: dir)
+        let store = inner.loggingChanges(to: FullSink()) as! any WindowStore
+        let key = [UInt8]("k".utf8)
+        let error = #expect(throws: StateStoreError.self) {
+            try store.insertIfAbsent(key: key, timestampMs: 10, value: [1], conflictRange: 0...20)
+        }
+        #expect(error?.message.contains("queue is full") == true)
+        #expect(throws: StateStoreError.self) { try store.put(key: key, timestampMs: 11, value: [1]) }
+        try store.abort()
+        #expect(try inner.firstTimestamp(key: key, from: .min, to: .max) == nil, "the store kept an unlogged entry")
+    }
 }
