@@ -246,6 +246,8 @@ public final class StreamTask {
     /// are caught up.
     private var restoreStarts: [String: ChangelogPosition] = [:]
     private var restorePositions: [String: ChangelogPosition] = [:]
+    /// The end of each store's changelog when its restore started (``ChangelogReader/changelogEnd(_:)``).
+    private var restoreEnds: [String: ChangelogPosition?] = [:]
     private var restoredStores: Set<String> = []
 
     /// CREATED → RESTORING: stream time resumes from the committed value, if any.
@@ -315,14 +317,24 @@ public final class StreamTask {
             } else {
                 start = try changelogPosition(ofStore: name)
                 restoreStarts[name] = start
+                restoreEnds[name] = try reader.changelogEnd(changelog)
             }
             let position = restorePositions[name] ?? start
+            if let end = restoreEnds[name] ?? nil, position >= end {
+                restoredStores.insert(name)
+                if position != start {
+                    logger.info("restored store '\(name)' from changelog position \(start) to \(position)")
+                }
+                continue
+            }
             let batch = try reader.readChangelog(
                 changelog,
                 from: position,
                 maxEntries: max(1, configuration.restoreBatchSize)
             )
             if batch.entries.isEmpty {
+                // Before the end the engine reported, an empty batch is a read that timed out.
+                if let end = restoreEnds[name] ?? nil, position < end { return (0, false) }
                 restoredStores.insert(name)
                 if position != start {
                     logger.info("restored store '\(name)' from changelog position \(start) to \(position)")

@@ -189,14 +189,31 @@ public protocol ChangelogWriter: AnyObject {
 /// Kafka Streams counterpart: the restore consumer of `StoreChangelogReader`.
 public protocol ChangelogReader: AnyObject {
     /// Up to `maxEntries` committed entries of `changelog` from `position` on, in order, and the
-    /// position after the last one returned. An empty batch means the store is caught up.
+    /// position after the last one returned. An empty batch at the end means the store is
+    /// caught up; an engine whose reads can time out also reports ``changelogEnd(_:)``, so that
+    /// an empty batch before the end is not taken for the end.
     ///
-    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``.
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``, or
+    ///   ``StreamsError/Code/taskCorrupted`` (with the task's id) when `position` is out of the
+    ///   changelog's range (deleted by retention): the store must be rebuilt from the beginning.
     func readChangelog(
         _ changelog: ChangelogID,
         from position: ChangelogPosition,
         maxEntries: Int
     ) throws(StreamsError) -> ChangelogBatch
+
+    /// The position just past the last committed entry of `changelog`, which the restore of a
+    /// store reads up to; the task asks once, when its restore starts. `nil` when the engine
+    /// cannot tell (then an empty batch ends the restore). A Kafka end offset counts transaction
+    /// markers: the restore compares positions, never "last offset + 1". Default: `nil`.
+    ///
+    /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``.
+    func changelogEnd(_ changelog: ChangelogID) throws(StreamsError) -> ChangelogPosition?
+}
+
+extension ChangelogReader {
+    /// `nil`: the engine cannot tell; an empty batch ends a restore.
+    public func changelogEnd(_ changelog: ChangelogID) throws(StreamsError) -> ChangelogPosition? { nil }
 }
 
 /// Makes the buffered output, changelog entries and input positions of a batch durable as one

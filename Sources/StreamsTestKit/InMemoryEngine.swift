@@ -170,6 +170,11 @@ public final class InMemoryEngine: StreamsEngine {
         return ChangelogBatch(entries: Array(entries[start..<end]), nextPosition: ChangelogPosition(Int64(end)))
     }
 
+    /// The number of committed entries of `changelog`: a restore reads up to there.
+    public func changelogEnd(_ changelog: ChangelogID) throws(StreamsError) -> ChangelogPosition? {
+        ChangelogPosition(Int64(committedChangelogs[changelog]?.count ?? 0))
+    }
+
     /// Moves everything pending to the committed state at once and returns the changelogs' lengths.
     public func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: ChangelogPosition] {
         if failNextCommit {

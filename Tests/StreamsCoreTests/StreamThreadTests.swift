@@ -56,9 +56,21 @@ final class TricklingEngine: StreamsEngine {
     }
     func send(_ record: Record, to handle: SinkHandle) throws(StreamsError) { try inner.send(record, to: handle) }
     func changelogSink(for changelog: ChangelogID) -> any ChangelogSink { inner.changelogSink(for: changelog) }
+    /// Changelog reads that come back empty (timed out) before the real ones.
+    var emptyChangelogReads = 0
+
     func readChangelog(_ changelog: ChangelogID, from position: ChangelogPosition, maxEntries: Int)
         throws(StreamsError) -> ChangelogBatch
-    { try inner.readChangelog(changelog, from: position, maxEntries: maxEntries) }
+    {
+        if emptyChangelogReads > 0 {
+            emptyChangelogReads -= 1
+            return ChangelogBatch(entries: [], nextPosition: position)
+        }
+        return try inner.readChangelog(changelog, from: position, maxEntries: maxEntries)
+    }
+    func changelogEnd(_ changelog: ChangelogID) throws(StreamsError) -> ChangelogPosition? {
+        try inner.changelogEnd(changelog)
+    }
     func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: ChangelogPosition] {
         try inner.commit(unit)
     }
@@ -229,5 +241,26 @@ struct IncrementalRestoreTests {
         #expect(try store.firstTimestamp(key: Array("k9".utf8), from: .min, to: .max) == 9)
         try second.runOnce()
         #expect(try store.firstTimestamp(key: Array("k10".utf8), from: .min, to: .max) == 10)
+    }
+
+    @Test("an empty changelog read before the end the engine reported does not end the restore")
+    func emptyReadBeforeTheEnd() throws {
+        let engine = TricklingEngine()
+        engine.perPoll = 10
+        engine.enqueue((0..<5).map { ("k\($0)", Int64($0)) }, to: StreamThreadTests.a)
+        let first = try Self.thread(engine, restoreBatchSize: 1_000)
+        try first.processAvailable()
+        try first.taskManager.close()
+
+        engine.emptyChangelogReads = 3  // reads that time out before the entries arrive
+        let second = try Self.thread(engine, restoreBatchSize: 1_000)
+        let task = second.taskManager.tasks[0]
+        for _ in 0..<3 { try second.runOnce() }
+        #expect(task.state == .restoring, "an empty read ended the restore before the changelog's end")
+        try second.runOnce()  // the entries
+        try second.runOnce()  // at the end
+        #expect(task.state == .running)
+        let store = try #require(task.store(named: "seen") as? any WindowStore)
+        #expect(try store.firstTimestamp(key: Array("k4".utf8), from: .min, to: .max) == 4)
     }
 }
