@@ -17,7 +17,12 @@ extension LMDBWindowStore {
 
     /// Runs `body` with the open transaction (begun if needed), which it passes on to the helpers
     /// it calls; on "map full" grows the map, replays the batch and runs `body` again.
-    @inline(__always)
+    ///
+    /// `@_transparent`, not `@inline(__always)`: since `body` takes the borrowed (noncopyable)
+    /// transaction, the optimizer no longer honoured `@inline(__always)` on the specialized
+    /// function and called it, and `body` through a closure, on every insert (seen in the release
+    /// binary's `insertIfAbsent`). Transparent inlining keeps the per-record path one function.
+    @_transparent
     func write<R>(_ body: (borrowing LMDBWriteTransaction) throws(LMDBError) -> R) throws(StateStoreError) -> R {
         while true {
             do {
