@@ -58,6 +58,7 @@ extension DedupJobConfiguration {
         let dedup = DeduplicatorConfiguration(key: .recordKey, time: .eventTime, window: window, grace: grace)
         do { try dedup.validate() } catch { throw DedupJobError(.usage, error.message) }
         try checkOutputs()
+        try checkInputsDistinct()
         try checkInputsReadable()
     }
 
@@ -88,6 +89,20 @@ extension DedupJobConfiguration {
                 throw DedupJobError(
                     .usage,
                     "\(outputs[i].flag) \(outputs[i].path) is inside the state directory \(stateDirectory), whose files dedup owns; write the output elsewhere"
+                )
+            }
+        }
+    }
+
+    /// Two `--input`s naming one file (by another spelling or a link) would read every line twice.
+    private func checkInputsDistinct() throws(DedupJobError) {
+        let files = inputs.filter { $0 != "-" }
+        let identities = files.map { FileIdentity(of: $0) }
+        for i in files.indices {
+            for j in files.indices where j > i && identities[i] == identities[j] {
+                throw DedupJobError(
+                    .usage,
+                    "--input \(files[i]) and --input \(files[j]) are the same file, which would read every line twice; give each input once"
                 )
             }
         }

@@ -64,6 +64,21 @@ struct OutputSafetyTests {
         #expect(!Files.exists(dir.file("state")), "a refused run created its state directory")
     }
 
+    @Test("the same input twice (another spelling, a link) is refused with 64")
+    func inputTwice() throws {
+        let dir = Self.setUp()
+        defer { dir.remove() }
+        for second in ["./in.jsonl", "link.jsonl"] {
+            let result = try DedupCLI.run(
+                ["run", "--input", "in.jsonl", "--input", second, "--key", "k.id", "--window", "1s"]
+                    + ["--output", "out.jsonl", "--state", "state", "--quiet"],
+                in: dir.path)
+            #expect(result.status == 64, "\(result)")
+            #expect(result.stderr.contains("are the same file"), "\(result)")
+            #expect(!Files.exists(dir.file("state")))
+        }
+    }
+
     @Test("a second run writing the same output (another --state) is refused with 74 naming the holder's pid")
     func outputLocked() throws {
         let dir = Self.setUp()
