@@ -101,9 +101,11 @@ public struct RecordHeader: Sendable, Hashable {
 
 /// Where a record was read from: an input partition and the record's offset in it.
 ///
-/// The meaning of `offset` belongs to the engine: a Kafka offset for the Kafka engine, the byte
-/// offset of the record's line for the embedded engine. It increases along a partition, and the
-/// runtime commits the offset of the last record it processed (see ``TaskCommit``).
+/// The meaning of `offset` belongs to the engine: a Kafka offset for the Kafka engine; for the
+/// embedded engine the byte offset just *after* the record's line (its newline included), which is
+/// where reading resumes once the line is committed. It increases along a partition, and the
+/// runtime commits the offset of the last record it processed (see ``TaskCommit``); the engine
+/// turns that into its resume position (Kafka: offset + 1; embedded: the offset itself).
 ///
 /// Kafka Streams counterpart: `RecordMetadata` (`topic()`, `partition()`, `offset()`).
 public struct RecordOrigin: Sendable, Hashable, CustomStringConvertible {

@@ -26,8 +26,8 @@ public import StreamsState
 ///
 /// ## How the two engines implement it
 /// - **Embedded engine (JSON Lines files).** `poll` reads lines from the input files into one
-///   buffer per batch; record offsets are byte offsets of line starts, and a restart resumes after
-///   the committed line. `send` buffers output lines per output file; changelog sinks buffer entries
+///   buffer per batch; a record's offset is the byte offset just after its line, so a restart
+///   resumes at the committed offset itself. `send` buffers output lines per output file; changelog sinks buffer entries
 ///   per store. `commit` appends the output buffers to the output files and fsyncs them, then writes
 ///   the checkpoint atomically (temp file, fsync, rename, fsync directory): per input the committed
 ///   offset, per output the committed file length, the stream times, and the changelog entries
