@@ -13,7 +13,8 @@
 //   builds it, StreamsDedup and StreamsTestKit with lmdb.h made to fail).
 // - StreamsDedup: the Deduplicator processor.
 // - StreamsTestKit: TopologyTestDriver for users' unit tests.
-// - StreamsEmbedded / DedupCLI: the embedded JSON Lines engine and the `dedup` executable;
+// - StreamsEmbedded: the embedded JSON Lines engine (no processor, no app); DedupApp: the dedup job,
+//   its settings, inspect and verify; DedupCLI: the `dedup` executable;
 //   CStreamsSystem declares the Linux file calls Glibc leaves out, for StreamsEmbedded's Descriptor.
 import PackageDescription
 
@@ -36,6 +37,7 @@ let package = Package(
         .library(name: "StreamsDedup", targets: ["StreamsDedup"]),
         .library(name: "StreamsTestKit", targets: ["StreamsTestKit"]),
         .library(name: "StreamsEmbedded", targets: ["StreamsEmbedded"]),
+        .library(name: "DedupApp", targets: ["DedupApp"]),
         .executable(name: "dedup", targets: ["DedupCLI"]),
     ],
     dependencies: [
@@ -100,7 +102,6 @@ let package = Package(
             dependencies: [
                 "StreamsStateLMDB",
                 "StreamsCore",
-                "StreamsDedup",
                 "StreamsState",
                 "StreamsJSON",
                 "CStreamsSystem",
@@ -108,9 +109,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The dedup application: the job, its settings and errors, inspect and verify; on the
+        // embedded engine and the Deduplicator. The CLI is its command-line face.
+        .target(
+            name: "DedupApp",
+            dependencies: [
+                "StreamsEmbedded",
+                "StreamsDedup",
+                "StreamsCore",
+                "StreamsState",
+                "StreamsStateLMDB",
+                "StreamsJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "DedupCLI",
             dependencies: [
+                "DedupApp",
                 "StreamsEmbedded",
                 "StreamsDedup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -145,14 +162,14 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsEmbeddedTests",
-            dependencies: ["StreamsStateLMDB", "StreamsEmbedded", "StreamsState", "StreamsTestSupport", "StreamsCore"],
+            dependencies: ["StreamsStateLMDB", "StreamsEmbedded", "DedupApp", "StreamsState", "StreamsTestSupport", "StreamsCore"],
             swiftSettings: swiftSettings
         ),
         // Runs the real `dedup` executable as a child process; depending on DedupCLI makes
         // `swift build --build-tests` build it (and lets the tests reach its parser).
         .testTarget(
             name: "DedupCLITests",
-            dependencies: ["DedupCLI", "StreamsEmbedded", "StreamsJSON", "StreamsTestSupport"],
+            dependencies: ["DedupCLI", "DedupApp", "StreamsEmbedded", "StreamsJSON", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import StreamsEmbedded
+import DedupApp
 import Synchronization
 
 /// Runs a ``DedupJob`` on a thread of its own (its loop is synchronous: no `await` per record)

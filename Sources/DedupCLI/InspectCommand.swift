@@ -1,5 +1,6 @@
 import ArgumentParser
 import StreamsEmbedded
+import DedupApp
 
 extension Dedup {
     /// `dedup inspect`: what a state directory holds.

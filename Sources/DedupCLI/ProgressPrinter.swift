@@ -1,5 +1,6 @@
 import Foundation
 import StreamsEmbedded
+import DedupApp
 import Synchronization
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ public import ArgumentParser
 import Logging
 import ServiceLifecycle
 public import StreamsEmbedded
+public import DedupApp
 import UnixSignals
 import Synchronization
 

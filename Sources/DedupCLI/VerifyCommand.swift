@@ -1,5 +1,6 @@
 import ArgumentParser
 import StreamsEmbedded
+import DedupApp
 
 extension Dedup {
     /// `dedup verify`: whether the store holds exactly what the changelog says.

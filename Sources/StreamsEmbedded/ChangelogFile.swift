@@ -243,7 +243,7 @@ package final class ChangelogFile: ChangelogSink {
     /// ``recovery(forStoreAt:)`` for a changelog whose committed position is `position` and whose
     /// header is `header`, without opening the file for appending (which cuts it back): for tools
     /// that only read, and a value that can be handed to another thread, unlike the file.
-    static func recovery(
+    package static func recovery(
         forStoreAt storePosition: ChangelogFilePosition?,
         committed position: ChangelogFilePosition,
         header: ChangelogHeader

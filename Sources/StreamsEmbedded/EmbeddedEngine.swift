@@ -1,6 +1,6 @@
-internal import Logging
-internal import StreamsCore
-internal import StreamsState
+package import Logging
+package import StreamsCore
+package import StreamsState
 internal import StreamsJSON
 
 /// The embedded engine: JSON Lines files in, JSON Lines files out, a local changelog, and an
@@ -26,17 +26,17 @@ internal import StreamsJSON
 /// (see ``stalled``).
 ///
 /// - Important: Not `Sendable`; used from the job's thread only.
-final class EmbeddedEngine: StreamsEngine {
-    static let inputTopic = "input"
-    static let outputTopic = "output"
-    static let duplicatesTopic = "duplicates"
-    static let invalidTopic = "invalid"
+package final class EmbeddedEngine: StreamsEngine {
+    package static let inputTopic = "input"
+    package static let outputTopic = "output"
+    package static let duplicatesTopic = "duplicates"
+    package static let invalidTopic = "invalid"
 
     /// One input file.
-    final class Input {
-        let path: String
+    package final class Input {
+        package let path: String
         let partition: TopicPartition
-        let reader: LineReader
+        package let reader: LineReader
         /// The end of input was reached (never in follow mode until stopped).
         var exhausted = false
         /// The input has no new data right now (follow mode).
@@ -65,17 +65,17 @@ final class EmbeddedEngine: StreamsEngine {
         }
     }
 
-    let configuration: DedupJobConfiguration
-    let state: StateDirectory?
-    let inputs: [Input]
+    package let configuration: EmbeddedEngineConfiguration
+    package let state: StateDirectory?
+    package let inputs: [Input]
     private var outputs: [String: OutputFile] = [:]
     /// The output file of each sink handle (``sinkHandle(topic:sink:task:)``), `nil` to drop.
     private var sinkOutputs: [OutputFile?] = []
     /// Outputs of the checkpoint that this run does not write, carried into its checkpoints.
     private var carriedOutputs: [Checkpoint.Output] = []
-    private(set) var changelog: ChangelogFile?
+    package private(set) var changelog: ChangelogFile?
     private let changelogForwarder = ChangelogForwarder()
-    private(set) var checkpoint: Checkpoint?
+    package private(set) var checkpoint: Checkpoint?
     // Hot per-record state, used from the job's thread only: no dynamic exclusivity checks.
     @exclusivity(unchecked) private var extractor: JSONFieldExtractor
     private let keyFieldCount: Int
@@ -96,34 +96,34 @@ final class EmbeddedEngine: StreamsEngine {
     /// Whether the warning about a stream time far ahead of the wall clock was given.
     private var warnedFarFuture = false
     /// Invalid lines skipped in this run (under the `skip` policy).
-    private(set) var invalidLinesSkipped = 0
+    package private(set) var invalidLinesSkipped = 0
     /// How many skipped lines are reported one by one as warnings; the rest only at debug level,
     /// and counted in ``logSkippedSummary()``.
-    static let invalidWarningLimit = 10
+    package static let invalidWarningLimit = 10
     /// Inputs the stream thread paused (their task still has records buffered).
     private var paused: Set<Int> = []
     /// Lines read in this run, valid or not.
-    @exclusivity(unchecked) private(set) var recordsRead = 0
+    @exclusivity(unchecked) package private(set) var recordsRead = 0
     /// Changelog entries handed to a restoring store in this run.
-    private(set) var restoredEntries = 0
+    package private(set) var restoredEntries = 0
     /// The first invalid line met under the `fail` policy: the input stops before it.
-    private(set) var stalled: (input: Int, error: DedupJobError)?
+    package private(set) var stalled: (input: Int, error: EngineFailure)?
 
-    private var isExactlyOnce: Bool { configuration.guarantee == .exactlyOnce && configuration.store == .lmdb }
+    private var isExactlyOnce: Bool { configuration.exactlyOnce && configuration.durable }
 
     /// Opens the state, the outputs (cut back to the last commit) and the inputs (at it).
     ///
     /// - Parameters:
-    ///   - maxKeyBytes: The longest encoded key the topology's store accepts (see ``DedupJob``);
+    ///   - maxKeyBytes: The longest encoded key the topology's store accepts (the application computes it from its store);
     ///     a line with a longer one is invalid.
     ///   - logger: Where invalid lines and a far-future stream time are reported.
-    init(
-        configuration: DedupJobConfiguration,
+    package init(
+        configuration: EmbeddedEngineConfiguration,
         state: StateDirectory?,
         clock: any WallClock,
         maxKeyBytes: Int = .max,
         logger: Logger = StreamsLogging.disabled(label: "dedup")
-    ) throws(DedupJobError) {
+    ) throws(EngineFailure) {
         self.configuration = configuration
         self.state = state
         self.clock = clock
@@ -135,7 +135,7 @@ final class EmbeddedEngine: StreamsEngine {
             for field in configuration.keyFields { paths.append(try JSONFieldPath(field)) }
             if let timeField = configuration.timeField { paths.append(try JSONFieldPath(timeField)) }
         } catch {
-            throw DedupJobError(.usage, "bad field path: \(error.message)")
+            throw EngineFailure(.usage, "bad field path: \(error.message)")
         }
         extractor = JSONFieldExtractor(paths: paths)
         keyFieldCount = configuration.keyFields.count
@@ -144,15 +144,15 @@ final class EmbeddedEngine: StreamsEngine {
         self.checkpoint = checkpoint
         if usesEventTime, let state, let streamTimeMs = checkpoint?.streamTimeMs {
             let nowMs = clock.nowMs
-            if streamTimeMs > nowMs.addingSaturated(configuration.window.milliseconds) {
+            if streamTimeMs > nowMs.addingSaturated(configuration.farFutureWarningAfter.milliseconds) {
                 warnedFarFuture = true
                 logger.warning(
-                    "\(state.checkpointPath): the stream time \(DedupInspection.format(streamTimeMs)) is \(InvalidLine.describe(approximately: streamTimeMs.subtractingSaturated(nowMs))) ahead of the wall clock, more than the window: records with times more than window + grace before it are not deduplicated. A wrong far-future event time moved it there; --max-future keeps such records out"
+                    "\(state.checkpointPath): the stream time \(formatTimestamp(streamTimeMs)) is \(InvalidLine.describe(approximately: streamTimeMs.subtractingSaturated(nowMs))) ahead of the wall clock, more than the window: records with times more than window + grace before it are not deduplicated. A wrong far-future event time moved it there; --max-future keeps such records out"
                 )
             }
         }
         if let checkpoint, checkpoint.inputs.map(\.path) != configuration.inputs {
-            throw DedupJobError(
+            throw EngineFailure(
                 .usage,
                 "the state directory \(configuration.stateDirectory) belongs to a run over \(checkpoint.inputs.map(\.path)); give the same inputs in the same order, or use a new --state"
             )
@@ -179,7 +179,7 @@ final class EmbeddedEngine: StreamsEngine {
                     try reader.fingerprint(before: committed.byteOffset)
                 }
                 guard actual == expected else {
-                    throw DedupJobError(
+                    throw EngineFailure(
                         .usage,
                         "the input \(path) no longer holds what the state directory \(configuration.stateDirectory) committed from it: its bytes up to the committed byte \(committed.byteOffset) (line \(committed.lineNumber)) changed, so it was replaced or edited since the last run; give the original file (appending to it is fine), or use a new --state to start over"
                     )
@@ -218,7 +218,7 @@ final class EmbeddedEngine: StreamsEngine {
         // every checkpoint, so that a later run naming it again resumes it instead of emptying it.
         carriedOutputs = carried
 
-        if configuration.store == .lmdb, let state {
+        if configuration.durable, let state {
             let file = try Self.wrap { () throws(EmbeddedError) in
                 try state.openChangelog(committed: checkpoint?.changelog)
             }
@@ -227,18 +227,18 @@ final class EmbeddedEngine: StreamsEngine {
         }
     }
 
-    static func wrap<R>(_ body: () throws(EmbeddedError) -> R) throws(DedupJobError) -> R {
-        do { return try body() } catch { throw DedupJobError(error) }
+    package static func wrap<R>(_ body: () throws(EmbeddedError) -> R) throws(EngineFailure) -> R {
+        do { return try body() } catch { throw EngineFailure(error) }
     }
 
     /// The input partitions, in tie-break order.
-    var partitions: [TopicPartition] { inputs.map(\.partition) }
+    package var partitions: [TopicPartition] { inputs.map(\.partition) }
 
     // MARK: Reading
 
     /// Reads one batch of input `i` as records (see the type's documentation); empty at the end
     /// of the input, when no data is there yet, or once the input stalled on an invalid line.
-    func readBatch(_ i: Int) throws(DedupJobError) -> [Record] {
+    package func readBatch(_ i: Int) throws(EngineFailure) -> [Record] {
         let input = inputs[i]
         guard !input.exhausted, stalled?.input != i else { return [] }
         let status = try Self.wrap { () throws(EmbeddedError) in try input.reader.nextBatch() }
@@ -263,9 +263,10 @@ final class EmbeddedEngine: StreamsEngine {
             maxFutureMs = configuration.maxFuture.map { nowMs.addingSaturated($0.milliseconds) } ?? .max
             futureCheckMs =
                 warnedFarFuture
-                ? maxFutureMs : min(maxFutureMs, nowMs.addingSaturated(configuration.window.milliseconds))
+                ? maxFutureMs
+                : min(maxFutureMs, nowMs.addingSaturated(configuration.farFutureWarningAfter.milliseconds))
         }
-        var stop: DedupJobError?
+        var stop: EngineFailure?
         input.reader.forEachLine { line in
             guard stop == nil else { return }
             let valueStart = values.count
@@ -346,9 +347,9 @@ final class EmbeddedEngine: StreamsEngine {
         warnedFarFuture = true
         futureCheckMs = maxFutureMs
         let ahead = InvalidLine.describe(approximately: timestampMs.subtractingSaturated(nowMs))
-        let window = InvalidLine.describe(milliseconds: configuration.window.milliseconds)
+        let window = InvalidLine.describe(milliseconds: configuration.farFutureWarningAfter.milliseconds)
         logger.warning(
-            "\(input.path):\(lineNumber): the event time \(DedupInspection.format(timestampMs)) is \(ahead) ahead of the wall clock, more than the window (\(window)): the stream time moves there, and records with times more than window + grace before it are no longer deduplicated. If such times are wrong, give --max-future DURATION to judge them invalid"
+            "\(input.path):\(lineNumber): the event time \(formatTimestamp(timestampMs)) is \(ahead) ahead of the wall clock, more than the window (\(window)): the stream time moves there, and records with times more than window + grace before it are no longer deduplicated. If such times are wrong, give --max-future DURATION to judge them invalid"
         )
     }
 
@@ -356,9 +357,9 @@ final class EmbeddedEngine: StreamsEngine {
     /// input under `fail`; under `skip` counts the line, reports it (as a warning for the first
     /// ``invalidWarningLimit``, at debug level after that) and returns `nil`.
     @inline(never)
-    private func reject(_ invalid: InvalidLine, input: Input, lineNumber: Int64) -> DedupJobError? {
-        if configuration.onInvalid == .fail {
-            return DedupJobError(
+    private func reject(_ invalid: InvalidLine, input: Input, lineNumber: Int64) -> EngineFailure? {
+        if configuration.failOnInvalid {
+            return EngineFailure(
                 .invalidData,
                 "\(input.path):\(lineNumber): \(invalid.reason); \(invalid.fix)"
             )
@@ -377,7 +378,7 @@ final class EmbeddedEngine: StreamsEngine {
 
     /// Logs how many invalid lines were skipped beyond those reported one by one (nothing when
     /// all were reported); call once at the end of a run.
-    func logSkippedSummary() {
+    package func logSkippedSummary() {
         let unreported = invalidLinesSkipped - Self.invalidWarningLimit
         guard unreported > 0 else { return }
         let kept = configuration.invalidOutput.map { "; all are in \($0)" } ?? ""
@@ -393,7 +394,7 @@ final class EmbeddedEngine: StreamsEngine {
     /// blocks (the stream thread sleeps briefly when a followed input has nothing new). Before
     /// reading, the changelog is written ahead once its buffer passes 1 MiB (see
     /// ``ChangelogFile/writeAhead(threshold:)``): between batches, off the per-record path.
-    func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
+    package func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
         do {
             try writeAhead()
             var batches: [InputBatch] = []
@@ -410,7 +411,7 @@ final class EmbeddedEngine: StreamsEngine {
     /// ``InputPartitionStatus/failed(_:)`` once the input stalled on an invalid line (the `fail`
     /// policy), ``InputPartitionStatus/ended`` at its end, ``InputPartitionStatus/caughtUp``
     /// when a followed input has no new line, ``InputPartitionStatus/active`` otherwise.
-    func status(of partition: TopicPartition) -> InputPartitionStatus {
+    package func status(of partition: TopicPartition) -> InputPartitionStatus {
         guard let i = inputIndex(partition) else { return .ended }
         if let stalled, stalled.input == i {
             return .failed(StreamsError(.deserialization, stalled.error.message, underlying: stalled.error))
@@ -420,11 +421,11 @@ final class EmbeddedEngine: StreamsEngine {
         return input.idle ? .caughtUp : .active
     }
 
-    func pause(_ partitions: [TopicPartition]) {
+    package func pause(_ partitions: [TopicPartition]) {
         for partition in partitions { if let i = inputIndex(partition) { paused.insert(i) } }
     }
 
-    func resume(_ partitions: [TopicPartition]) {
+    package func resume(_ partitions: [TopicPartition]) {
         for partition in partitions { if let i = inputIndex(partition) { paused.remove(i) } }
     }
 
@@ -436,7 +437,7 @@ final class EmbeddedEngine: StreamsEngine {
 
     /// After each commit: rewrites the changelog from the store's live entries when it has grown
     /// past the threshold (see ``compactIfNeeded(store:)``); store and changelog agree now.
-    func didCommit(_ tasks: [StreamTask]) throws(StreamsError) {
+    package func didCommit(_ tasks: [StreamTask]) throws(StreamsError) {
         for task in tasks {
             for id in task.changelogIDs {
                 guard let store = task.store(named: id.storeName) as? any WindowStore else { continue }
@@ -449,12 +450,12 @@ final class EmbeddedEngine: StreamsEngine {
 
     /// The output file of `topic` (`output`, `duplicates`, `invalid`); a topic without a file
     /// (no `--duplicates`) gets a handle whose records are dropped.
-    func sinkHandle(topic: String, sink: String, task: TaskId) throws(StreamsError) -> SinkHandle {
+    package func sinkHandle(topic: String, sink: String, task: TaskId) throws(StreamsError) -> SinkHandle {
         sinkOutputs.append(outputs[topic])
         return SinkHandle(sinkOutputs.count - 1)
     }
 
-    func send(_ record: Record, to handle: SinkHandle) throws(StreamsError) {
+    package func send(_ record: Record, to handle: SinkHandle) throws(StreamsError) {
         guard let output = sinkOutputs[handle.index] else { return }
         let error: EmbeddedError? = record.value.withUnsafeBytes { bytes in
             do throws(EmbeddedError) {
@@ -464,14 +465,14 @@ final class EmbeddedEngine: StreamsEngine {
                 return error
             }
         }
-        if let error { throw StreamsError(.engine, DedupJobError(error).message, underlying: error) }
+        if let error { throw StreamsError(.engine, EngineFailure(error).message, underlying: error) }
     }
 
-    func changelogSink(for changelog: ChangelogID) -> any ChangelogSink {
+    package func changelogSink(for changelog: ChangelogID) -> any ChangelogSink {
         changelogForwarder
     }
 
-    func readChangelog(
+    package func readChangelog(
         _ changelog: ChangelogID,
         from position: ChangelogPosition,
         maxEntries: Int
@@ -496,19 +497,19 @@ final class EmbeddedEngine: StreamsEngine {
             if entries.isEmpty { restoreReader = nil }
             return ChangelogBatch(entries: entries, nextPosition: Self.corePosition(next))
         } catch {
-            throw StreamsError(.engine, DedupJobError(error).message, underlying: error)
+            throw StreamsError(.engine, EngineFailure(error).message, underlying: error)
         }
     }
 
     private var restoreReader: ChangelogFileReader?
     /// Called after each changelog batch handed to a restoring store, with the entries so far.
-    var onRestoreProgress: ((Int) -> Void)?
+    package var onRestoreProgress: ((Int) -> Void)?
 
-    func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: ChangelogPosition] {
+    package func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: ChangelogPosition] {
         do throws(EmbeddedError) {
             return try commitFiles(unit)
         } catch {
-            throw StreamsError(.engine, "commit failed: \(DedupJobError(error).message)", underlying: error)
+            throw StreamsError(.engine, "commit failed: \(EngineFailure(error).message)", underlying: error)
         }
     }
 
@@ -560,11 +561,11 @@ final class EmbeddedEngine: StreamsEngine {
     /// Writes the changelog's buffered records ahead of the commit once they pass 1 MiB (see
     /// ``ChangelogFile/writeAhead(threshold:)``); ``poll(maxRecords:timeout:)`` calls it between
     /// batches.
-    func writeAhead() throws(DedupJobError) {
+    package func writeAhead() throws(EngineFailure) {
         try Self.wrap { () throws(EmbeddedError) in try changelog?.writeAhead(threshold: 1 << 20) }
     }
 
-    func abort() {
+    package func abort() {
         // Nothing of the batch may stay: cut outputs and the changelog back to the last commit.
         for output in outputs.values where !output.isStandardOutput {
             try? output.truncate(to: output.length)
@@ -572,7 +573,7 @@ final class EmbeddedEngine: StreamsEngine {
         try? changelog?.discardUncommitted()
     }
 
-    func committedStreamTimeMs(for task: TaskId) -> Int64? {
+    package func committedStreamTimeMs(for task: TaskId) -> Int64? {
         checkpoint?.streamTimeMs
     }
 
@@ -581,7 +582,7 @@ final class EmbeddedEngine: StreamsEngine {
     /// Rewrites the changelog from the store's live entries when it has grown past the threshold;
     /// call right after a commit, when store and changelog agree (elsewhere it returns `false`
     /// when it can tell: records appended to the changelog since its last sync).
-    func compactIfNeeded(store: any WindowStore) throws(DedupJobError) -> Bool {
+    package func compactIfNeeded(store: any WindowStore) throws(EngineFailure) -> Bool {
         guard let changelog, let state, var checkpoint, changelog.appendedPosition == changelog.position else {
             return false
         }
@@ -604,26 +605,26 @@ final class EmbeddedEngine: StreamsEngine {
             try compacted.removeOtherGenerations()
             return true
         } catch let error as EmbeddedError {
-            throw DedupJobError(error)
+            throw EngineFailure(error)
         } catch {
-            throw DedupJobError(.io, "compacting the changelog in \(state.changelogPath) failed: \(error)")
+            throw EngineFailure(.io, "compacting the changelog in \(state.changelogPath) failed: \(error)")
         }
     }
 
     // MARK: Positions
 
     /// The runtime's position for a file position (see ``ChangelogFilePosition/packed``).
-    static func corePosition(_ position: ChangelogFilePosition) -> ChangelogPosition {
+    package static func corePosition(_ position: ChangelogFilePosition) -> ChangelogPosition {
         ChangelogPosition(position.packed)
     }
 
     /// The inverse of ``corePosition(_:)``; `nil` for the beginning (a store that never committed).
-    static func filePosition(_ position: ChangelogPosition) -> ChangelogFilePosition? {
+    package static func filePosition(_ position: ChangelogPosition) -> ChangelogFilePosition? {
         ChangelogFilePosition(packed: position.offset)
     }
 
     /// Closes the files (after the final commit).
-    func close() {
+    package func close() {
         for output in outputs.values { try? output.close() }
         changelog?.close()
     }
@@ -638,18 +639,7 @@ final class ChangelogForwarder: ChangelogSink {
     unowned(unsafe) var target: ChangelogFile?
 
     @inline(__always)
-    func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?) {
+    package func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?) {
         target?.append(key: key, timestampMs: timestampMs, value: value)
-    }
-}
-
-extension DedupJobError {
-    /// Sorts a file error into the exit-status classes.
-    init(_ error: EmbeddedError) {
-        switch error.code {
-        case .locked: self.init(.io, error.message)
-        case .positionMismatch: self.init(.usage, error.message)
-        default: self.init(.io, error.message)
-        }
     }
 }

@@ -73,7 +73,7 @@ public struct EmbeddedError: Error, Sendable, Hashable, CustomStringConvertible 
     ///   - path: The file concerned.
     ///   - errno: The `errno` the call set.
     ///   - role: What the file is for the user ("output file", "changelog"), used in the message.
-    static func system(_ operation: String, _ path: String, errno code: Int32, role: String) -> EmbeddedError {
+    package static func system(_ operation: String, _ path: String, errno code: Int32, role: String) -> EmbeddedError {
         let reason = String(cString: strerror(code))
         switch code {
         case ENOSPC, EDQUOT:

@@ -10,14 +10,14 @@ internal import CStreamsSystem
 /// existing file (after following symbolic links), or the absolute path a file not yet created
 /// would get (its directory resolved, so `out.jsonl`, `./out.jsonl` and `dir/../out.jsonl` agree).
 /// Standard input and output (`-`) have an identity of their own.
-enum FileIdentity: Hashable {
+package enum FileIdentity: Hashable {
     case file(device: UInt64, inode: UInt64)
     case notYetCreated(absolutePath: String)
     case standardStream
 
     /// The identity of `path` now. Never fails: a path that cannot be resolved (its directory is
     /// missing) is compared by its absolute spelling, and opening it will report the real problem.
-    init(of path: String) {
+    package init(of path: String) {
         if path == "-" {
             self = .standardStream
             return
@@ -32,7 +32,7 @@ enum FileIdentity: Hashable {
 
     /// `path` made absolute with its existing prefix resolved (symbolic links, `.` and `..`).
     /// A dangling symbolic link resolves to the path of the file it names.
-    static func resolvedPath(_ path: String) -> String {
+    package static func resolvedPath(_ path: String) -> String {
         if let real = realPath(path) { return real }
         // A dangling link: where it points, relative to its own directory.
         var st = stat()
@@ -47,7 +47,7 @@ enum FileIdentity: Hashable {
     }
 
     /// Whether `path` (resolved) lies inside `directory` (resolved).
-    static func path(_ path: String, isInside directory: String) -> Bool {
+    package static func path(_ path: String, isInside directory: String) -> Bool {
         let dir = resolvedPath(directory)
         let file = resolvedPath(path)
         return file == dir || file.hasPrefix(dir == "/" ? "/" : dir + "/")

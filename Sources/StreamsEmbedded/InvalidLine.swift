@@ -36,7 +36,7 @@ enum InvalidLine: Error {
             return "the key is \(bytes) bytes encoded, more than the \(limit) bytes the store accepts "
                 + "(its limit is \(Self.storeKeyLimit >> 20) MiB with framing)"
         case .tooFarAhead(let timestampMs, let wallClockMs, let maxFuture):
-            return "the event time \(DedupInspection.format(timestampMs)) is "
+            return "the event time \(formatTimestamp(timestampMs)) is "
                 + "\(Self.describe(approximately: timestampMs.subtractingSaturated(wallClockMs))) ahead of the wall "
                 + "clock, more than --max-future \(Self.describe(milliseconds: maxFuture.milliseconds))"
         }

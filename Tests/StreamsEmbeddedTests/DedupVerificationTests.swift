@@ -5,6 +5,7 @@ import StreamsStateLMDB
 import StreamsTestSupport
 import Testing
 
+@testable import DedupApp
 @testable import StreamsEmbedded
 
 @Suite("DedupVerification")

@@ -3,6 +3,7 @@ import StreamsCore
 import StreamsTestSupport
 import Testing
 
+@testable import DedupApp
 @testable import StreamsEmbedded
 
 @Suite("Embedded engine")
@@ -24,7 +25,8 @@ struct EmbeddedEngineTests {
         )
         let state = try StateDirectory(path: configuration.stateDirectory)
         defer { state.unlock() }
-        let engine = try EmbeddedEngine(configuration: configuration, state: state, clock: SystemWallClock())
+        let engine = try EmbeddedEngine(
+            configuration: configuration.engineConfiguration, state: state, clock: SystemWallClock())
         let batches = try engine.poll(maxRecords: 100, timeout: .zero)
         #expect(batches.map(\.partition.partition) == [0, 1])
         let a = batches[0].records

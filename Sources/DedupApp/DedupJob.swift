@@ -1,3 +1,4 @@
+internal import StreamsEmbedded
 public import Logging
 internal import StreamsCore
 internal import StreamsDedup
@@ -61,15 +62,18 @@ public final class DedupJob {
         let clock = SystemWallClock()
         let state: StateDirectory? =
             configuration.store == .lmdb
-            ? try EmbeddedEngine.wrap { () throws(EmbeddedError) in
+            ? try DedupJobError.wrap { () throws(EmbeddedError) in
                 try StateDirectory(path: configuration.stateDirectory)
             } : nil
         defer { state?.unlock() }
         let settings = JobSettings(configuration)
         let settingsToSave = try state.flatMap { (state) throws(DedupJobError) in try settings.check(in: state) }
 
-        let engine = try EmbeddedEngine(
-            configuration: configuration, state: state, clock: clock, maxKeyBytes: Self.maxKeyBytes, logger: logger)
+        let engine = try DedupJobError.wrap { () throws(EngineFailure) in
+            try EmbeddedEngine(
+                configuration: configuration.engineConfiguration, state: state, clock: clock,
+                maxKeyBytes: Self.maxKeyBytes, logger: logger)
+        }
         defer { engine.close() }
         defer { engine.logSkippedSummary() }
         if let settingsToSave, let state { try settingsToSave.save(in: state) }
@@ -124,7 +128,7 @@ public final class DedupJob {
         // once the records before the line are committed.
         let thread = StreamThread(taskManager: manager, configuration: streams, clock: clock, logger: logger)
         var lastProgress = started
-        do {
+        do throws(StreamsError) {
             _ = try thread.run(shouldStop: shouldStop) { iteration in
                 guard let progress else { return }
                 let now = monotonicSeconds()
@@ -142,7 +146,7 @@ public final class DedupJob {
                 )
             }
         } catch {
-            if error.code == .deserialization, let stalled = engine.stalled { throw stalled.error }
+            if error.code == .deserialization, let stalled = engine.stalled { throw DedupJobError(stalled.error) }
             throw DedupJobError(error)
         }
         let final = statistics.snapshot

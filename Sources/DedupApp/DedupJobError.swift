@@ -1,3 +1,4 @@
+internal import StreamsEmbedded
 /// Why `dedup run` or `dedup inspect` stopped, sorted into the exit-status classes of sysexits(3).
 public struct DedupJobError: Error, Sendable, CustomStringConvertible {
     /// The class of failure, which decides the exit status.
@@ -34,5 +35,32 @@ public struct DedupJobError: Error, Sendable, CustomStringConvertible {
         case .io: return 74
         case .software: return 70
         }
+    }
+}
+
+extension DedupJobError {
+    /// Sorts a file error into the exit-status classes: a recorded position that does not fit
+    /// its file is a usage error (64), everything else I/O (74).
+    init(_ error: EmbeddedError) {
+        self.init(error.code == .positionMismatch ? .usage : .io, error.message)
+    }
+
+    /// Sorts an engine failure into the exit-status classes.
+    init(_ failure: EngineFailure) {
+        switch failure.kind {
+        case .usage: self.init(.usage, failure.message)
+        case .invalidData: self.init(.invalidData, failure.message)
+        case .io: self.init(.io, failure.message)
+        }
+    }
+
+    /// Runs a file operation, turning its error into a ``DedupJobError``.
+    static func wrap<R>(_ body: () throws(EmbeddedError) -> R) throws(DedupJobError) -> R {
+        do { return try body() } catch { throw DedupJobError(error) }
+    }
+
+    /// Runs an engine operation, turning its failure into a ``DedupJobError``.
+    static func wrap<R>(engine body: () throws(EngineFailure) -> R) throws(DedupJobError) -> R {
+        do { return try body() } catch { throw DedupJobError(error) }
     }
 }

@@ -1,3 +1,4 @@
+internal import StreamsEmbedded
 internal import StreamsCore
 internal import StreamsDedup
 internal import StreamsJSON

@@ -1,3 +1,4 @@
+internal import StreamsEmbedded
 internal import Foundation
 internal import StreamsCore
 internal import StreamsDedup
@@ -24,12 +25,12 @@ public struct DedupInspection: Sendable {
                 "\(stateDirectory) is not a dedup state directory (no job.json); give the --state of an earlier dedup run"
             )
         }
-        let state = try EmbeddedEngine.wrap { () throws(EmbeddedError) in try StateDirectory(path: stateDirectory) }
+        let state = try DedupJobError.wrap { () throws(EmbeddedError) in try StateDirectory(path: stateDirectory) }
         defer { state.unlock() }
         guard let settings = try JobSettings.load(from: state) else {
             throw DedupJobError(.usage, "\(stateDirectory) has no job.json")
         }
-        let checkpoint = try EmbeddedEngine.wrap { () throws(EmbeddedError) in try state.loadCheckpoint() }
+        let checkpoint = try DedupJobError.wrap { () throws(EmbeddedError) in try state.loadCheckpoint() }
         let configuration = WindowStoreConfiguration(
             name: DedupJob.storeName,
             retention: .milliseconds(settings.windowMs + settings.graceMs)

@@ -1,3 +1,4 @@
+internal import StreamsEmbedded
 internal import Foundation
 internal import StreamsState
 

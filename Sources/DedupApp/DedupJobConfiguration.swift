@@ -1,3 +1,5 @@
+internal import StreamsEmbedded
+
 /// Everything `dedup run` needs: inputs, outputs, the business key, the window and the state.
 ///
 /// The embedded engine deduplicates JSON Lines files with exactly the ``Deduplicator``'s
@@ -110,5 +112,28 @@ public struct DedupJobConfiguration: Sendable, Hashable {
     /// The commit interval in force.
     public var effectiveCommitInterval: Duration {
         commitInterval ?? (guarantee == .exactlyOnce ? .milliseconds(100) : .seconds(5))
+    }
+}
+
+extension DedupJobConfiguration {
+    /// What the embedded engine needs of this job: the inputs, the three sink files, the key and
+    /// time fields, the invalid-line policy and the guarantee.
+    var engineConfiguration: EmbeddedEngineConfiguration {
+        EmbeddedEngineConfiguration(
+            inputs: inputs,
+            output: output,
+            duplicatesOutput: duplicatesOutput,
+            invalidOutput: invalidOutput,
+            keyFields: keyFields,
+            timeField: timeField,
+            farFutureWarningAfter: window,
+            maxFuture: maxFuture,
+            failOnInvalid: onInvalid == .fail,
+            exactlyOnce: guarantee == .exactlyOnce,
+            durable: store == .lmdb,
+            follow: follow,
+            compactionThresholdBytes: compactionThresholdBytes,
+            stateDirectory: stateDirectory
+        )
     }
 }
