@@ -19,17 +19,8 @@ public struct DedupInspection: Sendable {
     ///   - keyValues: One value per key field, as JSON (`42`, `"abc"`) or plain text for a string.
     /// - Throws: ``DedupJobError``.
     public init(stateDirectory: String, keyValues: [String]?) throws(DedupJobError) {
-        guard FileManager.default.fileExists(atPath: stateDirectory + "/job.json") else {
-            throw DedupJobError(
-                .usage,
-                "\(stateDirectory) is not a dedup state directory (no job.json); give the --state of an earlier dedup run"
-            )
-        }
-        let state = try DedupJobError.wrap { () throws(EmbeddedError) in try StateDirectory(path: stateDirectory) }
+        let (state, settings) = try JobSettings.openExisting(stateDirectory)
         defer { state.unlock() }
-        guard let settings = try JobSettings.load(from: state) else {
-            throw DedupJobError(.usage, "\(stateDirectory) has no job.json")
-        }
         let checkpoint = try DedupJobError.wrap { () throws(EmbeddedError) in try state.loadCheckpoint() }
         let configuration = WindowStoreConfiguration(
             name: DedupJob.storeName,

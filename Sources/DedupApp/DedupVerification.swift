@@ -40,17 +40,8 @@ public struct DedupVerification: Sendable {
     ///   directory is not a state directory, ``DedupJobError/Kind/io`` when it cannot be read or
     ///   is locked.
     public init(stateDirectory: String) throws(DedupJobError) {
-        guard FileManager.default.fileExists(atPath: stateDirectory + "/job.json") else {
-            throw DedupJobError(
-                .usage,
-                "\(stateDirectory) is not a dedup state directory (no job.json); give the --state of an earlier dedup run"
-            )
-        }
-        let state = try DedupJobError.wrap { () throws(EmbeddedError) in try StateDirectory(path: stateDirectory) }
+        let (state, settings) = try JobSettings.openExisting(stateDirectory)
         defer { state.unlock() }
-        guard let settings = try JobSettings.load(from: state) else {
-            throw DedupJobError(.usage, "\(stateDirectory) has no job.json")
-        }
         let checkpoint = try Self.checked { () throws(EmbeddedError) in try state.loadCheckpoint() }
         guard let checkpoint else {
             report = "nothing to verify: \(stateDirectory) has no commit yet (the next dedup run starts over)"

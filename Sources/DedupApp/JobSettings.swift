@@ -41,6 +41,26 @@ struct JobSettings: Codable, Hashable {
 
     static func path(in state: StateDirectory) -> String { state.path + "/job.json" }
 
+    /// Locks an existing state directory for a tool that reads it (`dedup inspect`, `verify`)
+    /// and loads its settings.
+    ///
+    /// - Returns: The locked directory (unlock it when done) and its settings.
+    /// - Throws: ``DedupJobError``: usage when `path` is not a state directory written by
+    ///   `dedup run`, I/O when it is locked by a run or cannot be read.
+    static func openExisting(_ path: String) throws(DedupJobError) -> (StateDirectory, JobSettings) {
+        guard FileManager.default.fileExists(atPath: path + "/job.json") else {
+            throw DedupJobError(
+                .usage, "\(path) is not a dedup state directory (no job.json); give the --state of an earlier dedup run"
+            )
+        }
+        let state = try DedupJobError.wrap { () throws(EmbeddedError) in try StateDirectory(path: path) }
+        guard let settings = try load(from: state) else {
+            state.unlock()
+            throw DedupJobError(.usage, "\(path) has no job.json")
+        }
+        return (state, settings)
+    }
+
     /// The settings stored in `state`, or `nil` for a new state directory.
     static func load(from state: StateDirectory) throws(DedupJobError) -> JobSettings? {
         let path = Self.path(in: state)
