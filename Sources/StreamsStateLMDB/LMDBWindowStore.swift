@@ -147,6 +147,8 @@ public final class LMDBWindowStore: WindowStore {
     let keyBuffer: KeyBuffer
     @exclusivity(unchecked) var valueBuffer: [UInt8] = []
     @exclusivity(unchecked) var isClosed = false
+    /// This store's claim on its directory (registry entry and flock), released by ``close()``.
+    var directoryLock: StoreDirectoryLock?
 
     static let segmentPrefix = "segment/"
     static let formatVersion: [UInt8] = Array("swift-dedup window store v1".utf8)
@@ -156,7 +158,9 @@ public final class LMDBWindowStore: WindowStore {
     /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/invalidConfiguration`` for a
     ///   retention under 1 ms, ``StateStoreError/Code/corrupt`` for files that are
     ///   not a swift-dedup store or are damaged, ``StateStoreError/Code/configurationMismatch`` when
-    ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``, and
+    ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``,
+    ///   ``StateStoreError/Code/inUse`` when a store of this process or another process has the
+    ///   directory open (one open store per directory; the lock is `directory/store.lock`), and
     ///   ``StateStoreError/Code/storage`` for other LMDB failures.
     public init(
         directory: String,
@@ -180,6 +184,8 @@ public final class LMDBWindowStore: WindowStore {
         } catch {
             throw StateStoreError(.storage, "cannot create the store directory \(directory): \(error)")
         }
+        // Before LMDB opens anything: a second environment on these files would corrupt them.
+        let lock = try StoreDirectoryLock(directory: directory)
         let env: LMDBEnvironment
         do {
             env = try LMDBEnvironment(
@@ -202,6 +208,7 @@ public final class LMDBWindowStore: WindowStore {
         self.integrity = opened.integrity
         self.streamTimeMs = opened.streamTimeMs
         self.committedStreamTimeMs = opened.streamTimeMs
+        self.directoryLock = consume lock
         try reloadSegments()
     }
 
@@ -264,7 +271,10 @@ public final class LMDBWindowStore: WindowStore {
         guard !isClosed else { return }
         transaction.take()?.abort()
         pendingPuts.removeAll()
-        defer { isClosed = true }
+        defer {
+            isClosed = true
+            directoryLock = nil
+        }
         do {
             // An untrusted store stays untrusted until it is destroyed: a clean close now cannot
             // vouch for pages written before the restart.
