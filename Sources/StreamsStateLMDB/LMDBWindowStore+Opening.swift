@@ -194,6 +194,9 @@ extension LMDBWindowStore {
                 }
                 return databases
             }
+            // Committed (it wrote nothing), not left open: the handles it opened stay valid, and
+            // no transaction stays bound to this thread after opening or rolling back.
+            try transaction.take()?.commit()
         } catch {
             throw wrap(error)
         }

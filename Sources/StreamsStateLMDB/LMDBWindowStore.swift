@@ -1,6 +1,12 @@
 public import StreamsLMDB
 public import StreamsState
 
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
 /// A ``WindowStore`` on LMDB: one named LMDB database per time segment, metadata committed in the
 /// same write transaction as the data, and a record of whether the files can be trusted after an
 /// operating-system crash.
@@ -138,6 +144,8 @@ public final class LMDBWindowStore: WindowStore {
     @exclusivity(unchecked) var cachedSegmentStart: Int64 = 1
     @exclusivity(unchecked) var cachedSegmentEnd: Int64 = 0
     @exclusivity(unchecked) var transaction: LMDBWriteTransaction?
+    /// The thread that began ``transaction`` (meaningless while there is none).
+    @exclusivity(unchecked) var transactionThread: pthread_t = pthread_self()
     var committedStreamTimeMs: Int64 = .min
     /// Every mutation of the open transaction, to replay after growing a full map.
     @exclusivity(unchecked) var replayLog = ReplayLog()
@@ -213,6 +221,13 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     deinit {
+        if transaction != nil && pthread_equal(transactionThread, pthread_self()) == 0 {
+            // Released on another thread than the one holding its batch: that batch cannot be
+            // ended here (see checkUsable); it is lost, as if the process had been killed.
+            transaction.take()?.abandon()
+            pendingPuts.removeAll()
+            return
+        }
         if !isClosed { try? close() }
     }
 
@@ -220,6 +235,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Commits every write since the last commit with `metadata`, in one LMDB transaction.
     public func commit(metadata: [String: [UInt8]]) throws(StateStoreError) {
+        try checkUsable()
         for key in metadata.keys {
             precondition(!key.hasPrefix("streams."), "metadata keys starting with 'streams.' are reserved")
         }
@@ -250,6 +266,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Rolls back every write since the last commit.
     public func abort() throws(StateStoreError) {
+        try checkUsable()
         try rollBack()
     }
 
@@ -263,12 +280,14 @@ public final class LMDBWindowStore: WindowStore {
 
     /// The metadata value for `key` as of the open transaction.
     public func metadata(forKey key: String) throws(StateStoreError) -> [UInt8]? {
-        try write { (txn) throws(LMDBError) in try txn.value(forKey: Array(key.utf8), in: meta) }
+        try checkUsable()
+        return try write { (txn) throws(LMDBError) in try txn.value(forKey: Array(key.utf8), in: meta) }
     }
 
     /// Aborts pending writes, marks the store cleanly closed, syncs it to disk and closes it.
     public func close() throws(StateStoreError) {
         guard !isClosed else { return }
+        try checkUsable()
         transaction.take()?.abort()
         pendingPuts.removeAll()
         defer {
@@ -296,6 +315,7 @@ public final class LMDBWindowStore: WindowStore {
     public func put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer)
         throws(StateStoreError)
     {
+        try checkUsable()
         try checkKey(key)
         guard !isExpired(timestampMs) else { return }
         try flushPendingPuts()
@@ -315,6 +335,7 @@ public final class LMDBWindowStore: WindowStore {
         value: UnsafeRawBufferPointer,
         conflictRange: ClosedRange<Int64>
     ) throws(StateStoreError) -> Int64? {
+        try checkUsable()
         try checkKey(key)
         let floor = liveFloor
         let low = max(conflictRange.lowerBound, floor)
@@ -348,6 +369,7 @@ public final class LMDBWindowStore: WindowStore {
     /// Deletes `(key, timestampMs)` if present; whether it was.
     @discardableResult
     public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool {
+        try checkUsable()
         try checkKey(key)
         try flushPendingPuts()
         guard try deleteUnlogged(key, timestampMs) else { return false }
@@ -357,6 +379,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Advances stream time and drops every fully expired segment.
     public func advanceStreamTime(to timestampMs: Int64) throws(StateStoreError) {
+        try checkUsable()
         guard timestampMs > streamTimeMs else { return }
         try advanceUnlogged(timestampMs)
         replayLog.appendAdvance(timestampMs)
@@ -364,6 +387,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Applies changelog entries; see ``WindowStore/restore(from:)``.
     public func restore(from entries: some Sequence<ChangelogEntry>) throws(StateStoreError) {
+        try checkUsable()
         try flushPendingPuts()
         var maxTimestamp = Int64.min
         for entry in entries {
@@ -395,6 +419,28 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     // MARK: Internals
+
+    /// Every public operation's first step: a closed store throws ``StateStoreError/Code/closed``;
+    /// one whose batch another thread began throws ``StateStoreError/Code/wrongThread`` (LMDB's
+    /// writer lock belongs to that thread: a commit here would not release it and the next
+    /// transaction would wait for it forever). A compare and a read of the thread pointer.
+    @inline(__always)
+    func checkUsable() throws(StateStoreError) {
+        if transaction != nil {
+            if pthread_equal(transactionThread, pthread_self()) == 0 { throw wrongThreadError() }
+        } else if isClosed {
+            throw StateStoreError(
+                .closed, "the store '\(name)' in \(directory) is closed; open a new LMDBWindowStore to use it again")
+        }
+    }
+
+    @inline(never)
+    func wrongThreadError() -> StateStoreError {
+        StateStoreError(
+            .wrongThread,
+            "the store '\(name)' in \(directory) was called from another thread than the one that began its open batch; an LMDBWindowStore's batch (from the first call after open, commit or abort up to the next commit or abort) must stay on one thread: commit or abort on that thread before handing the store over, and do not await between its calls"
+        )
+    }
 
     /// The smallest timestamp still live: `streamTime - retention + 1`.
     var liveFloor: Int64 { streamTimeMs.saturatingSubtract(retentionMs).saturatingAdd(1) }

@@ -257,7 +257,7 @@ struct LMDBWindowStoreTests {
             }
             let mapSize = store.environment.info.mapSize
             try store.advanceStreamTime(to: 20_500)  // live from 10,501: segment 0 expired
-            memory.advanceStreamTime(to: 20_500)
+            try memory.advanceStreamTime(to: 20_500)
             #expect(store.environment.info.mapSize > mapSize, "the flush did not hit map full")
             #expect(store.streamTimeMs == 20_500)
             #expect(memory.segmentIDs == [20])
@@ -529,7 +529,7 @@ struct LMDBWindowStoreTests {
             {
                 inserted.append((key, ts))
             }
-            source.advanceStreamTime(to: ts)
+            try source.advanceStreamTime(to: ts)
         }
         #expect(deleted > 100)
         let store = try LMDBWindowStore(

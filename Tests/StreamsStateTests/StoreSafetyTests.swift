@@ -95,3 +95,264 @@ struct StoreSafetyTests {
         try fresh.close()
     }
 }
+
+// MARK: Use after close (item 10)
+
+extension StoreSafetyTests {
+    /// Calls every public operation of `store`; what did not throw `code`.
+    static func everyOperation(of store: any WindowStore, throws code: StateStoreError.Code) -> [String] {
+        var failures: [String] = []
+        func expectCode(_ what: String, _ body: () throws -> Void) {
+            do {
+                try body()
+                failures.append("\(what) did not throw")
+            } catch let error as StateStoreError {
+                if error.code != code { failures.append("\(what): \(error)") }
+            } catch {
+                failures.append("\(what) threw \(error)")
+            }
+        }
+        expectCode("put") { try store.put(key: [1], timestampMs: 1, value: [1]) }
+        expectCode("insertIfAbsent") {
+            _ = try store.insertIfAbsent(key: [1], timestampMs: 1, value: [1], conflictRange: 0...1)
+        }
+        expectCode("firstTimestamp") { _ = try store.firstTimestamp(key: [1], from: 0, to: 9) }
+        expectCode("fetch") { _ = try store.fetch(key: [1], from: 0, to: 9) }
+        expectCode("forEachEntry") { try store.forEachEntry { _ in } }
+        expectCode("delete") { try store.delete(key: [1], timestampMs: 1) }
+        expectCode("advanceStreamTime") { try store.advanceStreamTime(to: 100) }
+        expectCode("restore") {
+            try store.restore(from: [ChangelogEntry(key: [2], timestampMs: 2, value: [2])])
+        }
+        expectCode("approximateEntryCount") { _ = try store.approximateEntryCount }
+        expectCode("approximateEntryCount(key:)") { _ = try store.approximateEntryCount(key: [1]) }
+        expectCode("metadata") { _ = try store.metadata(forKey: "m") }
+        expectCode("commit") { try store.commit(metadata: [:]) }
+        expectCode("abort") { try store.abort() }
+        return failures
+    }
+
+    @Test("every operation of a closed store throws .closed, in both stores; close() again is a no-op")
+    func useAfterClose() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let lmdb = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        let memory = InMemoryWindowStore(configuration: configuration)
+        for store in [lmdb, memory] as [any WindowStore] {
+            try store.put(key: [1], timestampMs: 1, value: [1])
+            try store.commit(metadata: [:])
+            _ = try store.firstTimestamp(key: [1], from: 0, to: 9)  // a batch open at close
+            try store.close()
+            #expect(Self.everyOperation(of: store, throws: .closed) == [])
+            try store.close()
+        }
+    }
+}
+
+// MARK: Threads (item 2)
+
+/// Carries a non-Sendable store into another thread or task, as the tests below mean to.
+final class Handed<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Runs `body` on a new thread and waits at most `seconds`: `nil` if it has not returned by then
+/// (it hangs: the thread is left behind, the test fails instead of hanging the suite).
+func onNewThread<R>(within seconds: Double = 20, _ body: @escaping () throws -> R) -> Result<R, any Error>? {
+    let done = DispatchSemaphore(value: 0)
+    let result = Handed(NSLock())
+    nonisolated(unsafe) var outcome: Result<R, any Error>?
+    nonisolated(unsafe) let body = body
+    let thread = Thread {
+        let r = Result { try body() }
+        result.value.withLock { outcome = r }
+        done.signal()
+    }
+    thread.start()
+    guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+    return result.value.withLock { outcome }
+}
+
+/// A thread that runs `first`, then waits (alive, so its id is not reused) until ``finish(_:)``
+/// runs a second closure on it.
+final class ParkedThread: @unchecked Sendable {
+    private let startedSignal = DispatchSemaphore(value: 0)
+    private let go = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var firstResult: Result<Void, any Error>?
+    private var second: (() throws -> Void)?
+    private var secondResult: Result<Void, any Error>?
+
+    init(_ first: @escaping () throws -> Void) {
+        nonisolated(unsafe) let first = first
+        Thread { [self] in
+            let r = Result { try first() }
+            lock.withLock { firstResult = r }
+            startedSignal.signal()
+            go.wait()
+            let body = lock.withLock { second }!
+            let r2 = Result { try body() }
+            lock.withLock { secondResult = r2 }
+            finished.signal()
+        }.start()
+    }
+
+    /// Whether `first` returned without error within 20 s.
+    func started() -> Bool {
+        guard startedSignal.wait(timeout: .now() + 20) == .success else { return false }
+        return lock.withLock { (try? firstResult?.get()) != nil }
+    }
+
+    /// Runs `body` on the thread; `nil` if it has not returned within 20 s.
+    func finish(_ body: @escaping () throws -> Void) -> Result<Void, any Error>? {
+        lock.withLock { second = body }
+        go.signal()
+        guard finished.wait(timeout: .now() + 20) == .success else { return nil }
+        return lock.withLock { secondResult }
+    }
+}
+
+/// Runs `body` in a detached task and waits at most `seconds`: `nil` if it has not finished.
+func inDetachedTask(within seconds: Double = 20, _ body: @escaping @Sendable () async throws -> Void) async -> Result<
+    Void, any Error
+>? {
+    final class Once: @unchecked Sendable {
+        let lock = NSLock()
+        var continuation: CheckedContinuation<Result<Void, any Error>?, Never>?
+        func finish(_ value: Result<Void, any Error>?) {
+            lock.withLock {
+                continuation?.resume(returning: value)
+                continuation = nil
+            }
+        }
+    }
+    let once = Once()
+    return await withCheckedContinuation { continuation in
+        once.lock.withLock { once.continuation = continuation }
+        Task.detached {
+            do {
+                try await body()
+                once.finish(.success(()))
+            } catch {
+                once.finish(.failure(error))
+            }
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { once.finish(nil) }
+    }
+}
+
+actor StoreUser {
+    let store: Handed<LMDBWindowStore>
+    init(_ store: Handed<LMDBWindowStore>) { self.store = store }
+    func insertAndCommit(_ key: UInt8) throws {
+        _ = try store.value.insertIfAbsent(key: [key], timestampMs: 1, value: [1], conflictRange: 0...1)
+        try store.value.commit(metadata: [:])
+    }
+}
+
+extension StoreSafetyTests {
+    static func isWrongThread<T>(_ result: Result<T, any Error>?) -> Bool {
+        guard case .failure(let error as StateStoreError) = result else { return false }
+        return error.code == .wrongThread && error.message.contains("must stay on one thread")
+    }
+
+    @Test("a store opened on one thread works in a detached task (no batch stays open after opening)")
+    func detachedTask() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = Handed(try LMDBWindowStore(directory: dir.path, configuration: configuration))
+        let result = await inDetachedTask {
+            for i in 0..<3 {
+                _ = try store.value.insertIfAbsent(key: [UInt8(i)], timestampMs: 1, value: [1], conflictRange: 0...1)
+                try store.value.commit(metadata: [:])
+            }
+        }
+        guard let result else {
+            Issue.record("the detached task hangs")
+            return
+        }
+        try result.get()
+        #expect(try store.value.fetch(key: [2], from: 0, to: 9).count == 1)
+        try store.value.close()
+    }
+
+    @Test(
+        "a batch begun on one thread and continued on another throws .wrongThread, and the first thread can commit it")
+    func batchAcrossThreads() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        // Thread A begins the batch with a read and a write, and stays alive until told to commit.
+        let threadA = ParkedThread {
+            try store.put(key: [1], timestampMs: store.firstTimestamp(key: [1], from: 0, to: 9) ?? 1, value: [1])
+        }
+        try #require(threadA.started(), "hangs")
+        let onB = onNewThread { () throws -> Void in
+            _ = try store.insertIfAbsent(key: [2], timestampMs: 1, value: [1], conflictRange: 0...1)
+            try store.commit(metadata: [:])
+        }
+        #expect(onB != nil, "hangs instead of throwing")
+        #expect(Self.isWrongThread(onB))
+        // Every entry point refuses on another thread, none hangs.
+        let others = onNewThread { Self.everyOperation(of: store, throws: .wrongThread) }
+        #expect(others != nil, "hangs")
+        #expect((try? others?.get()) == [])
+        // Thread A commits its batch; then the store is free for any thread.
+        let committed = threadA.finish { try store.commit(metadata: [:]) }
+        #expect(committed != nil, "hangs")
+        try committed?.get()
+        let afterwards = onNewThread { () throws -> Int in
+            let count = try store.fetch(key: [1], from: 0, to: 9).count
+            try store.abort()  // a read begins a batch too
+            return count
+        }
+        #expect((try afterwards?.get()) == 1)
+        try store.close()
+    }
+
+    @Test("read, await Task.sleep, insert and commit: works or throws .wrongThread, never hangs")
+    func awaitBetweenCalls() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = Handed(try LMDBWindowStore(directory: dir.path, configuration: configuration))
+        for _ in 0..<5 {
+            let result = await inDetachedTask {
+                _ = try store.value.firstTimestamp(key: [1], from: 0, to: 9)
+                try await Task.sleep(for: .milliseconds(5))
+                _ = try store.value.insertIfAbsent(key: [1], timestampMs: 1, value: [1], conflictRange: 0...1)
+                try store.value.commit(metadata: [:])
+            }
+            #expect(result != nil, "hangs")
+            if case .failure = result { #expect(Self.isWrongThread(result)) }
+            if Self.isWrongThread(result) { return }  // the batch stays with the thread that began it
+        }
+    }
+
+    @Test(
+        "a store read on one thread then used inside an actor throws .wrongThread; opened elsewhere and used only there, it works"
+    )
+    func insideAnActor() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = Handed(try LMDBWindowStore(directory: dir.path, configuration: configuration))
+        let user = StoreUser(store)
+        let fine = await inDetachedTask { try await user.insertAndCommit(1) }
+        #expect(fine != nil, "hangs")
+        try fine?.get()
+        // A read on a thread of its own leaves its batch bound to that thread.
+        let reader = ParkedThread { _ = try store.value.metadata(forKey: "m") }
+        try #require(reader.started())
+        let refused = await inDetachedTask { try await user.insertAndCommit(2) }
+        #expect(refused != nil, "hangs instead of throwing")
+        #expect(Self.isWrongThread(refused))
+        let aborted = reader.finish { try store.value.abort() }
+        try #require(aborted != nil)
+        try aborted?.get()
+        // Released by the reader's thread, the store works in the actor again.
+        let again = await inDetachedTask { try await user.insertAndCommit(3) }
+        try #require(again != nil)
+        try again?.get()
+    }
+}
