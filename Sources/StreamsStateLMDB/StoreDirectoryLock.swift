@@ -49,7 +49,7 @@ struct StoreDirectoryLock: ~Copyable {
                 .storage, "cannot open the lock file \(path): \(String(cString: strerror(code))); check its permissions"
             )
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard Self.lock(fd) == 0 else {
             let code = errno
             let holder = Self.holder(fd)
             close(fd)
@@ -76,6 +76,24 @@ struct StoreDirectoryLock: ~Copyable {
         // Closing the descriptor releases the flock.
         close(descriptor)
         Self.registry.withLock { _ = $0.remove(id) }
+    }
+
+    /// `flock(fd, LOCK_EX | LOCK_NB)`, retried for up to 2 s while the file names this process as
+    /// its holder: this process has no store there (the registry says so), so the lock is held by
+    /// a child forked meanwhile that inherited an earlier store's descriptor and has not yet
+    /// reached `exec` (which closes it: `O_CLOEXEC`).
+    static func lock(_ fd: Int32) -> Int32 {
+        var attempts = 0
+        while true {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return 0 }
+            let code = errno
+            guard code == EWOULDBLOCK, attempts < 2_000, holder(fd) == getpid() else {
+                errno = code
+                return -1
+            }
+            attempts += 1
+            usleep(1_000)
+        }
     }
 
     static func identify(_ directory: String) throws(StateStoreError) -> DirectoryID {
