@@ -120,6 +120,7 @@ public final class InMemoryWindowStore: WindowStore {
         throws(StateStoreError)
     {
         try checkOpen()
+        try checkTimestamp(timestampMs, store: name)
         guard timestampMs >= liveFloor else { return }
         write(key, timestampMs, value)
     }
@@ -138,6 +139,7 @@ public final class InMemoryWindowStore: WindowStore {
         conflictRange: ClosedRange<Int64>
     ) throws(StateStoreError) -> Int64? {
         try checkOpen()
+        try checkTimestamp(timestampMs, store: name)
         let floor = liveFloor
         let low = max(conflictRange.lowerBound, floor)
         let high = conflictRange.upperBound
@@ -213,6 +215,7 @@ public final class InMemoryWindowStore: WindowStore {
     @discardableResult
     public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool {
         try checkOpen()
+        try checkTimestamp(timestampMs, store: name)
         return deleteUnchecked(key, timestampMs)
     }
 
@@ -237,6 +240,7 @@ public final class InMemoryWindowStore: WindowStore {
         try checkOpen()
         var maxTimestamp = Int64.min
         for entry in entries {
+            try checkTimestamp(entry.timestampMs, store: name)
             maxTimestamp = max(maxTimestamp, entry.timestampMs)
             entry.key.withUnsafeBytes { key in
                 if let value = entry.value {

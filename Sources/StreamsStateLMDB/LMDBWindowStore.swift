@@ -316,6 +316,7 @@ public final class LMDBWindowStore: WindowStore {
         throws(StateStoreError)
     {
         try checkUsable()
+        try checkTimestamp(timestampMs, store: name)
         try checkKey(key)
         guard !isExpired(timestampMs) else { return }
         try flushPendingPuts()
@@ -336,6 +337,7 @@ public final class LMDBWindowStore: WindowStore {
         conflictRange: ClosedRange<Int64>
     ) throws(StateStoreError) -> Int64? {
         try checkUsable()
+        try checkTimestamp(timestampMs, store: name)
         try checkKey(key)
         let floor = liveFloor
         let low = max(conflictRange.lowerBound, floor)
@@ -370,6 +372,7 @@ public final class LMDBWindowStore: WindowStore {
     @discardableResult
     public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool {
         try checkUsable()
+        try checkTimestamp(timestampMs, store: name)
         try checkKey(key)
         try flushPendingPuts()
         guard try deleteUnlogged(key, timestampMs) else { return false }
@@ -391,6 +394,7 @@ public final class LMDBWindowStore: WindowStore {
         try flushPendingPuts()
         var maxTimestamp = Int64.min
         for entry in entries {
+            try checkTimestamp(entry.timestampMs, store: name)
             maxTimestamp = max(maxTimestamp, entry.timestampMs)
             try withBytes(entry.key) { (key) throws(StateStoreError) in
                 try checkKey(key)

@@ -356,3 +356,53 @@ extension StoreSafetyTests {
         try again?.get()
     }
 }
+
+// MARK: Timestamps (item 4)
+
+extension StoreSafetyTests {
+    @Test(
+        "timestamps at the edges of the valid range behave alike in both stores; Int64.min and Int64.max throw",
+        arguments: [Int64.min + 1, Int64.min + 2, -1, 0, Int64.max - 2, Int64.max - 1]
+    )
+    func timestampEdges(t: Int64) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let options = LMDBWindowStore.Options(longKeyThreshold: 16)
+        let lmdb = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
+        let memory = InMemoryWindowStore(configuration: configuration)
+        let long = [UInt8](repeating: 0x6C, count: 40)
+        let range = t.saturatingSubtract(9_999)...t.saturatingAdd(9_999)
+        for store in [lmdb, memory] as [any WindowStore] {
+            for key in [[UInt8(1)], long] {
+                #expect(try store.insertIfAbsent(key: key, timestampMs: t, value: [1], conflictRange: range) == nil)
+                #expect(try store.insertIfAbsent(key: key, timestampMs: t, value: [2], conflictRange: range) == t)
+                #expect(try store.firstTimestamp(key: key, from: .min, to: .max) == t)
+                #expect(
+                    try store.fetch(key: key, from: range.lowerBound, to: range.upperBound).map(\.timestampMs) == [t])
+            }
+            try store.commit(metadata: [:])
+            #expect(try store.allEntries().count == 2)
+            for bad in [Int64.min, .max] {
+                for (what, body) in [
+                    ("put", { () throws -> Void in try store.put(key: [3], timestampMs: bad, value: [1]) }),
+                    (
+                        "insertIfAbsent",
+                        {
+                            _ = try store.insertIfAbsent(
+                                key: [3], timestampMs: bad, value: [1], conflictRange: bad...bad)
+                        }
+                    ),
+                    ("delete", { try store.delete(key: [3], timestampMs: bad) }),
+                    ("restore", { try store.restore(from: [ChangelogEntry(key: [3], timestampMs: bad, value: [1])]) }),
+                ] {
+                    #expect(throws: StateStoreError.self, "\(what) at \(bad)") { try body() }
+                    do { try body() } catch let error as StateStoreError {
+                        #expect(error.code == .invalidTimestamp && error.message.contains("validTimestamps"))
+                    }
+                }
+            }
+            #expect(try store.allEntries().count == 2)
+        }
+        try lmdb.close()
+    }
+}
