@@ -37,8 +37,13 @@ public import StreamsState
 /// `+Reads` the lookups and scans, `+Segments` segment ids, filters and expiry, `+LongKeys` the
 /// collision chains, `+PendingPuts` insertIfAbsent's deferred puts, `+Errors` the error mapping.
 ///
-/// - Important: Owned by one thread at a time. The open write transaction holds LMDB's writer
-///   lock, so a second process opening the same directory waits until this one commits.
+/// - Important: One open store per directory: opening claims it (a per-process registry and an
+///   exclusive `flock` on `directory/store.lock`), so a second store, in this process or another,
+///   throws ``StateStoreError/Code/inUse``; ``close()`` releases it. One thread per batch: the
+///   calls from the first one after opening, ``commit(metadata:)`` or ``abort()`` up to the next
+///   commit or abort run on one thread (the LMDB write transaction belongs to it), else they
+///   throw ``StateStoreError/Code/wrongThread``; hand the store over only between batches. After
+///   ``close()`` every operation throws ``StateStoreError/Code/closed``.
 public final class LMDBWindowStore: WindowStore {
     /// Physical settings of the store (its logical ones are in ``WindowStoreConfiguration``).
     public struct Options: Sendable, Hashable {
