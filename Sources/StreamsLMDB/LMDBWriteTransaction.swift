@@ -44,6 +44,14 @@ public struct LMDBWriteTransaction: ~Copyable, LMDBReading {
         try check(mdb_txn_commit(pointer), "mdb_txn_commit")
     }
 
+    /// Forgets the transaction without ending it, for an owner that finds itself on another
+    /// thread than the one that began it: ending it there would unlock LMDB's writer mutex from a
+    /// thread that does not hold it. The transaction's memory is freed with the environment.
+    public consuming func abandon() {
+        cursorSlots.deallocate()
+        discard self
+    }
+
     /// Discards every write of this transaction.
     public consuming func abort() {
         let pointer = transactionHandle.pointer

@@ -50,11 +50,15 @@ public final class InMemoryWindowStore: WindowStore {
 
     /// The number of entries in all segments, expired ones of undropped segments included.
     public var approximateEntryCount: Int {
-        segments.reduce(0) { $0 + $1.count }
+        get throws(StateStoreError) {
+            try checkOpen()
+            return segments.reduce(0) { $0 + $1.count }
+        }
     }
 
     /// The number of entries of `key` in all segments, expired ones of undropped segments included.
-    public func approximateEntryCount(key: UnsafeRawBufferPointer) -> Int {
+    public func approximateEntryCount(key: UnsafeRawBufferPointer) throws(StateStoreError) -> Int {
+        try checkOpen()
         let tag = tag(key)
         return segments.reduce(0) { total, segment in
             let head = segment.probe(key, tag: tag).head
@@ -112,7 +116,11 @@ public final class InMemoryWindowStore: WindowStore {
     // MARK: Reads and writes
 
     /// Writes `(key, timestampMs) -> value`; a no-op for an already expired entry.
-    public func put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer) {
+    public func put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer)
+        throws(StateStoreError)
+    {
+        try checkOpen()
+        try checkTimestamp(timestampMs, store: name)
         guard timestampMs >= liveFloor else { return }
         write(key, timestampMs, value)
     }
@@ -129,7 +137,9 @@ public final class InMemoryWindowStore: WindowStore {
         timestampMs: Int64,
         value: UnsafeRawBufferPointer,
         conflictRange: ClosedRange<Int64>
-    ) -> Int64? {
+    ) throws(StateStoreError) -> Int64? {
+        try checkOpen()
+        try checkTimestamp(timestampMs, store: name)
         let floor = liveFloor
         let low = max(conflictRange.lowerBound, floor)
         let high = conflictRange.upperBound
@@ -159,7 +169,10 @@ public final class InMemoryWindowStore: WindowStore {
     }
 
     /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`; no allocation.
-    public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) -> Int64? {
+    public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)
+        -> Int64?
+    {
+        try checkOpen()
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return nil }
         let tag = tag(key)
@@ -172,7 +185,10 @@ public final class InMemoryWindowStore: WindowStore {
     }
 
     /// The live entries of `key` with `from <= timestamp <= to`, in timestamp order.
-    public func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) -> [WindowEntry] {
+    public func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)
+        -> [WindowEntry]
+    {
+        try checkOpen()
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return [] }
         let tag = tag(key)
@@ -188,6 +204,7 @@ public final class InMemoryWindowStore: WindowStore {
 
     /// Calls `body` with every live entry, segment by segment.
     public func forEachEntry(_ body: (WindowEntry) throws -> Void) throws {
+        try checkOpen()
         let floor = liveFloor
         for segment in segments {
             try segment.forEachEntry(atLeast: floor, body)
@@ -196,13 +213,20 @@ public final class InMemoryWindowStore: WindowStore {
 
     /// Deletes `(key, timestampMs)` if present; whether it was.
     @discardableResult
-    public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) -> Bool {
+    public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool {
+        try checkOpen()
+        try checkTimestamp(timestampMs, store: name)
+        return deleteUnchecked(key, timestampMs)
+    }
+
+    private func deleteUnchecked(_ key: UnsafeRawBufferPointer, _ timestampMs: Int64) -> Bool {
         guard let segment = segment(containing: timestampMs) else { return false }
         return segment.delete(key, tag: tag(key), timestampMs)
     }
 
     /// Advances stream time and drops every fully expired segment.
-    public func advanceStreamTime(to timestampMs: Int64) {
+    public func advanceStreamTime(to timestampMs: Int64) throws(StateStoreError) {
+        try checkOpen()
         guard timestampMs > streamTimeMs else { return }
         streamTimeMs = timestampMs
         let floor = liveFloor
@@ -212,27 +236,29 @@ public final class InMemoryWindowStore: WindowStore {
     }
 
     /// Applies changelog entries; see ``WindowStore/restore(from:)``.
-    public func restore(from entries: [ChangelogEntry]) {
+    public func restore(from entries: [ChangelogEntry]) throws(StateStoreError) {
+        try checkOpen()
         var maxTimestamp = Int64.min
         for entry in entries {
+            try checkTimestamp(entry.timestampMs, store: name)
             maxTimestamp = max(maxTimestamp, entry.timestampMs)
             entry.key.withUnsafeBytes { key in
                 if let value = entry.value {
                     guard entry.timestampMs >= liveFloor else { return }
                     value.withUnsafeBytes { write(key, entry.timestampMs, $0) }
                 } else {
-                    delete(key: key, timestampMs: entry.timestampMs)
+                    _ = deleteUnchecked(key, entry.timestampMs)
                 }
             }
         }
-        advanceStreamTime(to: maxTimestamp)
+        try advanceStreamTime(to: maxTimestamp)
     }
 
     // MARK: Transactions
 
     /// Makes the writes since the last commit permanent, with `metadata`.
-    public func commit(metadata: [String: [UInt8]]) {
-        precondition(!isClosed, "the store \(name) is closed")
+    public func commit(metadata: [String: [UInt8]]) throws(StateStoreError) {
+        try checkOpen()
         for (key, value) in metadata {
             precondition(!key.hasPrefix("streams."), "metadata keys starting with 'streams.' are reserved")
             metadataValues[key] = value
@@ -243,7 +269,12 @@ public final class InMemoryWindowStore: WindowStore {
     }
 
     /// Rolls back every write since the last commit.
-    public func abort() {
+    public func abort() throws(StateStoreError) {
+        try checkOpen()
+        rollBack()
+    }
+
+    private func rollBack() {
         // Segments created since are forgotten, dropped ones come back, and each committed one
         // returns to its committed contents.
         for segment in committedSegments { segment.rollBack() }
@@ -252,13 +283,23 @@ public final class InMemoryWindowStore: WindowStore {
     }
 
     /// The committed metadata value for `key`.
-    public func metadata(forKey key: String) -> [UInt8]? {
-        metadataValues[key]
+    public func metadata(forKey key: String) throws(StateStoreError) -> [UInt8]? {
+        try checkOpen()
+        return metadataValues[key]
     }
 
     /// Discards pending writes; the store keeps its committed contents.
     public func close() {
-        abort()
+        guard !isClosed else { return }
+        rollBack()
         isClosed = true
+    }
+
+    /// A closed store throws ``StateStoreError/Code/closed``, as ``LMDBWindowStore`` does.
+    @inline(__always)
+    private func checkOpen() throws(StateStoreError) {
+        if isClosed {
+            throw StateStoreError(.closed, "the in-memory store '\(name)' is closed; create a new one to use it again")
+        }
     }
 }

@@ -45,6 +45,7 @@ public protocol StateStore: AnyObject {
     func metadata(forKey key: String) throws(StateStoreError) -> [UInt8]?
 
     /// Aborts pending writes, records a clean shutdown where the store supports it and releases
-    /// the store's resources. Any later call is a programmer error.
+    /// the store's resources. Every later call throws ``StateStoreError/Code/closed`` (in the
+    /// window stores of this package); `close()` again does nothing.
     func close() throws(StateStoreError)
 }

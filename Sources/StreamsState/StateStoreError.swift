@@ -22,6 +22,16 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
         /// The file system holding the store is full (`ENOSPC`, `EDQUOT`, or an I/O error with
         /// almost no space left: LMDB reports a short write as `EIO`).
         public static let diskFull = Code("diskFull")
+        /// The store's directory is open already, by a store of this process or by another
+        /// process (one open store per directory), or `destroy(directory:)` was called on a
+        /// directory whose store is open.
+        public static let inUse = Code("inUse")
+        /// The store was called from another thread than the one that began its open batch
+        /// (LMDB write transactions belong to their thread); see the store's threading rule.
+        public static let wrongThread = Code("wrongThread")
+        /// A timestamp outside ``WindowStoreConfiguration/validTimestamps``
+        /// (`Int64.min + 1 ... Int64.max - 1`): the extremes are reserved.
+        public static let invalidTimestamp = Code("invalidTimestamp")
 
         /// The code's name.
         public var description: String { name }

@@ -33,6 +33,12 @@ public struct WindowStoreConfiguration: Sendable, Hashable {
         }
     }
 
+    /// The timestamps an entry may have: every `Int64` but the two extremes, `Int64.min + 1 ...
+    /// Int64.max - 1`. `Int64.min` means "no stream time yet" (an entry there would be expired
+    /// from the start) and `Int64.max` is where saturated range arithmetic ends. Writes and
+    /// deletes outside throw ``StateStoreError/Code/invalidTimestamp`` in both stores.
+    public static let validTimestamps: ClosedRange<Int64> = (Int64.min + 1)...(Int64.max - 1)
+
     /// ``retention`` in milliseconds.
     public var retentionMs: Int64 { retention.milliseconds }
 
@@ -53,4 +59,18 @@ extension Duration {
         if overflow2 { return seconds < 0 ? .min : .max }
         return total
     }
+}
+
+/// Throws ``StateStoreError/Code/invalidTimestamp`` for `Int64.min` and `Int64.max`; two compares.
+@inlinable @inline(__always)
+package func checkTimestamp(_ timestampMs: Int64, store name: String) throws(StateStoreError) {
+    if timestampMs == .min || timestampMs == .max { throw invalidTimestamp(timestampMs, store: name) }
+}
+
+@usableFromInline @inline(never)
+package func invalidTimestamp(_ timestampMs: Int64, store name: String) -> StateStoreError {
+    StateStoreError(
+        .invalidTimestamp,
+        "store '\(name)': the timestamp \(timestampMs) is outside the valid range \(Int64.min + 1)...\(Int64.max - 1) (WindowStoreConfiguration.validTimestamps); clamp or reject such event times before they reach the store"
+    )
 }

@@ -6,12 +6,30 @@ internal import StreamsLMDB
 extension LMDBWindowStore {
     /// Deletes the store's files in `directory` (the data and lock files), for a rebuild from the
     /// changelog. The directory itself stays.
+    ///
+    /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/inUse`` while a store of this
+    ///   process or another process has the directory open (close it first),
+    ///   ``StateStoreError/Code/storage`` when a file cannot be deleted.
     public static func destroy(directory: String) throws(StateStoreError) {
+        guard FileSystem.exists(directory) else { return }
+        // Held while deleting, so that no store opens the files meanwhile.
+        let lock: StoreDirectoryLock
+        do {
+            lock = try StoreDirectoryLock(directory: directory)
+        } catch {
+            guard error.code == .inUse else { throw error }
+            throw StateStoreError(.inUse, "cannot delete the store: \(error.message)")
+        }
+        var failure: (any Error)?
         do {
             try FileSystem.removeFile(directory + "/data.mdb")
             try FileSystem.removeFile(directory + "/lock.mdb")
         } catch {
-            throw StateStoreError(.storage, "cannot delete the store in \(directory): \(error)")
+            failure = error
+        }
+        _ = consume lock
+        if let failure {
+            throw StateStoreError(.storage, "cannot delete the store in \(directory): \(failure)")
         }
     }
 
@@ -176,6 +194,9 @@ extension LMDBWindowStore {
                 }
                 return databases
             }
+            // Committed (it wrote nothing), not left open: the handles it opened stay valid, and
+            // no transaction stays bound to this thread after opening or rolling back.
+            try transaction.take()?.commit()
         } catch {
             throw wrap(error)
         }

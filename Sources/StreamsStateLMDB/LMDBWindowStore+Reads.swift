@@ -7,6 +7,7 @@ extension LMDBWindowStore {
     /// The number of entries in all segments, expired ones of undropped segments included.
     public var approximateEntryCount: Int {
         get throws(StateStoreError) {
+            try checkUsable()
             try flushPendingPuts()
             return try write { (txn) throws(LMDBError) in
                 var total = 0
@@ -18,6 +19,7 @@ extension LMDBWindowStore {
 
     /// The number of entries of `key` in all segments, expired ones of undropped segments included.
     public func approximateEntryCount(key: UnsafeRawBufferPointer) throws(StateStoreError) -> Int {
+        try checkUsable()
         try checkKey(key)
         try flushPendingPuts()
         return try write { (txn) throws(LMDBError) -> Int in
@@ -43,6 +45,7 @@ extension LMDBWindowStore {
     public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)
         -> Int64?
     {
+        try checkUsable()
         try checkKey(key)
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return nil }
@@ -54,6 +57,7 @@ extension LMDBWindowStore {
     public func fetch(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)
         -> [WindowEntry]
     {
+        try checkUsable()
         try checkKey(key)
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return [] }
@@ -70,6 +74,7 @@ extension LMDBWindowStore {
 
     /// Calls `body` with every live entry, segment by segment.
     public func forEachEntry(_ body: (WindowEntry) throws -> Void) throws {
+        try checkUsable()
         let floor = liveFloor
         for id in segments.ids {
             // Before each segment: `body` may have inserted since (pending puts). A flush that

@@ -1,6 +1,12 @@
 internal import StreamsState
 internal import StreamsLMDB
 
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
 // The open write transaction and the map-full replay: when LMDB reports MDB_MAP_FULL the batch is
 // aborted, the map doubled and every logged operation of the batch applied again.
 extension LMDBWindowStore {
@@ -11,6 +17,7 @@ extension LMDBWindowStore {
         if transaction == nil {
             precondition(!isClosed, "the store \(name) is closed")
             transaction = try environment.beginWriteTransaction()
+            transactionThread = pthread_self()
         }
         return try body(transaction!)
     }

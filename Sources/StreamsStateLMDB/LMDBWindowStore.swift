@@ -1,6 +1,12 @@
 public import StreamsLMDB
 public import StreamsState
 
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
 /// A ``WindowStore`` on LMDB: one named LMDB database per time segment, metadata committed in the
 /// same write transaction as the data, and a record of whether the files can be trusted after an
 /// operating-system crash.
@@ -31,8 +37,13 @@ public import StreamsState
 /// `+Reads` the lookups and scans, `+Segments` segment ids, filters and expiry, `+LongKeys` the
 /// collision chains, `+PendingPuts` insertIfAbsent's deferred puts, `+Errors` the error mapping.
 ///
-/// - Important: Owned by one thread at a time. The open write transaction holds LMDB's writer
-///   lock, so a second process opening the same directory waits until this one commits.
+/// - Important: One open store per directory: opening claims it (a per-process registry and an
+///   exclusive `flock` on `directory/store.lock`), so a second store, in this process or another,
+///   throws ``StateStoreError/Code/inUse``; ``close()`` releases it. One thread per batch: the
+///   calls from the first one after opening, ``commit(metadata:)`` or ``abort()`` up to the next
+///   commit or abort run on one thread (the LMDB write transaction belongs to it), else they
+///   throw ``StateStoreError/Code/wrongThread``; hand the store over only between batches. After
+///   ``close()`` every operation throws ``StateStoreError/Code/closed``.
 public final class LMDBWindowStore: WindowStore {
     /// Physical settings of the store (its logical ones are in ``WindowStoreConfiguration``).
     public struct Options: Sendable, Hashable {
@@ -138,6 +149,8 @@ public final class LMDBWindowStore: WindowStore {
     @exclusivity(unchecked) var cachedSegmentStart: Int64 = 1
     @exclusivity(unchecked) var cachedSegmentEnd: Int64 = 0
     @exclusivity(unchecked) var transaction: LMDBWriteTransaction?
+    /// The thread that began ``transaction`` (meaningless while there is none).
+    @exclusivity(unchecked) var transactionThread: pthread_t = pthread_self()
     var committedStreamTimeMs: Int64 = .min
     /// Every mutation of the open transaction, to replay after growing a full map.
     @exclusivity(unchecked) var replayLog = ReplayLog()
@@ -147,6 +160,8 @@ public final class LMDBWindowStore: WindowStore {
     let keyBuffer: KeyBuffer
     @exclusivity(unchecked) var valueBuffer: [UInt8] = []
     @exclusivity(unchecked) var isClosed = false
+    /// This store's claim on its directory (registry entry and flock), released by ``close()``.
+    var directoryLock: StoreDirectoryLock?
 
     static let segmentPrefix = "segment/"
     static let formatVersion: [UInt8] = Array("swift-dedup window store v1".utf8)
@@ -156,7 +171,9 @@ public final class LMDBWindowStore: WindowStore {
     /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/invalidConfiguration`` for a
     ///   retention under 1 ms, ``StateStoreError/Code/corrupt`` for files that are
     ///   not a swift-dedup store or are damaged, ``StateStoreError/Code/configurationMismatch`` when
-    ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``, and
+    ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``,
+    ///   ``StateStoreError/Code/inUse`` when a store of this process or another process has the
+    ///   directory open (one open store per directory; the lock is `directory/store.lock`), and
     ///   ``StateStoreError/Code/storage`` for other LMDB failures.
     public init(
         directory: String,
@@ -180,6 +197,8 @@ public final class LMDBWindowStore: WindowStore {
         } catch {
             throw StateStoreError(.storage, "cannot create the store directory \(directory): \(error)")
         }
+        // Before LMDB opens anything: a second environment on these files would corrupt them.
+        let lock = try StoreDirectoryLock(directory: directory)
         let env: LMDBEnvironment
         do {
             env = try LMDBEnvironment(
@@ -202,10 +221,18 @@ public final class LMDBWindowStore: WindowStore {
         self.integrity = opened.integrity
         self.streamTimeMs = opened.streamTimeMs
         self.committedStreamTimeMs = opened.streamTimeMs
+        self.directoryLock = consume lock
         try reloadSegments()
     }
 
     deinit {
+        if transaction != nil && pthread_equal(transactionThread, pthread_self()) == 0 {
+            // Released on another thread than the one holding its batch: that batch cannot be
+            // ended here (see checkUsable); it is lost, as if the process had been killed.
+            transaction.take()?.abandon()
+            pendingPuts.removeAll()
+            return
+        }
         if !isClosed { try? close() }
     }
 
@@ -213,6 +240,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Commits every write since the last commit with `metadata`, in one LMDB transaction.
     public func commit(metadata: [String: [UInt8]]) throws(StateStoreError) {
+        try checkUsable()
         for key in metadata.keys {
             precondition(!key.hasPrefix("streams."), "metadata keys starting with 'streams.' are reserved")
         }
@@ -243,6 +271,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Rolls back every write since the last commit.
     public func abort() throws(StateStoreError) {
+        try checkUsable()
         try rollBack()
     }
 
@@ -256,15 +285,20 @@ public final class LMDBWindowStore: WindowStore {
 
     /// The metadata value for `key` as of the open transaction.
     public func metadata(forKey key: String) throws(StateStoreError) -> [UInt8]? {
-        try write { (txn) throws(LMDBError) in try txn.value(forKey: Array(key.utf8), in: meta) }
+        try checkUsable()
+        return try write { (txn) throws(LMDBError) in try txn.value(forKey: Array(key.utf8), in: meta) }
     }
 
     /// Aborts pending writes, marks the store cleanly closed, syncs it to disk and closes it.
     public func close() throws(StateStoreError) {
         guard !isClosed else { return }
+        try checkUsable()
         transaction.take()?.abort()
         pendingPuts.removeAll()
-        defer { isClosed = true }
+        defer {
+            isClosed = true
+            directoryLock = nil
+        }
         do {
             // An untrusted store stays untrusted until it is destroyed: a clean close now cannot
             // vouch for pages written before the restart.
@@ -286,6 +320,8 @@ public final class LMDBWindowStore: WindowStore {
     public func put(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer)
         throws(StateStoreError)
     {
+        try checkUsable()
+        try checkTimestamp(timestampMs, store: name)
         try checkKey(key)
         guard !isExpired(timestampMs) else { return }
         try flushPendingPuts()
@@ -305,6 +341,8 @@ public final class LMDBWindowStore: WindowStore {
         value: UnsafeRawBufferPointer,
         conflictRange: ClosedRange<Int64>
     ) throws(StateStoreError) -> Int64? {
+        try checkUsable()
+        try checkTimestamp(timestampMs, store: name)
         try checkKey(key)
         let floor = liveFloor
         let low = max(conflictRange.lowerBound, floor)
@@ -338,6 +376,8 @@ public final class LMDBWindowStore: WindowStore {
     /// Deletes `(key, timestampMs)` if present; whether it was.
     @discardableResult
     public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool {
+        try checkUsable()
+        try checkTimestamp(timestampMs, store: name)
         try checkKey(key)
         try flushPendingPuts()
         guard try deleteUnlogged(key, timestampMs) else { return false }
@@ -347,6 +387,7 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Advances stream time and drops every fully expired segment.
     public func advanceStreamTime(to timestampMs: Int64) throws(StateStoreError) {
+        try checkUsable()
         guard timestampMs > streamTimeMs else { return }
         try advanceUnlogged(timestampMs)
         replayLog.appendAdvance(timestampMs)
@@ -354,9 +395,11 @@ public final class LMDBWindowStore: WindowStore {
 
     /// Applies changelog entries; see ``WindowStore/restore(from:)``.
     public func restore(from entries: [ChangelogEntry]) throws(StateStoreError) {
+        try checkUsable()
         try flushPendingPuts()
         var maxTimestamp = Int64.min
         for entry in entries {
+            try checkTimestamp(entry.timestampMs, store: name)
             maxTimestamp = max(maxTimestamp, entry.timestampMs)
             try withBytes(entry.key) { (key) throws(StateStoreError) in
                 try checkKey(key)
@@ -385,6 +428,28 @@ public final class LMDBWindowStore: WindowStore {
     }
 
     // MARK: Internals
+
+    /// Every public operation's first step: a closed store throws ``StateStoreError/Code/closed``;
+    /// one whose batch another thread began throws ``StateStoreError/Code/wrongThread`` (LMDB's
+    /// writer lock belongs to that thread: a commit here would not release it and the next
+    /// transaction would wait for it forever). A compare and a read of the thread pointer.
+    @inline(__always)
+    func checkUsable() throws(StateStoreError) {
+        if transaction != nil {
+            if pthread_equal(transactionThread, pthread_self()) == 0 { throw wrongThreadError() }
+        } else if isClosed {
+            throw StateStoreError(
+                .closed, "the store '\(name)' in \(directory) is closed; open a new LMDBWindowStore to use it again")
+        }
+    }
+
+    @inline(never)
+    func wrongThreadError() -> StateStoreError {
+        StateStoreError(
+            .wrongThread,
+            "the store '\(name)' in \(directory) was called from another thread than the one that began its open batch; an LMDBWindowStore's batch (from the first call after open, commit or abort up to the next commit or abort) must stay on one thread: commit or abort on that thread before handing the store over, and do not await between its calls"
+        )
+    }
 
     /// The smallest timestamp still live: `streamTime - retention + 1`.
     var liveFloor: Int64 { streamTimeMs.saturatingSubtract(retentionMs).saturatingAdd(1) }

@@ -11,6 +11,10 @@
 //
 // Runs the embedded engine's commit protocol on the files of StreamsEmbedded, forever; see
 // EmbeddedWriter.swift.
+//
+//   StreamsTestSupportTools store-holder DIR
+//
+// Opens the LMDB window store in DIR, prints "open" (or the error) and holds it until killed.
 import StreamsState
 import StreamsStateLMDB
 
@@ -27,8 +31,22 @@ if arguments.count == 4, arguments[1] == "embedded-writer", let batch = Int(argu
         exit(1)
     }
 }
+if arguments.count == 3, arguments[1] == "store-holder" {
+    do {
+        let store = try LMDBWindowStore(
+            directory: arguments[2], configuration: WindowStoreConfiguration(name: "holder", retention: .seconds(60)))
+        withExtendedLifetime(store) {
+            _ = write(1, "open\n", 5)
+            while true { sleep(60) }
+        }
+    } catch {
+        print("store-holder: \(error)")
+        exit(1)
+    }
+}
 guard arguments.count == 4, arguments[1] == "crash-writer", let batch = Int(arguments[3]) else {
-    print("usage: StreamsTestSupportTools crash-writer DIR BATCH | embedded-writer STATE BATCH")
+    print(
+        "usage: StreamsTestSupportTools crash-writer DIR BATCH | embedded-writer STATE BATCH | store-holder DIR")
     exit(64)
 }
 

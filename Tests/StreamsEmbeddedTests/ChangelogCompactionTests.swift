@@ -32,7 +32,7 @@ struct ChangelogCompactionTests {
         let old = try ChangelogFile(directory: dir.path, committed: nil)
         try Self.churn(ChangeLoggingWindowStore(store, changelog: old), rounds: 40)
         try old.sync()
-        store.commit(metadata: [ChangelogFilePosition.metadataKey: old.position.metadataBytes])
+        try store.commit(metadata: [ChangelogFilePosition.metadataKey: old.position.metadataBytes])
         let live = Set(try store.allEntries())
 
         let new = try old.compacted(from: store)
@@ -115,15 +115,15 @@ struct ChangelogCompactionTests {
             case 7: try logged.delete(key: key, timestampMs: ts)
             default:
                 time += Int64.random(in: 0...200, using: &rng)
-                store.advanceStreamTime(to: time)
+                try store.advanceStreamTime(to: time)
             }
             if step % 97 == 0 {
                 try changelog.sync()
-                store.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
+                try store.commit(metadata: [ChangelogFilePosition.metadataKey: changelog.position.metadataBytes])
             }
             if step % 701 == 700 {
                 try changelog.sync()
-                store.commit(metadata: [:])
+                try store.commit(metadata: [:])
                 let next = try changelog.compacted(from: store)
                 try next.removeOtherGenerations()
                 changelog = next
@@ -134,7 +134,7 @@ struct ChangelogCompactionTests {
         let rebuilt = InMemoryWindowStore(
             configuration: WindowStoreConfiguration(name: "m", retention: .milliseconds(5_000)))
         try changelog.reader().restore(into: rebuilt)
-        rebuilt.advanceStreamTime(to: store.streamTimeMs)
+        try rebuilt.advanceStreamTime(to: store.streamTimeMs)
         #expect(Set(try rebuilt.allEntries()) == Set(try store.allEntries()), "seed \(seed)")
     }
 }

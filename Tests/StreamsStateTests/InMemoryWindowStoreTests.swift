@@ -23,8 +23,8 @@ struct InMemoryWindowStoreTests {
         try logged.put(key: k1, timestampMs: 25, value: [4])
         try logged.put(key: k3, timestampMs: 8, value: [3])
         try logged.delete(key: k3, timestampMs: 8)
-        store.advanceStreamTime(to: 30)
-        store.commit(metadata: ["m": [1]])
+        try store.advanceStreamTime(to: 30)
+        try store.commit(metadata: ["m": [1]])
         let committed = try store.allEntries().sorted(by: entryOrder)
         #expect(committed.count == 4)
         #expect(store.segmentIDs == [0, 2])
@@ -40,24 +40,24 @@ struct InMemoryWindowStoreTests {
         #expect(try store.fetch(key: k1, from: 0, to: 99).map(\.value) == [[9, 9, 9], [4], [4]])
         #expect(try store.fetch(key: k3, from: 0, to: 99).map(\.value) == [[6]])
         #expect(store.segmentIDs == [0, 2, 4])
-        store.advanceStreamTime(to: 135)  // drops segments 0 and 2
+        try store.advanceStreamTime(to: 135)  // drops segments 0 and 2
         #expect(store.segmentIDs == [4])
         #expect(try store.allEntries() == [WindowEntry(key: k4, timestampMs: 45, value: [3])])
 
-        store.abort()
+        try store.abort()
         #expect(store.streamTimeMs == 30)
         #expect(store.segmentIDs == [0, 2])
-        #expect(store.approximateEntryCount == 4)
+        #expect(try store.approximateEntryCount == 4)
         #expect(try store.allEntries().sorted(by: entryOrder) == committed)
         #expect(try store.firstTimestamp(key: k4, from: 0, to: 99) == nil)
         #expect(try store.fetch(key: k2, from: 0, to: 99) == [WindowEntry(key: k2, timestampMs: 6, value: [2, 2])])
-        #expect(store.metadata(forKey: "m") == [1])
+        #expect(try store.metadata(forKey: "m") == [1])
 
         // The store keeps working after the rollback, and a second abort changes nothing more.
         try logged.put(key: k2, timestampMs: 6, value: [1])
         #expect(try logged.insertIfAbsent(key: k1, timestampMs: 31, value: [0], conflictRange: 20...31) == 25)
-        store.commit(metadata: [:])
-        store.abort()
+        try store.commit(metadata: [:])
+        try store.abort()
         #expect(try store.fetch(key: k2, from: 0, to: 99).map(\.value) == [[1]])
         #expect(log.entries.count == 15)
     }
@@ -77,8 +77,8 @@ struct InMemoryWindowStoreTests {
         key.removeAll(keepingCapacity: true)
         #expect(try store.insertIfAbsent(key: key, timestampMs: 6, value: [1], conflictRange: 0...10) == 5)
         let other = Array("xyz".utf8)
-        let found = other.withUnsafeBytes { bytes in
-            store.firstTimestamp(key: UnsafeRawBufferPointer(rebasing: bytes[1..<1]), from: 0, to: 10)
+        let found = try other.withUnsafeBytes { bytes in
+            try store.firstTimestamp(key: UnsafeRawBufferPointer(rebasing: bytes[1..<1]), from: 0, to: 10)
         }
         #expect(found == 5)
     }

@@ -89,11 +89,12 @@ struct LMDBWindowStoreTests {
         let configuration = WindowStoreConfiguration(
             name: "t", retention: .milliseconds(Int64.max / 2), segmentInterval: .milliseconds(interval))
         let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
-        // Boundaries on both sides of zero and of the range (Int64.min itself is always expired),
+        // Boundaries on both sides of zero and of the valid range (Int64.min and Int64.max are
+        // refused: WindowStoreConfiguration.validTimestamps),
         // where the store's cached segment, and the one before it, must not answer for a
         // timestamp outside them.
         var timestamps: [Int64] = [
-            .min + 1, .min + 2, .max, .max - 1, -1, 0, 1, -interval, -interval - 1, interval - 1,
+            .min + 1, .min + 2, .max - 1, .max - 2, -1, 0, 1, -interval, -interval - 1, interval - 1,
         ]
         timestamps += [interval, 3 * interval - 1, 3 * interval, Int64.max - interval, Int64.min + interval]
         var rng = SplitMix64(seed: 11)
@@ -257,7 +258,7 @@ struct LMDBWindowStoreTests {
             }
             let mapSize = store.environment.info.mapSize
             try store.advanceStreamTime(to: 20_500)  // live from 10,501: segment 0 expired
-            memory.advanceStreamTime(to: 20_500)
+            try memory.advanceStreamTime(to: 20_500)
             #expect(store.environment.info.mapSize > mapSize, "the flush did not hit map full")
             #expect(store.streamTimeMs == 20_500)
             #expect(memory.segmentIDs == [20])
@@ -529,7 +530,7 @@ struct LMDBWindowStoreTests {
             {
                 inserted.append((key, ts))
             }
-            source.advanceStreamTime(to: ts)
+            try source.advanceStreamTime(to: ts)
         }
         #expect(deleted > 100)
         let store = try LMDBWindowStore(

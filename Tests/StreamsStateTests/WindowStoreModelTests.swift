@@ -117,20 +117,20 @@ struct WindowStoreModelTests {
                 clock += Int64.random(in: 0...(retention / 3 + 1), using: &rng)
                 model.advance(clock)
                 try lmdb.advanceStreamTime(to: clock)
-                memory.advanceStreamTime(to: clock)
+                try memory.advanceStreamTime(to: clock)
             case 80..<90:
                 model.commit()
                 try lmdb.commit(metadata: ["step": [UInt8(step % 256)]])
-                memory.commit(metadata: ["step": [UInt8(step % 256)]])
+                try memory.commit(metadata: ["step": [UInt8(step % 256)]])
             case 90..<95:
                 model.abort()
                 try lmdb.abort()
-                memory.abort()
+                try memory.abort()
                 clock = max(clock, model.streamTime)
             default:
                 // Reopen: uncommitted writes are lost, as after a crash.
                 model.abort()
-                memory.abort()
+                try memory.abort()
                 try lmdb.close()
                 lmdb = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
                 lmdbLogged = ChangeLoggingWindowStore(lmdb, changelog: lmdbLog)
