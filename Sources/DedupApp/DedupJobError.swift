@@ -42,7 +42,7 @@ extension DedupJobError {
     /// Sorts a file error into the exit-status classes: a recorded position that does not fit
     /// its file is a usage error (64), everything else I/O (74).
     init(_ error: EmbeddedError) {
-        self.init(error.code == .positionMismatch ? .usage : .io, error.message)
+        self.init(EngineFailure(error))  // one mapping, the engine's
     }
 
     /// Sorts an engine failure into the exit-status classes.
