@@ -8,8 +8,9 @@
 // - StreamsState: stores without C: StateStore/WindowStore, changelog types, the in-memory store,
 //   store factories. StreamsStateLMDB: LMDBWindowStore on StreamsState and StreamsLMDB.
 // - StreamsJSON: allocation-free field extraction from JSON Lines records.
-// - StreamsCore: the runtime (Record, Topology, Processor, StreamTask, engine seams); depends on
-//   StreamsState only, never on a concrete store (scripts/check-layering.sh, run by `make test`,
+// - StreamsCore: the runtime (Record, Topology with its sources' key and time extractors, Processor,
+//   StreamTask, StreamThread, engine seams); depends on StreamsState and StreamsJSON, never on a
+//   concrete store (scripts/check-layering.sh, run by `make test`,
 //   builds it, StreamsDedup and StreamsTestKit with lmdb.h made to fail).
 // - StreamsDedup: the Deduplicator processor.
 // - StreamsTestKit: TopologyTestDriver for users' unit tests.
@@ -39,6 +40,7 @@ let package = Package(
         .library(name: "StreamsEmbedded", targets: ["StreamsEmbedded"]),
         .library(name: "DedupApp", targets: ["DedupApp"]),
         .executable(name: "dedup", targets: ["DedupCLI"]),
+        .executable(name: "file-orders-example", targets: ["FileOrdersExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -78,6 +80,7 @@ let package = Package(
             name: "StreamsCore",
             dependencies: [
                 "StreamsState",
+                "StreamsJSON",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -135,6 +138,14 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // README's example of a user's own topology on files through the public embedded engine;
+        // built with everything else, and killed at random moments by UserTopologyTests.
+        .executableTarget(
+            name: "FileOrdersExample",
+            dependencies: ["StreamsCore", "StreamsDedup", "StreamsEmbedded", "StreamsStateLMDB"],
+            path: "Examples/FileOrders",
             swiftSettings: swiftSettings
         ),
         // A child process for crash tests: writes and commits to a store in a loop until SIGKILLed.

@@ -9,14 +9,11 @@ internal import StreamsStateLMDB
     internal import Glibc
 #endif
 
-/// One `dedup run`: the embedded engine, one stream task running the ``Deduplicator`` topology,
-/// and the loop that reads, processes and commits until the inputs end (or, with `--follow`,
-/// until asked to stop).
-///
-/// Record order is independent of batch boundaries: the loop only processes as many records as
-/// the input with the fewest buffered records holds (inputs that ended do not count), then reads
-/// more, so that the task's smallest-timestamp-first selection always sees every input's next
-/// record. This is what makes a restarted run produce exactly the output of an uninterrupted one.
+/// One `dedup run`: the ``Deduplicator`` topology, built from the public pieces (a source with
+/// JSON key and time extractors, the deduplicator, sinks), run on the embedded engine
+/// (``EmbeddedStreams``) until the inputs end (or, with `--follow`, until asked to stop). The
+/// job adds what is the CLI's own: its settings file, its store location and messages that name
+/// its flags.
 public final class DedupJob {
     /// The settings.
     public let configuration: DedupJobConfiguration
@@ -35,11 +32,10 @@ public final class DedupJob {
 
     static let storeName = "dedup-store"
 
-    /// The longest encoded key (the engine's record key) whose store key, as the deduplicator
-    /// builds it, fits the LMDB store's key limit (16 MiB). The engine judges a line with a
-    /// longer key invalid; reaching the store, it would fail the run at that line every time.
-    /// The in-memory store has no limit but gets the same one, so that the output does not
-    /// depend on the store.
+    /// The longest encoded key (the source's key) whose store key, as the deduplicator builds
+    /// it, fits the LMDB store's key limit (16 MiB). A line with a longer one is invalid; reaching
+    /// the store, it would fail the run at that line every time. The in-memory store gets the
+    /// same limit, so that the output does not depend on the store.
     static let maxKeyBytes: Int = {
         let limit = LMDBWindowStore.Options().maxKeySize
         var bytes = limit
@@ -66,47 +62,32 @@ public final class DedupJob {
                 try StateDirectory(path: configuration.stateDirectory)
             } : nil
         defer { state?.unlock() }
+        // The job's settings are checked before the engine opens anything (it cuts outputs back).
         let settings = JobSettings(configuration)
         let settingsToSave = try state.flatMap { (state) throws(DedupJobError) in try settings.check(in: state) }
 
-        let engine = try DedupJobError.wrap { () throws(EngineFailure) in
-            try EmbeddedEngine(
-                configuration: configuration.engineConfiguration, state: state, clock: clock,
-                maxKeyBytes: Self.maxKeyBytes, logger: logger)
-        }
-        defer { engine.close() }
-        defer { engine.logSkippedSummary() }
-        if let settingsToSave, let state { try settingsToSave.save(in: state) }
-        let statistics = DeduplicationStatisticsCollector()
-        let streams = StreamsConfiguration(
-            applicationId: "dedup",
-            commitInterval: configuration.effectiveCommitInterval,
-            // Process whatever the record order allows between two polls (about a read batch of
-            // the input with the fewest buffered lines), as the loop did before it moved into
-            // the runtime.
-            maxRecordsPerIteration: 1 << 16,
-            deserializationErrorPolicy: .deadLetter(sink: EmbeddedEngine.invalidTopic),
-            stateDirectory: configuration.stateDirectory,
-            // The engine reports each invalid line (file, line, reason; the first few) when it
-            // reads it; the task's generic per-record message would only repeat it.
-            recordErrorLogLevel: .debug
-        )
-        let task: StreamTask
+        let streams: EmbeddedStreams
         do {
-            task = try StreamTask(
-                id: TaskId(partition: 0),
-                topology: topology(state: state, changelog: engine.changelog, statistics: statistics),
-                configuration: streams,
-                inputs: engine.partitions,
-                collector: engine,
-                changelogWriter: engine,
-                clock: clock,
-                logger: logger
-            )
+            streams = try EmbeddedStreams(
+                configuration: configuration.engineConfiguration, state: state, clock: clock, logger: logger)
         } catch {
             throw DedupJobError(error)
         }
-        let manager = TaskManager(engine: engine, tasks: [task], configuration: streams, clock: clock, logger: logger)
+        defer { streams.close() }
+        let engine = streams.engine
+        if let settingsToSave, let state { try settingsToSave.save(in: state) }
+        warnIfStreamTimeAhead(engine.checkpoint?.streamTimeMs, state: state, nowMs: clock.nowMs)
+        let statistics = DeduplicationStatisticsCollector()
+        let streamsConfiguration = StreamsConfiguration(
+            applicationId: "dedup",
+            commitInterval: configuration.effectiveCommitInterval,
+            // Process whatever the record order allows between two polls (about a read batch of
+            // the input with the fewest buffered lines).
+            maxRecordsPerIteration: 1 << 16,
+            deserializationErrorPolicy: configuration.onInvalid == .fail
+                ? .fail : configuration.invalidOutput == nil ? .skip : .deadLetter(sink: "invalid"),
+            stateDirectory: configuration.stateDirectory
+        )
         if let progress {
             var lastRestoreProgress = 0.0
             engine.onRestoreProgress = { entries in
@@ -119,17 +100,17 @@ public final class DedupJob {
                         position: ""))
             }
         }
-        // The thread restores the store from the changelog a batch per iteration before the
-        // task processes anything (so a stop request is honoured during a long restore too).
-
-        // The runtime's loop (StreamThread) decides which records may be processed, so that the
-        // order never depends on read batches; a stop request ends it with a commit of what was
-        // processed. An input that stalled on an invalid line (`fail`) ends it with that error
-        // once the records before the line are committed.
-        let thread = StreamThread(taskManager: manager, configuration: streams, clock: clock, logger: logger)
+        // The runtime's loop (StreamThread) restores the store a batch per iteration, decides
+        // which records may be processed (so that the order never depends on read batches) and
+        // commits; a stop request ends it with a commit of what was processed. An invalid line
+        // under `fail` ends it with that line's error once the records before it are committed.
         var lastProgress = started
         do throws(StreamsError) {
-            _ = try thread.run(shouldStop: shouldStop) { iteration in
+            try streams.run(
+                topology(state: state, changelog: engine.changelog, statistics: statistics),
+                configuration: streamsConfiguration,
+                shouldStop: shouldStop
+            ) { iteration in
                 guard let progress else { return }
                 let now = monotonicSeconds()
                 guard now - lastProgress >= 0.25 else { return }
@@ -146,18 +127,49 @@ public final class DedupJob {
                 )
             }
         } catch {
-            if error.code == .deserialization, let stalled = engine.stalled { throw DedupJobError(stalled.error) }
+            logSkippedSummary(streams.task)
+            if error.code == .deserialization || error.code == .invalidRecord {
+                throw DedupJobError(
+                    .invalidData,
+                    "\(error.message); fix the line, or run with --on-invalid skip (and --invalid FILE to keep such lines)"
+                )
+            }
             throw DedupJobError(error)
         }
+        logSkippedSummary(streams.task)
         let final = statistics.snapshot
         return DedupJobSummary(
             recordsRead: engine.recordsRead,
             emitted: final.emitted,
             duplicates: final.duplicates,
-            invalid: final.invalid,
+            invalid: streams.task?.invalidRecordCount ?? 0,
             liveKeys: final.storeEntries,
             restoredEntries: engine.restoredEntries,
             elapsedSeconds: monotonicSeconds() - started
+        )
+    }
+
+    /// Logs how many invalid lines were skipped beyond those reported one by one.
+    private func logSkippedSummary(_ task: StreamTask?) {
+        guard let task else { return }
+        let limit = StreamTask.recordErrorLogLimit
+        let unreported = task.invalidRecordCount - limit
+        guard unreported > 0 else { return }
+        let kept = configuration.invalidOutput.map { "; all are in \($0)" } ?? ""
+        logger.warning(
+            "\(unreported) more invalid lines were skipped after the first \(limit) reported (\(task.invalidRecordCount) in all)\(kept)"
+        )
+    }
+
+    /// Warns when the committed stream time is further ahead of the wall clock than the window:
+    /// records with current times are then no longer deduplicated.
+    private func warnIfStreamTimeAhead(_ streamTimeMs: Int64?, state: StateDirectory?, nowMs: Int64) {
+        guard configuration.timeField != nil, let state, let streamTimeMs else { return }
+        let (limit, overflow) = nowMs.addingReportingOverflow(configuration.window.milliseconds)
+        guard !overflow, streamTimeMs > limit else { return }
+        let ahead = TimeFormatting.duration(streamTimeMs &- nowMs, units: 2)
+        logger.warning(
+            "\(state.checkpointPath): the stream time \(TimeFormatting.timestamp(streamTimeMs)) is \(ahead) ahead of the wall clock, more than the window: records with times more than window + grace before it are not deduplicated. A wrong far-future event time moved it there; --max-future keeps such records out"
         )
     }
 
@@ -166,19 +178,27 @@ public final class DedupJob {
     }
 
     /// input → dedup → output, with duplicates to `duplicates` and invalid records dead-lettered
-    /// to `invalid`.
+    /// to `invalid` when those files are given: the same public pieces a library user takes.
     private func topology(
         state: StateDirectory?, changelog: ChangelogFile?, statistics: DeduplicationStatisticsCollector
     ) -> Topology {
+        typealias Job = DedupJobConfiguration
         var topology = Topology()
-        topology.addSource("input", topics: EmbeddedEngine.inputTopic)
+        let timestamp: RecordTimestampExtractor =
+            configuration.timeField.map {
+                .jsonField($0, maxFuture: configuration.maxFuture, warnAhead: configuration.window)
+            } ?? .record
+        topology.addSource(
+            "input", topics: [Job.inputTopic],
+            key: .jsonFields(configuration.keyFields).limited(toBytes: Self.maxKeyBytes),
+            timestamp: timestamp)
         let dedup = DeduplicatorConfiguration(
             key: .recordKey,
             time: .eventTime,
             window: configuration.window,
             grace: configuration.grace,
             storeName: Self.storeName,
-            duplicatesChild: "duplicates",
+            duplicatesChild: configuration.duplicatesOutput == nil ? nil : "duplicates",
             statistics: statistics
         )
         let factory: WindowStoreFactory
@@ -194,9 +214,11 @@ public final class DedupJob {
             factory = .inMemory
         }
         topology.addDeduplicator("dedup", parents: "input", configuration: dedup, store: factory)
-        topology.addSink("output", topic: EmbeddedEngine.outputTopic, parents: "dedup")
-        topology.addSink("duplicates", topic: EmbeddedEngine.duplicatesTopic, parents: "dedup")
-        topology.addSink("invalid", topic: EmbeddedEngine.invalidTopic)
+        topology.addSink("output", topic: Job.outputTopic, parents: "dedup")
+        if configuration.duplicatesOutput != nil {
+            topology.addSink("duplicates", topic: Job.duplicatesTopic, parents: "dedup")
+        }
+        if configuration.invalidOutput != nil { topology.addSink("invalid", topic: Job.invalidTopic) }
         return topology
     }
 

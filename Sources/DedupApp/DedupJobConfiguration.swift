@@ -116,24 +116,26 @@ public struct DedupJobConfiguration: Sendable, Hashable {
 }
 
 extension DedupJobConfiguration {
-    /// What the embedded engine needs of this job: the inputs, the three sink files, the key and
-    /// time fields, the invalid-line policy and the guarantee.
-    var engineConfiguration: EmbeddedEngineConfiguration {
-        EmbeddedEngineConfiguration(
-            inputs: inputs,
-            output: output,
-            duplicatesOutput: duplicatesOutput,
-            invalidOutput: invalidOutput,
-            keyFields: keyFields,
-            timeField: timeField,
-            farFutureWarningAfter: window,
-            maxFuture: maxFuture,
-            failOnInvalid: onInvalid == .fail,
-            exactlyOnce: guarantee == .exactlyOnce,
-            durable: store == .lmdb,
-            follow: follow,
-            compactionThresholdBytes: compactionThresholdBytes,
-            stateDirectory: stateDirectory
+    /// The topics of the job's topology.
+    static let inputTopic = "input"
+    static let outputTopic = "output"
+    static let duplicatesTopic = "duplicates"
+    static let invalidTopic = "invalid"
+
+    /// What the embedded engine needs of this job: the inputs as the partitions of the `input`
+    /// topic, a file for each sink topic, the state directory and the guarantee.
+    var engineConfiguration: EmbeddedConfiguration {
+        var outputs = [EmbeddedConfiguration.Output(topic: Self.outputTopic, file: output)]
+        if let duplicatesOutput { outputs.append(.init(topic: Self.duplicatesTopic, file: duplicatesOutput)) }
+        if let invalidOutput { outputs.append(.init(topic: Self.invalidTopic, file: invalidOutput)) }
+        var configuration = EmbeddedConfiguration(
+            inputs: [.init(topic: Self.inputTopic, files: inputs)],
+            outputs: outputs,
+            stateDirectory: store == .lmdb ? stateDirectory : nil,
+            guarantee: guarantee == .exactlyOnce ? .exactlyOnce : .atLeastOnce,
+            follow: follow
         )
+        configuration.compactionThresholdBytes = compactionThresholdBytes
+        return configuration
     }
 }

@@ -89,6 +89,14 @@ public final class StreamTask {
     @exclusivity(unchecked) public private(set) var skippedRecordCount = 0
     /// How many records were sent to the dead-letter sink.
     @exclusivity(unchecked) public private(set) var deadLetterRecordCount = 0
+    /// How many invalid records (``StreamsError/Code/deserialization`` or
+    /// ``StreamsError/Code/invalidRecord``: from a source's extractors or a processor) were skipped
+    /// or dead-lettered.
+    @exclusivity(unchecked) public private(set) var invalidRecordCount = 0
+    /// The first ``recordErrorLogLimit`` invalid records are logged at
+    /// ``StreamsConfiguration/recordErrorLogLevel``, the rest at debug level only (count them
+    /// with ``invalidRecordCount``), so that a bad input does not flood the log.
+    public static let recordErrorLogLimit = 10
 
     let configuration: StreamsConfiguration
     let clock: any WallClock
@@ -100,6 +108,10 @@ public final class StreamTask {
     /// Per input: the source node that reads it.
     private let inputSources: [Int]
     @exclusivity(unchecked) private var queues: [RecordQueue]
+    /// Per input: its source's key and time extractors, `nil` when both keep the engine's.
+    @exclusivity(unchecked) private var extractors: [CompiledSourceExtractor?]
+    /// Per input: the invalid record it stopped at under ``DeserializationErrorPolicy/fail``.
+    private var inputFailures: [StreamsError?]
     /// Per input: the offset of the last record consumed.
     @exclusivity(unchecked) private var consumedOffsets: [Int64?]
     private let inputIndex: [TopicPartition: Int]
@@ -165,6 +177,7 @@ public final class StreamTask {
         contexts = Array(repeating: nil, count: resolved.nodes.count)
 
         var sources: [Int] = []
+        var extractors: [CompiledSourceExtractor?] = []
         var index: [TopicPartition: Int] = [:]
         for (i, input) in inputs.enumerated() {
             guard let source = resolved.sourceForTopic[input.topic] else {
@@ -177,7 +190,13 @@ public final class StreamTask {
                 throw StreamsError(.invalidConfiguration, "input '\(input)' is listed twice")
             }
             sources.append(source)
+            guard case .source(_, let key, let timestamp) = resolved.nodes[source].kind else {
+                preconditionFailure("a topic's node is a source")
+            }
+            extractors.append(try CompiledSourceExtractor(key: key, timestamp: timestamp))
         }
+        self.extractors = extractors
+        self.inputFailures = Array(repeating: nil, count: inputs.count)
         self.inputs = inputs
         self.inputSources = sources
         self.inputIndex = index
@@ -392,12 +411,66 @@ public final class StreamTask {
 
     // MARK: Processing
 
-    /// Buffers records read from `partition` (which must be one of ``inputs``).
+    /// Buffers records read from `partition` (which must be one of ``inputs``), giving each the
+    /// key and timestamp of its source's extractors (``Topology/addSource(_:topics:key:timestamp:)``).
+    ///
+    /// An invalid record (its key or time cannot be extracted) under
+    /// ``DeserializationErrorPolicy/fail`` stops the partition: it and the records after it are
+    /// dropped (never consumed, so never committed), the partition takes no more records, and
+    /// ``inputFailure(for:)`` returns the error (the stream thread processes and commits the
+    /// records before it, then fails with it). Under the other policies it is buffered in its
+    /// place, without key and with timestamp `Int64.min` (so it does not hold back the other
+    /// inputs), and the policy applies when it is processed.
     public func addRecords(_ records: some Collection<Record>, for partition: TopicPartition) {
         guard let i = inputIndex[partition] else {
             preconditionFailure("task \(id) does not own input \(partition)")
         }
-        queues[i].append(contentsOf: records)
+        guard inputFailures[i] == nil else { return }
+        guard extractors[i] != nil else {
+            queues[i].append(contentsOf: records)
+            return
+        }
+        var batch = Array(records)
+        var start = 0
+        let nowMs = clock.nowMs
+        while start < batch.count {
+            let failure = extractors[i]!.apply(to: &batch, from: start, nowMs: nowMs) { origin, message in
+                let place = origin.map { collector.describe($0) + ": " } ?? ""
+                logger.warning("\(place)\(message)")
+            }
+            guard let (at, error) = failure else {
+                queues[i].append(contentsOf: start == 0 ? batch[...] : batch[start...])
+                return
+            }
+            queues[i].append(contentsOf: batch[start..<at])
+            if case .fail = configuration.deserializationErrorPolicy {
+                var error = error
+                if error.node == nil { error.node = nodes[inputSources[i]].name }
+                error.message = locate(error.message, origin: batch[at].origin)
+                inputFailures[i] = error
+                return
+            }
+            var invalid = batch[at]
+            invalid.key = nil
+            invalid.timestampMs = .min
+            queues[i].append(invalid, failure: error)
+            start = at + 1
+        }
+    }
+
+    /// The invalid record `partition` stopped at under ``DeserializationErrorPolicy/fail``
+    /// (see ``addRecords(_:for:)``), with the record's place (``RecordCollector/describe(_:)``) in
+    /// front of its message; `nil` while the partition is fine.
+    public func inputFailure(for partition: TopicPartition) -> StreamsError? {
+        inputIndex[partition].flatMap { inputFailures[$0] }
+    }
+
+    /// `message` with the record's place in front (`orders.jsonl:42: …`) when the engine names
+    /// it better than the origin the error's description shows anyway (`[at orders-0@41]`).
+    private func locate(_ message: String, origin: RecordOrigin?) -> String {
+        guard let origin else { return message }
+        let place = collector.describe(origin)
+        return place == origin.description ? message : "\(place): \(message)"
     }
 
     /// The number of buffered records, over all inputs.
@@ -436,8 +509,12 @@ public final class StreamTask {
         precondition(state == .running, "task \(id): process in state \(state)")
         var count = 0
         while count < maxRecords, let input = nextInput() {
-            let record = queues[input].removeFirst()
-            try processRecord(record, input: input)
+            let (record, failure) = queues[input].removeFirst()
+            if let failure {
+                try processInvalid(record, failure: failure, input: input)
+            } else {
+                try processRecord(record, input: input)
+            }
             count += 1
             if streamTimeMs >= nextStreamPunctuationMs {
                 try punctuate(.streamTime, nowMs: streamTimeMs)
@@ -458,6 +535,16 @@ public final class StreamTask {
         } catch {
             try handleFailure(error, record: record, fromNode: inputSources[input])
         }
+        if let offset = record.origin?.offset { consumedOffsets[input] = offset }
+    }
+
+    /// Applies the deserialization policy to a record the source's extractors found invalid.
+    @inline(never)
+    private func processInvalid(_ record: Record, failure: StreamsError, input: Int) throws(StreamsError) {
+        currentOrigin = record.origin
+        failedNode = nil
+        defer { currentOrigin = nil }
+        try handleFailure(failure, record: record, fromNode: inputSources[input])
         if let offset = record.origin?.offset { consumedOffsets[input] = offset }
     }
 
@@ -502,10 +589,12 @@ public final class StreamTask {
         if failure.isDeserializationFailure, let record {
             switch configuration.deserializationErrorPolicy {
             case .fail:
+                failure.message = locate(failure.message, origin: record.origin)
                 throw failure
             case .skip:
                 skippedRecordCount += 1
-                logger.log(level: configuration.recordErrorLogLevel, "skipping record: \(failure)")
+                invalidRecordCount += 1
+                logInvalid(failure, record: record, deadLetter: nil)
             case .deadLetter:
                 guard let deadLetterSink else { throw failure }
                 var dead = record
@@ -516,9 +605,8 @@ public final class StreamTask {
                     RecordHeader(name: "streams.error.origin", string: failure.origin?.description ?? ""))
                 try collector.send(dead, to: deadLetterSink.handle)
                 deadLetterRecordCount += 1
-                logger.log(
-                    level: configuration.recordErrorLogLevel,
-                    "sent record to dead-letter sink '\(deadLetterSink.name)': \(failure)")
+                invalidRecordCount += 1
+                logInvalid(failure, record: record, deadLetter: deadLetterSink.name)
             }
         } else {
             switch configuration.processingErrorPolicy {
@@ -529,6 +617,22 @@ public final class StreamTask {
                 logger.log(level: configuration.recordErrorLogLevel, "skipping after processing error: \(failure)")
             }
         }
+    }
+
+    /// Logs a skipped or dead-lettered invalid record: `<place>: skipped an invalid record:
+    /// <reason>`, at ``StreamsConfiguration/recordErrorLogLevel`` for the first
+    /// ``recordErrorLogLimit``, at debug level after that.
+    @inline(never)
+    private func logInvalid(_ failure: StreamsError, record: Record, deadLetter: String?) {
+        let level = invalidRecordCount <= Self.recordErrorLogLimit ? configuration.recordErrorLogLevel : .debug
+        guard logger.logLevel <= level else { return }
+        let sent = deadLetter.map { " (sent to the dead-letter sink '\($0)')" } ?? ""
+        let last =
+            invalidRecordCount == Self.recordErrorLogLimit
+            ? "; further invalid records are logged at debug level only" : ""
+        logger.log(
+            level: level,
+            "\(locate("skipped an invalid record: \(failure.message)", origin: record.origin))\(sent)\(last)")
     }
 
     // MARK: Punctuation

@@ -18,7 +18,8 @@ internal import StreamsState
 /// 2. ``RecordPoller/poll(maxRecords:timeout:)``; the batches go to the tasks owning them.
 /// 3. Each running task processes as many records as it can without the order depending on the
 ///    read batches: as many as the fewest buffered in any partition that may still deliver an
-///    earlier record (``InputPartitionStatus``: active and failed partitions count, ended ones
+///    earlier record (``InputPartitionStatus``: active and failed partitions, and partitions the
+///    task stopped at an invalid record (``StreamTask/inputFailure(for:)``) count, ended ones
 ///    never, caught-up ones only for ``StreamsConfiguration/maxTaskIdle``), at most
 ///    ``StreamsConfiguration/maxRecordsPerIteration``. Within them the task takes the smallest
 ///    head timestamp first, ties to the partition listed first.
@@ -159,7 +160,8 @@ public final class StreamThread {
 
     /// Polls and processes until nothing more can be processed now (every buffered record that
     /// may be processed was, and a poll brings nothing), without committing: for drivers that
-    /// decide when to commit (the test kit).
+    /// decide when to commit (the test kit). A partition stopped at an invalid record
+    /// (``StreamTask/inputFailure(for:)``) then throws its error; the task stays open.
     ///
     /// - Returns: The number of records processed.
     /// - Throws: ``StreamsError``; every task is then closed dirty.
@@ -183,7 +185,18 @@ public final class StreamThread {
             }
             total += processed
             // Records polled, processed, or tasks started (a rebalance may assign more): go on.
-            if batches.isEmpty && processed == 0 && !restored && !taskManager.hasTasksToRestore { return total }
+            if batches.isEmpty && processed == 0 && !restored && !taskManager.hasTasksToRestore {
+                // A partition stopped at an invalid record, with everything before it processed.
+                for task in taskManager.tasks where task.state == .running {
+                    for partition in task.inputs {
+                        if let error = task.inputFailure(for: partition), task.bufferedRecordCount(for: partition) == 0
+                        {
+                            throw error
+                        }
+                    }
+                }
+                return total
+            }
         }
     }
 
@@ -193,6 +206,10 @@ public final class StreamThread {
         var processable = Int.max
         for partition in task.inputs {
             let buffered = task.bufferedRecordCount(for: partition)
+            if task.inputFailure(for: partition) != nil {
+                processable = min(processable, buffered)
+                continue
+            }
             switch engine.status(of: partition) {
             case .active, .failed:
                 caughtUpSinceMs[partition] = nil
@@ -222,6 +239,11 @@ public final class StreamThread {
         var allEnded = true
         for task in taskManager.tasks where task.state == .running {
             for partition in task.inputs {
+                if let error = task.inputFailure(for: partition) {
+                    if task.bufferedRecordCount(for: partition) == 0 { return .failure(error) }
+                    allEnded = false
+                    continue
+                }
                 switch engine.status(of: partition) {
                 case .failed(let error):
                     if task.bufferedRecordCount(for: partition) == 0 { return .failure(error) }
@@ -244,7 +266,10 @@ public final class StreamThread {
         for task in taskManager.tasks where task.state != .closed {
             for partition in task.inputs {
                 // A task not running yet (restoring) reads nothing: its partitions stay paused.
-                let hasBuffered = task.state != .running || task.bufferedRecordCount(for: partition) > 0
+                // So does a partition stopped at an invalid record (``StreamTask/inputFailure(for:)``).
+                let hasBuffered =
+                    task.state != .running || task.bufferedRecordCount(for: partition) > 0
+                    || task.inputFailure(for: partition) != nil
                 if hasBuffered && !paused.contains(partition) {
                     pause.append(partition)
                     paused.insert(partition)

@@ -163,6 +163,16 @@ public protocol RecordCollector: AnyObject {
     ///   - handle: The sink, from ``sinkHandle(topic:sink:task:)``.
     /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``.
     func send(_ record: Record, to handle: SinkHandle) throws(StreamsError)
+
+    /// Where `origin` is, for people: `orders.jsonl:42` for a line of a file,
+    /// `orders-2@1187` for a Kafka record. The runtime puts it in front of the message of an
+    /// invalid record. Default: ``RecordOrigin/description``.
+    func describe(_ origin: RecordOrigin) -> String
+}
+
+extension RecordCollector {
+    /// ``RecordOrigin/description``: `<topic>-<partition>@<offset>`.
+    public func describe(_ origin: RecordOrigin) -> String { origin.description }
 }
 
 /// A sink resolved by its engine (``RecordCollector/sinkHandle(topic:sink:task:)``): an index

@@ -62,7 +62,10 @@ extension Topology {
         var parents = Array(repeating: [Int](), count: nodes.count)
         for (i, node) in nodes.enumerated() where index[node.name] == i {
             switch node.kind {
-            case .source(let sourceTopics):
+            case .source(let sourceTopics, let key, let timestamp):
+                do { _ = try CompiledSourceExtractor(key: key, timestamp: timestamp) } catch {
+                    problems.append("source '\(node.name)': \(error.message)")
+                }
                 if sourceTopics.isEmpty {
                     problems.append("source '\(node.name)' has no topic; pass at least one topic")
                 }
@@ -149,7 +152,7 @@ extension Topology {
             }
             let (kind, topics): (String, [String])
             switch nodes[i].kind {
-            case .source(let sourceTopics): (kind, topics) = ("Source", sourceTopics)
+            case .source(let sourceTopics, _, _): (kind, topics) = ("Source", sourceTopics)
             case .processor: (kind, topics) = ("Processor", [])
             case .sink(let topic): (kind, topics) = ("Sink", [topic])
             }

@@ -20,7 +20,7 @@ public import StreamsState
 public struct Topology: Sendable {
     /// The kind of a node, with what only that kind has.
     enum NodeKind: Sendable {
-        case source(topics: [String])
+        case source(topics: [String], key: RecordKeyExtractor, timestamp: RecordTimestampExtractor)
         case processor(ProcessorFactory)
         case sink(topic: String)
     }
@@ -51,6 +51,10 @@ public struct Topology: Sendable {
     /// Creates an empty topology.
     public init() {}
 
+    /// The names of the stores added with `changelogged: true`, in the order they were added;
+    /// an engine that keeps changelogs its own way checks what it can hold.
+    public var changeloggedStores: [String] { stores.filter(\.changelogged).map(\.name) }
+
     /// Adds a source node that reads records from one or more topics (or, for the embedded
     /// engine, input names).
     ///
@@ -63,13 +67,29 @@ public struct Topology: Sendable {
         addSource(name, topics: topics)
     }
 
-    /// Adds a source node that reads records from the given topics.
+    /// Adds a source node that reads records from the given topics, giving each record its key
+    /// and timestamp with the extractors.
+    ///
+    /// ```swift
+    /// topology.addSource("orders", topics: ["orders"], key: .jsonField("order.id"), timestamp: .jsonField("ts"))
+    /// ```
+    ///
+    /// Kafka Streams counterpart: `Topology.addSource(name, keyDeserializer, valueDeserializer,
+    /// topics...)` with a `TimestampExtractor`.
     ///
     /// - Parameters:
     ///   - name: The node's name, unique among nodes.
     ///   - topics: The topics it reads; at least one, and no topic read by two sources.
-    public mutating func addSource(_ name: String, topics: [String]) {
-        nodes.append(NodeDefinition(name: name, kind: .source(topics: topics), parents: []))
+    ///   - key: How each record gets its key; default ``RecordKeyExtractor/recordKey`` (the engine's).
+    ///   - timestamp: How each record gets its timestamp; default ``RecordTimestampExtractor/record``.
+    public mutating func addSource(
+        _ name: String,
+        topics: [String],
+        key: RecordKeyExtractor = .recordKey,
+        timestamp: RecordTimestampExtractor = .record
+    ) {
+        nodes.append(
+            NodeDefinition(name: name, kind: .source(topics: topics, key: key, timestamp: timestamp), parents: []))
     }
 
     /// Adds a processor node, its parents and the stores it uses.

@@ -109,7 +109,7 @@ extension Topology {
         for (i, node) in nodes.enumerated() where component[i] >= 0 {
             let (kind, topics): (String, [String])
             switch node.kind {
-            case .source(let sourceTopics): (kind, topics) = ("Source", sourceTopics)
+            case .source(let sourceTopics, _, _): (kind, topics) = ("Source", sourceTopics)
             case .processor: (kind, topics) = ("Processor", [])
             case .sink(let topic): (kind, topics) = ("Sink", [topic])
             }

@@ -123,15 +123,9 @@ struct CompiledKeyExtractor {
     mutating func extract(_ record: Record, into key: inout [UInt8]) throws(StreamsError) {
         key.removeAll(keepingCapacity: true)
         if json != nil {
-            let error: JSONFieldError? = record.value.withUnsafeBytes { bytes in
-                do throws(JSONFieldError) {
-                    try json!.extract(from: bytes)
-                    return nil
-                } catch {
-                    return error
-                }
-            }
-            if let error {
+            do throws(JSONFieldError) {
+                try json!.extract(from: record.value)
+            } catch {
                 throw StreamsError(.deserialization, "the value is not a JSON object: \(error)", origin: record.origin)
             }
         }
@@ -165,14 +159,7 @@ struct CompiledKeyExtractor {
                     )
                 }
             case .custom(let body):
-                let bytes: [UInt8]?
-                do { bytes = try body(record) } catch {
-                    throw StreamsError(
-                        .invalidRecord, "the key extractor failed: \(error)", origin: record.origin, underlying: error)
-                }
-                guard let bytes else {
-                    throw StreamsError(.invalidRecord, "the key extractor found no key", origin: record.origin)
-                }
+                let bytes = try RecordKeyExtractor.customKey(body, of: record)
                 Self.appendComponent(Self.customTag, bytes, to: &key)
             }
         }

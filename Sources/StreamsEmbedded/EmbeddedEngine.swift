@@ -5,33 +5,24 @@ internal import StreamsJSON
 
 /// The embedded engine: JSON Lines files in, JSON Lines files out, a local changelog, and an
 /// atomically replaced checkpoint file as the commit point. It implements the runtime's engine
-/// seam (``StreamsEngine``) for one task whose input partitions are the input files.
+/// seam (``StreamsEngine``) for one task whose input partitions are the input files (see
+/// ``EmbeddedStreams`` for the public way to run a topology on it).
 ///
 /// The commit (exactly-once): append the buffered output lines to the output files and fsync
 /// them; append the buffered changelog records and fsync; then replace `checkpoint.json`
 /// (temporary file, fsync, rename, fsync of the directory) with the input positions after the
 /// last processed lines, the output and changelog lengths and the stream time. The rename is the
-/// commit point; only after it does the LMDB store commit its own transaction (the task manager's
+/// commit point; only after it does the store commit its own transaction (the task's
 /// post-commit). On restart outputs and the changelog are cut back to the checkpoint's lengths.
 ///
-/// Records: the value is the input line (without its newline), the key the canonical business
-/// key (see StreamsJSON), the timestamp the event time (or the wall clock when reading, for
-/// processing time), and the origin offset the byte offset *after* the line, so that a committed
-/// offset is where reading resumes. A line without a usable key or time, with a key longer than
-/// the store accepts, or (with `--max-future`) an event time too far ahead of the wall clock is
-/// invalid (``InvalidLine``): under the `skip` policy it becomes a record without key (and with
-/// timestamp `Int64.min`), which the deduplicator dead-letters to the `invalid` sink in order, and
-/// the engine reports the first few such lines, each with file, line and reason, and counts the
-/// rest (``logSkippedSummary()``); under the `fail` policy the input stops before it instead
-/// (see ``stalled``).
+/// Records: the value is the input line (without its newline), no key, the timestamp the wall
+/// clock when the line was read, and the origin offset the byte offset *after* the line, so that
+/// a committed offset is where reading resumes. Keys and event times come from the source's
+/// extractors, which the runtime applies (``RecordKeyExtractor``, ``RecordTimestampExtractor``);
+/// ``describe(_:)`` names a record's file and line for their messages.
 ///
 /// - Important: Not `Sendable`; used from the job's thread only.
 package final class EmbeddedEngine: StreamsEngine {
-    package static let inputTopic = "input"
-    package static let outputTopic = "output"
-    package static let duplicatesTopic = "duplicates"
-    package static let invalidTopic = "invalid"
-
     /// One input file.
     package final class Input {
         package let path: String
@@ -63,103 +54,79 @@ package final class EmbeddedEngine: StreamsEngine {
             committed.fingerprint = try reader.fingerprint(before: committed.byteOffset)
             fingerprintOffset = committed.byteOffset
         }
+
+        /// The number of the line that ends at `endOffset`, if it was read and not committed.
+        func lineNumber(endingAt endOffset: Int64) -> Int64? {
+            if endOffset == committed.byteOffset { return committed.lineNumber }
+            var low = pendingHead
+            var high = pending.count
+            while low < high {
+                let mid = (low + high) / 2
+                if pending[mid].endOffset < endOffset { low = mid + 1 } else { high = mid }
+            }
+            return low < pending.count && pending[low].endOffset == endOffset ? pending[low].line : nil
+        }
     }
 
-    package let configuration: EmbeddedEngineConfiguration
+    package let configuration: EmbeddedConfiguration
     package let state: StateDirectory?
     package let inputs: [Input]
+    /// The input of each partition.
+    private let inputByPartition: [TopicPartition: Int]
     private var outputs: [String: OutputFile] = [:]
-    /// The output file of each sink handle (``sinkHandle(topic:sink:task:)``), `nil` to drop.
-    private var sinkOutputs: [OutputFile?] = []
+    /// The output file of each sink handle (``sinkHandle(topic:sink:task:)``).
+    private var sinkOutputs: [OutputFile] = []
     /// Outputs of the checkpoint that this run does not write, carried into its checkpoints.
     private var carriedOutputs: [Checkpoint.Output] = []
     package private(set) var changelog: ChangelogFile?
     private let changelogForwarder = ChangelogForwarder()
+    /// The changelog the forwarder serves: the embedded engine keeps one per state directory.
+    private var changelogOwner: ChangelogID?
     package private(set) var checkpoint: Checkpoint?
-    // Hot per-record state, used from the job's thread only: no dynamic exclusivity checks.
-    @exclusivity(unchecked) private var extractor: JSONFieldExtractor
-    private let keyFieldCount: Int
     private let clock: any WallClock
-    @exclusivity(unchecked) private var keyScratch: [UInt8] = []
     private let logger: Logger
-    /// Whether times come from the time field (else from the wall clock).
-    private let usesEventTime: Bool
-    /// The longest encoded key whose store key fits the store's limit; a longer one makes its
-    /// line invalid rather than fail the store (which would stop every run at that line).
-    private let maxKeyBytes: Int
-    /// An event time above this takes the slow path (``checkFarFuture(_:nowMs:input:lineNumber:)``):
-    /// it is beyond `--max-future`, or it is the first more than the window ahead of the wall
-    /// clock. Set for each batch from the wall clock; `Int64.max` with processing time.
-    @exclusivity(unchecked) private var futureCheckMs: Int64 = .max
-    /// Event times above this are invalid (`--max-future`); set for each batch.
-    private var maxFutureMs: Int64 = .max
-    /// Whether the warning about a stream time far ahead of the wall clock was given.
-    private var warnedFarFuture = false
-    /// Invalid lines skipped in this run (under the `skip` policy).
-    package private(set) var invalidLinesSkipped = 0
-    /// How many skipped lines are reported one by one as warnings; the rest only at debug level,
-    /// and counted in ``logSkippedSummary()``.
-    package static let invalidWarningLimit = 10
     /// Inputs the stream thread paused (their task still has records buffered).
     private var paused: Set<Int> = []
-    /// Lines read in this run, valid or not.
+    /// Lines read in this run.
     @exclusivity(unchecked) package private(set) var recordsRead = 0
     /// Changelog entries handed to a restoring store in this run.
     package private(set) var restoredEntries = 0
-    /// The first invalid line met under the `fail` policy: the input stops before it.
-    package private(set) var stalled: (input: Int, error: EngineFailure)?
 
-    private var isExactlyOnce: Bool { configuration.exactlyOnce && configuration.durable }
+    private var isExactlyOnce: Bool { configuration.guarantee == .exactlyOnce && state != nil }
+
+    /// The state directory's path, for messages.
+    private var stateDirectoryName: String { state?.path ?? configuration.stateDirectory ?? "(none)" }
 
     /// Opens the state, the outputs (cut back to the last commit) and the inputs (at it).
     ///
     /// - Parameters:
-    ///   - maxKeyBytes: The longest encoded key the topology's store accepts (the application computes it from its store);
-    ///     a line with a longer one is invalid.
-    ///   - logger: Where invalid lines and a far-future stream time are reported.
+    ///   - state: The locked state directory, or `nil` for no durability.
+    ///   - logger: Where the engine reports what it does.
     package init(
-        configuration: EmbeddedEngineConfiguration,
+        configuration: EmbeddedConfiguration,
         state: StateDirectory?,
         clock: any WallClock,
-        maxKeyBytes: Int = .max,
-        logger: Logger = StreamsLogging.disabled(label: "dedup")
+        logger: Logger = StreamsLogging.disabled(label: "embedded")
     ) throws(EngineFailure) {
         self.configuration = configuration
         self.state = state
         self.clock = clock
-        self.maxKeyBytes = maxKeyBytes
         self.logger = logger
-        usesEventTime = configuration.timeField != nil
-        var paths: [JSONFieldPath] = []
-        do {
-            for field in configuration.keyFields { paths.append(try JSONFieldPath(field)) }
-            if let timeField = configuration.timeField { paths.append(try JSONFieldPath(timeField)) }
-        } catch {
-            throw EngineFailure(.usage, "bad field path: \(error.message)")
-        }
-        extractor = JSONFieldExtractor(paths: paths)
-        keyFieldCount = configuration.keyFields.count
 
         let checkpoint = try Self.wrap { () throws(EmbeddedError) in try state?.loadCheckpoint() }
         self.checkpoint = checkpoint
-        if usesEventTime, let state, let streamTimeMs = checkpoint?.streamTimeMs {
-            let nowMs = clock.nowMs
-            if streamTimeMs > nowMs.addingSaturated(configuration.farFutureWarningAfter.milliseconds) {
-                warnedFarFuture = true
-                logger.warning(
-                    "\(state.checkpointPath): the stream time \(formatTimestamp(streamTimeMs)) is \(InvalidLine.describe(approximately: streamTimeMs.subtractingSaturated(nowMs))) ahead of the wall clock, more than the window: records with times more than window + grace before it are not deduplicated. A wrong far-future event time moved it there; --max-future keeps such records out"
-                )
-            }
-        }
-        if let checkpoint, checkpoint.inputs.map(\.path) != configuration.inputs {
+        let partitions = configuration.partitions
+        let stateName = state?.path ?? "(none)"
+        if let checkpoint, checkpoint.inputs.map(\.path) != partitions.map(\.path) {
             throw EngineFailure(
                 .usage,
-                "the state directory \(configuration.stateDirectory) belongs to a run over \(checkpoint.inputs.map(\.path)); give the same inputs in the same order, or use a new --state"
+                "the state directory \(stateName) belongs to a run over \(checkpoint.inputs.map(\.path)); give the same inputs in the same order, or use another state directory"
             )
         }
 
         var inputs: [Input] = []
-        for (i, path) in configuration.inputs.enumerated() {
+        var inputByPartition: [TopicPartition: Int] = [:]
+        for (i, (path, partition)) in partitions.enumerated() {
             let committed = checkpoint?.inputs[i] ?? Checkpoint.Input(path: path, byteOffset: 0, lineNumber: 0)
             let reader = try Self.wrap { () throws(EmbeddedError) in
                 try LineReader(
@@ -169,9 +136,7 @@ package final class EmbeddedEngine: StreamsEngine {
                     follow: configuration.follow
                 )
             }
-            let input = Input(
-                path: path, partition: TopicPartition(topic: Self.inputTopic, partition: Int32(i)), reader: reader,
-                committed: committed)
+            let input = Input(path: path, partition: partition, reader: reader, committed: committed)
             // The committed prefix must still be what was read: an input replaced by other
             // content of the same or a greater length would otherwise be resumed mid-stream.
             if let expected = committed.fingerprint {
@@ -181,44 +146,42 @@ package final class EmbeddedEngine: StreamsEngine {
                 guard actual == expected else {
                     throw EngineFailure(
                         .usage,
-                        "the input \(path) no longer holds what the state directory \(configuration.stateDirectory) committed from it: its bytes up to the committed byte \(committed.byteOffset) (line \(committed.lineNumber)) changed, so it was replaced or edited since the last run; give the original file (appending to it is fine), or use a new --state to start over"
+                        "the input \(path) no longer holds what the state directory \(stateName) committed from it: its bytes up to the committed byte \(committed.byteOffset) (line \(committed.lineNumber)) changed, so it was replaced or edited since the last run; give the original file (appending to it is fine), or use another state directory to start over"
                     )
                 }
                 input.fingerprintOffset = committed.byteOffset
             }
+            inputByPartition[partition] = i
             inputs.append(input)
         }
         self.inputs = inputs
+        self.inputByPartition = inputByPartition
 
         // Outputs: exactly-once cuts them back to the committed length; at-least-once keeps what
         // was written after the last commit (those records may then appear twice).
-        let outputFiles: [(String, String?)] = [
-            (Self.outputTopic, configuration.output),
-            (Self.duplicatesTopic, configuration.duplicatesOutput),
-            (Self.invalidTopic, configuration.invalidOutput),
-        ]
+        let exactlyOnce = configuration.guarantee == .exactlyOnce && state != nil
         var carried = checkpoint?.outputs ?? []
-        for (topic, path) in outputFiles {
-            guard let path else { continue }
-            // The same file (job.json refuses other outputs), however this run spells its path.
+        for output in configuration.outputs {
+            let path = output.file
+            // The same file, however this run spells its path.
             let identity = FileIdentity(of: path)
             let index = carried.firstIndex { $0.path == path || FileIdentity(of: $0.path) == identity }
             let committed = index.map { carried[$0].committedLength }
             if let index { carried.remove(at: index) }
             let mode: OutputFile.OpenMode
             if let committed {
-                mode = isExactlyOnce ? .resume(committedLength: committed) : .append
+                mode = exactlyOnce ? .resume(committedLength: committed) : .append
             } else {
                 mode = .truncate
             }
-            outputs[topic] = try Self.wrap { () throws(EmbeddedError) in try OutputFile(path: path, mode: mode) }
+            outputs[output.topic] = try Self.wrap { () throws(EmbeddedError) in try OutputFile(path: path, mode: mode) }
         }
 
-        // An output this run leaves out (no --duplicates this time) keeps its committed length in
-        // every checkpoint, so that a later run naming it again resumes it instead of emptying it.
+        // An output this run leaves out keeps its committed length in every checkpoint, so that a
+        // later run naming it again resumes it instead of emptying it.
         carriedOutputs = carried
 
-        if configuration.durable, let state {
+        if let state {
             let file = try Self.wrap { () throws(EmbeddedError) in
                 try state.openChangelog(committed: checkpoint?.changelog)
             }
@@ -237,10 +200,10 @@ package final class EmbeddedEngine: StreamsEngine {
     // MARK: Reading
 
     /// Reads one batch of input `i` as records (see the type's documentation); empty at the end
-    /// of the input, when no data is there yet, or once the input stalled on an invalid line.
+    /// of the input or when no data is there yet.
     package func readBatch(_ i: Int) throws(EngineFailure) -> [Record] {
         let input = inputs[i]
-        guard !input.exhausted, stalled?.input != i else { return [] }
+        guard !input.exhausted else { return [] }
         let status = try Self.wrap { () throws(EmbeddedError) in try input.reader.nextBatch() }
         switch status {
         case .endOfInput:
@@ -254,51 +217,25 @@ package final class EmbeddedEngine: StreamsEngine {
             input.idle = false
         }
         var values: [UInt8] = []
-        var keys: [UInt8] = []
-        var spans: [(value: Range<Int>, key: Range<Int>?, timestampMs: Int64, endOffset: Int64)] = []
-        // The wall clock once per batch: the time of every record under processing time, and
-        // the reference for --max-future and the far-future warning under event time.
-        let nowMs = clock.nowMs
-        if usesEventTime {
-            maxFutureMs = configuration.maxFuture.map { nowMs.addingSaturated($0.milliseconds) } ?? .max
-            futureCheckMs =
-                warnedFarFuture
-                ? maxFutureMs
-                : min(maxFutureMs, nowMs.addingSaturated(configuration.farFutureWarningAfter.milliseconds))
-        }
-        var stop: EngineFailure?
+        var spans: [(value: Range<Int>, endOffset: Int64)] = []
         input.reader.forEachLine { line in
-            guard stop == nil else { return }
             let valueStart = values.count
             values.appendBytes(line.bytes)
-            let valueRange = valueStart..<values.count
-            do throws(InvalidLine) {
-                let timestamp = try keyAndTime(of: line, nowMs: nowMs, input: input)
-                let keyStart = keys.count
-                keys.append(contentsOf: keyScratch)
-                spans.append((valueRange, keyStart..<keys.count, timestamp, line.endOffset))
-            } catch {
-                if let error = reject(error, input: input, lineNumber: line.number) {
-                    values.removeSubrange(valueRange)
-                    stop = error
-                    return
-                }
-                spans.append((valueRange, nil, .min, line.endOffset))
-            }
+            spans.append((valueStart..<values.count, line.endOffset))
             input.pending.append((line.endOffset, line.number))
         }
-        if let stop {
-            stalled = (i, stop)
-        }
         recordsRead += spans.count
+        // The wall clock once per batch: the time of every record until a source's timestamp
+        // extractor gives it another.
+        let nowMs = clock.nowMs
         var records: [Record] = []
         records.reserveCapacity(spans.count)
         for span in spans {
             records.append(
                 Record(
-                    key: span.key.map { keys[$0] },
+                    key: nil,
                     value: values[span.value],
-                    timestampMs: span.timestampMs,
+                    timestampMs: nowMs,
                     origin: RecordOrigin(partition: input.partition, offset: span.endOffset)
                 )
             )
@@ -306,85 +243,13 @@ package final class EmbeddedEngine: StreamsEngine {
         return records
     }
 
-    /// Encodes `line`'s key into `keyScratch` and returns its time; throws why the line is invalid.
-    @inline(__always)
-    private func keyAndTime(of line: Line, nowMs: Int64, input: Input) throws(InvalidLine) -> Int64 {
-        do throws(JSONFieldError) {
-            try extractor.extract(from: line.bytes)
-        } catch {
-            throw .json(error)
-        }
-        do throws(JSONFieldError) {
-            try extractor.encodeKey(fields: 0..<keyFieldCount, of: line.bytes, into: &keyScratch)
-        } catch {
-            throw .key(error)
-        }
-        if keyScratch.count > maxKeyBytes { throw .keyTooLarge(bytes: keyScratch.count, limit: maxKeyBytes) }
-        guard usesEventTime else { return nowMs }
-        let timestamp: Int64
-        do throws(JSONFieldError) {
-            timestamp = try JSONTimestamp.epochMilliseconds(of: extractor[keyFieldCount], in: line.bytes)
-        } catch {
-            throw .time(error, field: configuration.timeField ?? "")
-        }
-        if timestamp > futureCheckMs {
-            try checkFarFuture(timestamp, nowMs: nowMs, input: input, lineNumber: line.number)
-        }
-        return timestamp
-    }
-
-    /// The slow path of an event time above ``futureCheckMs``: invalid beyond `--max-future`;
-    /// otherwise it is the first more than the window ahead of the wall clock, which moves the
-    /// stream time so far that later records with current times are no longer deduplicated: the
-    /// contract, but never what a user wants, so it is warned about once.
-    @inline(never)
-    private func checkFarFuture(_ timestampMs: Int64, nowMs: Int64, input: Input, lineNumber: Int64)
-        throws(InvalidLine)
-    {
-        if timestampMs > maxFutureMs, let maxFuture = configuration.maxFuture {
-            throw .tooFarAhead(timestampMs: timestampMs, wallClockMs: nowMs, maxFuture: maxFuture)
-        }
-        warnedFarFuture = true
-        futureCheckMs = maxFutureMs
-        let ahead = InvalidLine.describe(approximately: timestampMs.subtractingSaturated(nowMs))
-        let window = InvalidLine.describe(milliseconds: configuration.farFutureWarningAfter.milliseconds)
-        logger.warning(
-            "\(input.path):\(lineNumber): the event time \(formatTimestamp(timestampMs)) is \(ahead) ahead of the wall clock, more than the window (\(window)): the stream time moves there, and records with times more than window + grace before it are no longer deduplicated. If such times are wrong, give --max-future DURATION to judge them invalid"
-        )
-    }
-
-    /// Applies the invalid-record policy to an invalid line: returns the error that stops the
-    /// input under `fail`; under `skip` counts the line, reports it (as a warning for the first
-    /// ``invalidWarningLimit``, at debug level after that) and returns `nil`.
-    @inline(never)
-    private func reject(_ invalid: InvalidLine, input: Input, lineNumber: Int64) -> EngineFailure? {
-        if configuration.failOnInvalid {
-            return EngineFailure(
-                .invalidData,
-                "\(input.path):\(lineNumber): \(invalid.reason); \(invalid.fix)"
-            )
-        }
-        invalidLinesSkipped += 1
-        if invalidLinesSkipped <= Self.invalidWarningLimit {
-            let last =
-                invalidLinesSkipped == Self.invalidWarningLimit
-                ? " (further invalid lines are counted, and the count is reported at the end)" : ""
-            logger.warning("\(input.path):\(lineNumber): skipped an invalid line: \(invalid.reason)\(last)")
-        } else {
-            logger.debug("\(input.path):\(lineNumber): skipped an invalid line: \(invalid.reason)")
-        }
-        return nil
-    }
-
-    /// Logs how many invalid lines were skipped beyond those reported one by one (nothing when
-    /// all were reported); call once at the end of a run.
-    package func logSkippedSummary() {
-        let unreported = invalidLinesSkipped - Self.invalidWarningLimit
-        guard unreported > 0 else { return }
-        let kept = configuration.invalidOutput.map { "; all are in \($0)" } ?? ""
-        logger.warning(
-            "\(unreported) more invalid lines were skipped after the first \(Self.invalidWarningLimit) reported (\(invalidLinesSkipped) in all)\(kept)"
-        )
+    /// `<file>:<line>` for a record read and not yet committed (or the last committed one);
+    /// `<file>, byte <offset>` otherwise.
+    package func describe(_ origin: RecordOrigin) -> String {
+        guard let i = inputByPartition[origin.partition] else { return origin.description }
+        let input = inputs[i]
+        if let line = input.lineNumber(endingAt: origin.offset) { return "\(input.path):\(line)" }
+        return "\(input.path), line ending at byte \(origin.offset)"
     }
 
     // MARK: StreamsEngine
@@ -408,14 +273,10 @@ package final class EmbeddedEngine: StreamsEngine {
         }
     }
 
-    /// ``InputPartitionStatus/failed(_:)`` once the input stalled on an invalid line (the `fail`
-    /// policy), ``InputPartitionStatus/ended`` at its end, ``InputPartitionStatus/caughtUp``
-    /// when a followed input has no new line, ``InputPartitionStatus/active`` otherwise.
+    /// ``InputPartitionStatus/ended`` at its end, ``InputPartitionStatus/caughtUp`` when a
+    /// followed input has no new line, ``InputPartitionStatus/active`` otherwise.
     package func status(of partition: TopicPartition) -> InputPartitionStatus {
         guard let i = inputIndex(partition) else { return .ended }
-        if let stalled, stalled.input == i {
-            return .failed(StreamsError(.deserialization, stalled.error.message, underlying: stalled.error))
-        }
         let input = inputs[i]
         if input.exhausted { return .ended }
         return input.idle ? .caughtUp : .active
@@ -430,9 +291,7 @@ package final class EmbeddedEngine: StreamsEngine {
     }
 
     private func inputIndex(_ partition: TopicPartition) -> Int? {
-        guard partition.topic == Self.inputTopic, partition.partition >= 0, Int(partition.partition) < inputs.count
-        else { return nil }
-        return Int(partition.partition)
+        inputByPartition[partition]
     }
 
     /// After each commit: rewrites the changelog from the store's live entries when it has grown
@@ -448,15 +307,20 @@ package final class EmbeddedEngine: StreamsEngine {
         }
     }
 
-    /// The output file of `topic` (`output`, `duplicates`, `invalid`); a topic without a file
-    /// (no `--duplicates`) gets a handle whose records are dropped.
+    /// The output file of `topic`; a sink topic without one is a configuration error.
     package func sinkHandle(topic: String, sink: String, task: TaskId) throws(StreamsError) -> SinkHandle {
-        sinkOutputs.append(outputs[topic])
+        guard let output = outputs[topic] else {
+            throw StreamsError(
+                .invalidConfiguration,
+                "sink '\(sink)' writes topic '\(topic)', which has no output file; outputs are given for \(configuration.outputs.map(\.topic))"
+            )
+        }
+        sinkOutputs.append(output)
         return SinkHandle(sinkOutputs.count - 1)
     }
 
     package func send(_ record: Record, to handle: SinkHandle) throws(StreamsError) {
-        guard let output = sinkOutputs[handle.index] else { return }
+        let output = sinkOutputs[handle.index]
         let error: EmbeddedError? = record.value.withUnsafeBytes { bytes in
             do throws(EmbeddedError) {
                 try output.appendLine(bytes)
@@ -468,8 +332,14 @@ package final class EmbeddedEngine: StreamsEngine {
         if let error { throw StreamsError(.engine, EngineFailure(error).message, underlying: error) }
     }
 
+    /// The one changelog of the state directory; ``EmbeddedStreams`` refuses a topology with
+    /// more than one changelogged store before any task exists.
     package func changelogSink(for changelog: ChangelogID) -> any ChangelogSink {
-        changelogForwarder
+        precondition(
+            changelogOwner == nil || changelogOwner == changelog,
+            "the embedded engine keeps one changelog; \(changelog) asked for a second")
+        changelogOwner = changelog
+        return changelogForwarder
     }
 
     package func readChangelog(
@@ -478,15 +348,25 @@ package final class EmbeddedEngine: StreamsEngine {
         maxEntries: Int
     ) throws(StreamsError) -> ChangelogBatch {
         guard let file = self.changelog else { return ChangelogBatch(entries: [], nextPosition: position) }
-        do throws(EmbeddedError) {
-            let start = Self.filePosition(position)
-            if restoreReader == nil {
-                let offset: Int64?
-                switch file.recovery(forStoreAt: start) {
-                case .upToDate: return ChangelogBatch(entries: [], nextPosition: position)
-                case .replay(let from): offset = from
-                case .rebuild: offset = nil
+        let start = Self.filePosition(position)
+        var offset: Int64?
+        if restoreReader == nil {
+            switch file.recovery(forStoreAt: start) {
+            case .upToDate: return ChangelogBatch(entries: [], nextPosition: position)
+            case .replay(let from): offset = from
+            case .rebuild(let reason):
+                // A store that recorded a position the changelog cannot catch up holds entries
+                // the changelog does not: replaying into it would mix them in.
+                if start != nil {
+                    throw StreamsError(
+                        .stateStore,
+                        "store '\(changelog.storeName)' of task \(changelog.taskId) cannot be caught up from the changelog in \(stateDirectoryName): \(reason); delete the store's files to rebuild it from the changelog"
+                    )
                 }
+            }
+        }
+        do throws(EmbeddedError) {
+            if restoreReader == nil {
                 restoreReader = try file.reader(from: offset)
             }
             let entries = try restoreReader!.nextBatch(maxEntries: maxEntries)

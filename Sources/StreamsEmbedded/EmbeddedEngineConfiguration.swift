@@ -1,67 +1,99 @@
-public import StreamsState
-internal import Foundation
+public import StreamsCore
 
-/// What the embedded engine needs to run a job over JSON Lines files: the inputs (the partitions
-/// of its one source topic), the output file of each sink topic, how records get their key and
-/// time, the invalid-line policy and the guarantee. The application (`dedup run`) builds it from
-/// its own configuration; nothing here is specific to deduplication.
-package struct EmbeddedEngineConfiguration: Sendable {
-    /// Input files, in tie-break order; `-` is standard input.
-    package var inputs: [String]
-    /// The file the `output` sink topic writes.
-    package var output: String
-    /// The file the `duplicates` sink topic writes, if any.
-    package var duplicatesOutput: String?
-    /// The file the `invalid` (dead-letter) sink topic writes, if any.
-    package var invalidOutput: String?
-    /// Dotted paths of the key fields; the key is their canonical encoding (StreamsJSON).
-    package var keyFields: [String]
-    /// Dotted path of the event time, or `nil` for the wall clock when a line is read.
-    package var timeField: String?
-    /// How far ahead of the stream time an event time may run before the engine warns once.
-    package var farFutureWarningAfter: Duration
-    /// Event times further ahead of the wall clock than this are invalid lines.
-    package var maxFuture: Duration?
-    /// Whether an invalid line stops its input (`fail`) rather than becoming a keyless record
-    /// the topology dead-letters (`skip`).
-    package var failOnInvalid: Bool
-    /// Whether outputs are cut back to the committed length on restart (exactly-once).
-    package var exactlyOnce: Bool
-    /// Whether state is durable (a state directory, changelog and checkpoint).
-    package var durable: Bool
-    /// Keep reading as inputs grow.
-    package var follow: Bool
-    /// The changelog is compacted once larger than this (and three times its base).
-    package var compactionThresholdBytes: Int64
-    /// The state directory, for messages.
-    package var stateDirectory: String
+/// What the embedded engine runs a topology on: the JSON Lines files each source topic reads (one
+/// partition per file), the file each sink topic writes, the state directory and the guarantee.
+/// Nothing here is specific to one application: `dedup run` builds one from its flags, a library
+/// user from their own settings.
+///
+/// ```swift
+/// let files = EmbeddedConfiguration(
+///     inputs: [.init(topic: "orders", files: ["a.jsonl", "b.jsonl"])],
+///     outputs: [.init(topic: "unique-orders", file: "unique.jsonl")],
+///     stateDirectory: "state"
+/// )
+/// ```
+public struct EmbeddedConfiguration: Sendable {
+    /// The files of one source topic: file `i` is partition `i` of `topic`.
+    public struct Input: Sendable, Hashable {
+        /// The topic, as a source of the topology names it.
+        public var topic: String
+        /// The files, in partition order; `-` is standard input.
+        public var files: [String]
+
+        /// Creates an input.
+        public init(topic: String, files: [String]) {
+            self.topic = topic
+            self.files = files
+        }
+    }
+
+    /// The file one sink topic writes.
+    public struct Output: Sendable, Hashable {
+        /// The topic, as a sink of the topology names it.
+        public var topic: String
+        /// The file; `-` is standard output.
+        public var file: String
+
+        /// Creates an output.
+        public init(topic: String, file: String) {
+            self.topic = topic
+            self.file = file
+        }
+    }
+
+    /// The guarantee across a crash.
+    public enum Guarantee: Sendable, Hashable {
+        /// Outputs are cut back to the last commit on restart: every record's output appears
+        /// exactly once.
+        case exactlyOnce
+        /// Outputs keep what was written after the last commit: a record processed after it may
+        /// appear twice, none is lost.
+        case atLeastOnce
+    }
+
+    /// The source topics and their files, in tie-break order (topics in order, then files).
+    public var inputs: [Input]
+    /// The sink topics and their files; every sink topic of the topology needs one.
+    public var outputs: [Output]
+    /// The state directory (changelog, checkpoint, and the stores' files under
+    /// `<stateDirectory>/<applicationId>/<task>/<store>`), or `nil` for no durability: nothing
+    /// is kept across runs and outputs are rewritten from the start.
+    public var stateDirectory: String?
+    /// The guarantee; default exactly-once.
+    public var guarantee: Guarantee
+    /// Keep reading as the input files grow, until stopped.
+    public var follow: Bool
+    /// The changelog is rewritten from the store's live entries once it is larger than this (and
+    /// three times its size after the last rewrite); default 64 MiB.
+    public var compactionThresholdBytes: Int64
 
     /// Creates a configuration.
-    package init(
-        inputs: [String], output: String, duplicatesOutput: String?, invalidOutput: String?, keyFields: [String],
-        timeField: String?, farFutureWarningAfter: Duration, maxFuture: Duration?, failOnInvalid: Bool,
-        exactlyOnce: Bool, durable: Bool, follow: Bool, compactionThresholdBytes: Int64, stateDirectory: String
+    public init(
+        inputs: [Input],
+        outputs: [Output],
+        stateDirectory: String?,
+        guarantee: Guarantee = .exactlyOnce,
+        follow: Bool = false,
+        compactionThresholdBytes: Int64 = 64 << 20
     ) {
         self.inputs = inputs
-        self.output = output
-        self.duplicatesOutput = duplicatesOutput
-        self.invalidOutput = invalidOutput
-        self.keyFields = keyFields
-        self.timeField = timeField
-        self.farFutureWarningAfter = farFutureWarningAfter
-        self.maxFuture = maxFuture
-        self.failOnInvalid = failOnInvalid
-        self.exactlyOnce = exactlyOnce
-        self.durable = durable
+        self.outputs = outputs
+        self.stateDirectory = stateDirectory
+        self.guarantee = guarantee
         self.follow = follow
         self.compactionThresholdBytes = compactionThresholdBytes
-        self.stateDirectory = stateDirectory
+    }
+
+    /// Every input file with its partition, in tie-break order.
+    var partitions: [(path: String, partition: TopicPartition)] {
+        inputs.flatMap { input in
+            input.files.enumerated().map { ($1, TopicPartition(topic: input.topic, partition: Int32($0))) }
+        }
     }
 }
 
 /// Why the embedded engine stopped, sorted into classes the application maps to exit statuses:
-/// a usage problem (the state does not fit the inputs), invalid data (a line under `fail`), or
-/// an I/O failure.
+/// a usage problem (the state does not fit the inputs), invalid data, or an I/O failure.
 package struct EngineFailure: Error, Sendable {
     /// The class of failure.
     package enum Kind: Sendable, Hashable {
@@ -86,12 +118,14 @@ package struct EngineFailure: Error, Sendable {
     package init(_ error: EmbeddedError) {
         self.init(error.code == .positionMismatch ? .usage : .io, error.message)
     }
-}
 
-/// `2026-01-01T00:00:00.001Z (1767225600001)`: an epoch-millisecond time for messages.
-package func formatTimestamp(_ ms: Int64) -> String {
-    let date = Date(timeIntervalSince1970: Double(ms) / 1000)
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return "\(formatter.string(from: date)) (\(ms))"
+    /// The runtime's error: ``StreamsError/Code/invalidConfiguration`` for a usage problem,
+    /// ``StreamsError/Code/engine`` for I/O, ``StreamsError/Code/deserialization`` for data.
+    package var streamsError: StreamsError {
+        switch kind {
+        case .usage: StreamsError(.invalidConfiguration, message, underlying: self)
+        case .io: StreamsError(.engine, message, underlying: self)
+        case .invalidData: StreamsError(.deserialization, message, underlying: self)
+        }
+    }
 }

@@ -224,3 +224,21 @@ public struct JSONFieldExtractor: Sendable {
         }
     }
 }
+
+extension JSONFieldExtractor {
+    /// ``extract(from:)`` over a record's bytes (a slice of a batch buffer).
+    ///
+    /// - Throws: As ``extract(from:)``.
+    @inline(__always)
+    public mutating func extract(from bytes: ArraySlice<UInt8>) throws(JSONFieldError) {
+        let error: JSONFieldError? = bytes.withUnsafeBytes { raw in
+            do throws(JSONFieldError) {
+                try extract(from: raw)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let error { throw error }
+    }
+}

@@ -203,7 +203,14 @@ public final class TopologyTestDriver {
         // Every enqueued record is there at once: the thread polls them all, and a drained
         // partition is caught up, which holds no task back (maxTaskIdle 0), so everything is
         // processed in the task's record order.
-        try thread.processAvailable()
+        do {
+            try thread.processAvailable()
+        } catch {
+            // A partition stopped at an invalid record (the `fail` policy): the records before
+            // it are committed, as the stream thread does, and the error is thrown.
+            if !manager.isFailed { try manager.commit() }
+            throw error
+        }
         try manager.commit()
     }
 

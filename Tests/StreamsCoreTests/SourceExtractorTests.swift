@@ -1,0 +1,90 @@
+import Foundation
+import StreamsCore
+import StreamsTestKit
+import Testing
+
+/// Sources' key and timestamp extractors, applied by the runtime for every engine (here the test
+/// driver's in-memory engine).
+@Suite("Source extractors")
+struct SourceExtractorTests {
+    private func driver(
+        key: RecordKeyExtractor, timestamp: RecordTimestampExtractor = .record,
+        policy: DeserializationErrorPolicy = .fail
+    ) throws -> TopologyTestDriver {
+        var topology = Topology()
+        topology.addSource("in", topics: ["input"], key: key, timestamp: timestamp)
+        topology.addSink("out", topic: "output", parents: "in")
+        if case .deadLetter = policy { topology.addSink("dlq", topic: "dead-letters") }
+        return try TopologyTestDriver(
+            topology,
+            configuration: StreamsConfiguration(applicationId: "extractors", deserializationErrorPolicy: policy))
+    }
+
+    @Test("JSON fields give the canonical key (numbers by value, strings decoded) and the event time")
+    func jsonKeyAndTime() throws {
+        let driver = try driver(key: .jsonFields(["c", "o.id"]), timestamp: .jsonField("ts"))
+        let input = try driver.inputTopic("input")
+        try input.pipeInput(#"{"c":"x","o":{"id":1},"ts":10}"#, timestampMs: 999)
+        try input.pipeInput(#"{"o":{"id":1.0},"c":"\u0078","ts":"1970-01-01T00:00:00.020Z"}"#, timestampMs: 999)
+        try input.pipeInput(#"{"c":"x","o":{"id":2},"ts":30}"#, timestampMs: 999)
+        let records = try driver.outputTopic("output").readRecordsToList()
+        #expect(records.map(\.timestampMs) == [10, 20, 30])
+        #expect(records[0].key != nil && records[0].key == records[1].key)
+        #expect(records[0].key != records[2].key)
+    }
+
+    @Test("an invalid record under fail: the records before it are processed, the error names it")
+    func failStopsThePartition() throws {
+        let driver = try driver(key: .jsonField("id"), timestamp: .jsonField("ts"))
+        let input = try driver.inputTopic("input")
+        let error = try #require(throws: StreamsError.self) {
+            try input.pipeRecords([
+                TestRecord(key: nil, value: Array(#"{"id":1,"ts":1}"#.utf8), timestampMs: 0),
+                TestRecord(key: nil, value: Array(#"{"ts":2}"#.utf8), timestampMs: 0),
+                TestRecord(key: nil, value: Array(#"{"id":3,"ts":3}"#.utf8), timestampMs: 0),
+            ])
+        }
+        #expect(error.code == .invalidRecord)
+        #expect(error.message.contains("key field 'id': the field is missing"), "\(error)")
+        #expect(error.node == "in")
+        #expect(try driver.outputTopic("output").readValuesToList() == [#"{"id":1,"ts":1}"#])
+    }
+
+    @Test("an invalid record under deadLetter keeps its place and is committed with its position")
+    func deadLetterInPlace() throws {
+        let driver = try driver(key: .jsonField("id"), policy: .deadLetter(sink: "dlq"))
+        let input = try driver.inputTopic("input")
+        for value in [#"{"id":1}"#, "not json", #"{"id":[1]}"#, #"{"id":2}"#] { try input.pipeInput(value) }
+        #expect(try driver.outputTopic("output").readValuesToList() == [#"{"id":1}"#, #"{"id":2}"#])
+        let dead = try driver.outputTopic("dead-letters").readRecordsToList()
+        #expect(dead.map(\.valueString) == ["not json", #"{"id":[1]}"#])
+        #expect(
+            dead[0].headers.contains { $0.name == "streams.error.code" && $0.value == Array("deserialization".utf8) })
+        #expect(driver.task.invalidRecordCount == 2)
+        #expect(driver.engine.committedOffsets[TopicPartition(topic: "input")] == 3)
+    }
+
+    @Test("maxFuture makes a time too far ahead of the wall clock invalid; a limited key refuses long keys")
+    func limits() throws {
+        let driver = try driver(
+            key: .jsonField("id").limited(toBytes: 8), timestamp: .jsonField("ts", maxFuture: .seconds(60)),
+            policy: .skip)
+        let input = try driver.inputTopic("input")
+        let now = driver.clock.nowMs
+        try input.pipeInput(#"{"id":"a","ts":\#(now)}"#)
+        try input.pipeInput(#"{"id":"b","ts":\#(now + 3_600_000)}"#)  // an hour ahead
+        try input.pipeInput(#"{"id":"much-too-long","ts":\#(now)}"#)
+        try input.pipeInput(#"{"id":"c","ts":\#(now)}"#)
+        #expect(try driver.outputTopic("output").readValuesToList().count == 2)
+        #expect(driver.task.invalidRecordCount == 2)
+    }
+
+    @Test("a bad field path is a configuration problem found by validation")
+    func badPath() throws {
+        var topology = Topology()
+        topology.addSource("in", topics: ["input"], key: .jsonFields([]), timestamp: .jsonField("a..b"))
+        topology.addSink("out", topic: "output", parents: "in")
+        let error = try #require(throws: StreamsError.self) { try topology.validate() }
+        #expect(error.message.contains("source 'in'"), "\(error)")
+    }
+}
