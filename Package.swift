@@ -173,7 +173,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsEmbeddedTests",
-            dependencies: ["StreamsStateLMDB", "StreamsEmbedded", "DedupApp", "StreamsState", "StreamsTestSupport", "StreamsCore"],
+            dependencies: [
+                "StreamsStateLMDB", "StreamsEmbedded", "DedupApp", "StreamsState", "StreamsTestSupport", "StreamsCore",
+                "StreamsTestKit",
+            ],
             swiftSettings: swiftSettings
         ),
         // Runs the real `dedup` executable as a child process; depending on DedupCLI makes

@@ -56,11 +56,15 @@ public final class DedupJob {
     ) throws(DedupJobError) -> DedupJobSummary {
         let started = monotonicSeconds()
         let clock = SystemWallClock()
-        let state: StateDirectory? =
-            configuration.store == .lmdb
-            ? try DedupJobError.wrap { () throws(EmbeddedError) in
-                try StateDirectory(path: configuration.stateDirectory)
-            } : nil
+        var state: StateDirectory?
+        if configuration.store == .lmdb {
+            do { state = try StateDirectory(path: configuration.stateDirectory) } catch {
+                // The engine's message names no flag; the CLI's names its own.
+                var error = error
+                if error.code == .locked { error.message += " (--state)" }
+                throw DedupJobError(error)
+            }
+        }
         defer { state?.unlock() }
         // The job's settings are checked before the engine opens anything (it cuts outputs back).
         let settings = JobSettings(configuration)

@@ -117,7 +117,16 @@ public final class EmbeddedStreams {
         shouldStop: () -> Bool = { false },
         onIteration: (StreamThread.Iteration) -> Void = { _ in }
     ) throws(StreamsError) -> StreamThread.Completion {
-        precondition(!closed, "EmbeddedStreams.run after close()")
+        let thread = try makeThread(topology, configuration: configuration)
+        return try thread.run(shouldStop: shouldStop, onIteration: onIteration)
+    }
+
+    /// The stream thread ``run(_:configuration:shouldStop:onIteration:)`` runs, for drivers that
+    /// step it themselves (the engine-contract tests).
+    package func makeThread(_ topology: Topology, configuration: StreamsConfiguration) throws(StreamsError)
+        -> StreamThread
+    {
+        precondition(!closed, "EmbeddedStreams used after close()")
         try check(topology)
         var streams = configuration
         if let state { streams.stateDirectory = state.path }
@@ -133,8 +142,7 @@ public final class EmbeddedStreams {
         )
         self.task = task
         let manager = TaskManager(engine: engine, tasks: [task], configuration: streams, clock: clock, logger: logger)
-        let thread = StreamThread(taskManager: manager, configuration: streams, clock: clock, logger: logger)
-        return try thread.run(shouldStop: shouldStop, onIteration: onIteration)
+        return StreamThread(taskManager: manager, configuration: streams, clock: clock, logger: logger)
     }
 
     /// The limits of the type's documentation, and sources that fit the inputs.

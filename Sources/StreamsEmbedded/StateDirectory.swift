@@ -6,7 +6,8 @@
 internal import StreamsState
 internal import StreamsStateLMDB
 
-/// The state directory of one `dedup run` (`--state DIR`), held under an exclusive lock.
+/// The state directory of an embedded run (``EmbeddedConfiguration/stateDirectory``; `dedup run
+/// --state DIR`), held under an exclusive lock.
 ///
 /// Layout:
 ///
@@ -15,7 +16,8 @@ internal import StreamsStateLMDB
 /// | `STATE/lock` | `flock(2)` target, holds the owner's pid | while running |
 /// | `STATE/checkpoint.json` | ``Checkpoint``: the commit point | replaced atomically per commit |
 /// | `STATE/changelog/` | ``ChangelogFile`` generations | the source of truth for the store |
-/// | `STATE/store/` | the LMDB window store | disposable: rebuilt from the changelog |
+/// | `STATE/store/` | `dedup run`'s LMDB window store | disposable: rebuilt from the changelog |
+/// | `STATE/<applicationId>/0_0/<store>/` | a store of a topology run with ``EmbeddedStreams`` | as `store/` |
 ///
 /// The lock is an `flock` on `STATE/lock`, held by the open descriptor until ``unlock()`` or
 /// deinit; the kernel releases it when the process dies, so a killed run never leaves a stale lock.
@@ -55,7 +57,7 @@ public final class StateDirectory {
                 let who = owner.isEmpty ? "another process" : "another process (pid \(owner))"
                 throw EmbeddedError(
                     .locked,
-                    "the state directory \(path) is in use by \(who); stop that dedup run, or give this one another --state directory",
+                    "the state directory \(path) is in use by \(who); stop that process, or use another state directory",
                     path: path
                 )
             }

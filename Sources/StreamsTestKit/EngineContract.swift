@@ -33,6 +33,17 @@ public protocol EngineContractHarness: AnyObject {
     /// (stores restored from their changelogs, inputs resumed after the committed offsets), as a
     /// process restarted after a crash.
     func restart() throws
+
+    /// The timestamp extractor the scenarios give their sources so that each record gets the
+    /// timestamp ``append(_:to:)`` was given: ``RecordTimestampExtractor/record`` (the default)
+    /// for engines that carry timestamps with records; engines that do not (lines of a file) give
+    /// a ``RecordTimestampExtractor/custom(_:)`` that looks them up.
+    var sourceTimestamps: RecordTimestampExtractor { get }
+}
+
+extension EngineContractHarness {
+    /// ``RecordTimestampExtractor/record``: the engine's record carries the timestamp.
+    public var sourceTimestamps: RecordTimestampExtractor { .record }
 }
 
 /// A broken promise of the engine contract: what was expected and what happened.
@@ -64,10 +75,10 @@ public enum EngineContract {
     static let b = TopicPartition(topic: "contract-b")
 
     /// source a + source b → merged (pass-through).
-    static func mergeTopology() -> Topology {
+    static func mergeTopology(_ timestamps: RecordTimestampExtractor) -> Topology {
         var topology = Topology()
-        topology.addSource("a", topics: "contract-a")
-        topology.addSource("b", topics: "contract-b")
+        topology.addSource("a", topics: ["contract-a"], timestamp: timestamps)
+        topology.addSource("b", topics: ["contract-b"], timestamp: timestamps)
         topology.addSink("out", topic: "merged", parents: "a", "b")
         return topology
     }
@@ -75,7 +86,9 @@ public enum EngineContract {
     /// Records of two partitions are processed smallest timestamp first, ties to the partition
     /// declared first, however they were read.
     public static func ordering(_ harness: some EngineContractHarness) throws {
-        try harness.start(mergeTopology(), configuration: StreamsConfiguration(applicationId: "contract-order"))
+        try harness.start(
+            mergeTopology(harness.sourceTimestamps),
+            configuration: StreamsConfiguration(applicationId: "contract-order"))
         try harness.append([("a1", 1), ("a4", 4), ("a6", 6)], to: a)
         try harness.append([("b2", 2), ("b4", 4), ("b5", 5)], to: b)
         try harness.thread.processAvailable()
@@ -86,7 +99,9 @@ public enum EngineContract {
 
     /// Output becomes visible only with a commit, all of it at once.
     public static func commitAtomicity(_ harness: some EngineContractHarness) throws {
-        try harness.start(mergeTopology(), configuration: StreamsConfiguration(applicationId: "contract-commit"))
+        try harness.start(
+            mergeTopology(harness.sourceTimestamps),
+            configuration: StreamsConfiguration(applicationId: "contract-commit"))
         try harness.append([("a1", 1), ("a2", 2)], to: a)
         try harness.thread.processAvailable()
         try expect(try harness.committedValues(topic: "merged").isEmpty, "output visible before its commit")
@@ -97,7 +112,9 @@ public enum EngineContract {
     /// A crash after processing but before the commit loses nothing and repeats nothing: the
     /// restarted engine processes the uncommitted records again, once.
     public static func abortAndRestart(_ harness: some EngineContractHarness) throws {
-        try harness.start(mergeTopology(), configuration: StreamsConfiguration(applicationId: "contract-abort"))
+        try harness.start(
+            mergeTopology(harness.sourceTimestamps),
+            configuration: StreamsConfiguration(applicationId: "contract-abort"))
         try harness.append([("a1", 1), ("a2", 2)], to: a)
         try harness.thread.processAvailable()
         try harness.thread.taskManager.commit()
@@ -114,7 +131,7 @@ public enum EngineContract {
     /// before decides what happens after.
     public static func restoreFromChangelog(_ harness: some EngineContractHarness) throws {
         var topology = Topology()
-        topology.addSource("a", topics: "contract-a")
+        topology.addSource("a", topics: ["contract-a"], timestamp: harness.sourceTimestamps)
         topology.addStateStore("seen", changelogged: true) { _ in
             InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
         }
@@ -134,7 +151,9 @@ public enum EngineContract {
 
     /// A revoked task commits and closes; assigned again, it resumes from its committed state.
     public static func revokeAndAssign(_ harness: some EngineContractHarness) throws {
-        try harness.start(mergeTopology(), configuration: StreamsConfiguration(applicationId: "contract-rebalance"))
+        try harness.start(
+            mergeTopology(harness.sourceTimestamps),
+            configuration: StreamsConfiguration(applicationId: "contract-rebalance"))
         let a1 = TopicPartition(topic: "contract-a", partition: 1)
         try harness.assign([a, a1])
         try harness.append([("p0-1", 1)], to: a)
@@ -158,7 +177,7 @@ public enum EngineContract {
     /// becomes visible, and the other task goes on.
     public static func fencedTaskClosesDirty(_ harness: some EngineContractHarness) throws {
         var topology = Topology()
-        topology.addSource("a", topics: "contract-a")
+        topology.addSource("a", topics: ["contract-a"], timestamp: harness.sourceTimestamps)
         topology.addProcessor("fence", parents: "a") { FenceOn(context: $0, value: "zombie") }
         topology.addSink("out", topic: "out", parents: "fence")
         try harness.start(topology, configuration: StreamsConfiguration(applicationId: "contract-fenced"))
@@ -176,7 +195,7 @@ public enum EngineContract {
     /// Stream-time punctuation fires as records move stream time past each interval.
     public static func punctuation(_ harness: some EngineContractHarness) throws {
         var topology = Topology()
-        topology.addSource("a", topics: "contract-a")
+        topology.addSource("a", topics: ["contract-a"], timestamp: harness.sourceTimestamps)
         topology.addProcessor("tick", parents: "a") { try Ticker(context: $0) }
         topology.addSink("out", topic: "ticks", parents: "tick")
         try harness.start(topology, configuration: StreamsConfiguration(applicationId: "contract-punctuation"))

@@ -25,7 +25,7 @@ struct StateDirectoryTests {
         #expect(error?.code == .locked)
         #expect(error?.message.contains(path) == true)
         #expect(error?.message.contains("pid \(getpid())") == true)
-        #expect(error?.message.contains("--state") == true)
+        #expect(error?.message.contains("use another state directory") == true)
 
         first.unlock()
         let second = try StateDirectory(path: path)
