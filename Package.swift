@@ -158,6 +158,7 @@ let package = Package(
         // executables); never part of a product.
         .target(
             name: "StreamsTestSupport",
+            dependencies: ["DedupApp"],
             path: "Tests/StreamsTestSupport",
             swiftSettings: swiftSettings
         ),

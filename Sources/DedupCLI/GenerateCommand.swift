@@ -1,4 +1,5 @@
 import ArgumentParser
+import DedupApp
 import Foundation
 
 extension Dedup {
@@ -52,7 +53,7 @@ struct SampleGenerator {
     init(producers: Int, duplicateRate: Double, seed: UInt64) {
         self.producers = producers
         self.duplicateRate = duplicateRate
-        self.rng = SplitMix64(state: seed)
+        self.rng = SplitMix64(seed: seed)
     }
 
     mutating func write(records: Int, into directory: String) throws -> [String] {
@@ -92,17 +93,5 @@ struct SampleGenerator {
     private func pad(_ value: UInt64, _ width: Int) -> String {
         let text = String(value)
         return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a seed always writes the same files.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
