@@ -171,6 +171,33 @@ struct KafkaClientTests {
         }
     }
 
+    @Test("the first delivery error fails the commit (abortable); after the abort the next transaction commits")
+    func deliveryErrorFailsCommit() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([KafkaNewTopic(name: "out", partitions: 1)])
+            let producer = try KafkaProducer(configuration: broker.configuration(["transactional.id": "app-0_2"]))
+            try producer.initTransactions(timeout: patience)
+            try producer.beginTransaction()
+            try producer.produce(topic: "out", partition: 0, key: nil, value: Array("fine".utf8))
+            // The producer has no metadata for this topic yet: the record is queued and fails in
+            // its delivery report when the topic turns out to have no partition 7.
+            try producer.produce(topic: "elsewhere", partition: 7, key: nil, value: Array("lost".utf8))
+            let error = #expect(throws: KafkaError.self) { try producer.commitTransaction(timeout: patience) }
+            #expect(error?.errorClass == .abortable, "\(String(describing: error))")
+            #expect(error?.code == .unknownPartition, "\(String(describing: error))")
+            #expect(error?.operation.contains("elsewhere[7]") == true, "\(String(describing: error))")
+            try producer.abortTransaction(timeout: patience)
+
+            try producer.beginTransaction()
+            try producer.produce(topic: "out", partition: 0, key: nil, value: Array("next".utf8))
+            try producer.commitTransaction(timeout: patience)
+            let reader = try broker.consumer(group: "reader")
+            try reader.subscribe(topics: ["out"])
+            #expect(try receive(1, from: reader).map(\.value) == ["next"])
+            try reader.close()
+        }
+    }
+
     @Test("the admin client creates a compacted topic with partitions and configs, and reports it")
     func adminCreatesCompactedTopic() async throws {
         try await KafkaBroker.with { broker in
