@@ -5,6 +5,8 @@
 // Module layout (see ../shared/STYLE.md); dependencies point one way:
 //   C wrappers -> stores -> runtime -> processors -> engines -> apps
 // - CStreamsLMDB / StreamsLMDB: the only place liblmdb is called from.
+// - CStreamsRdKafka / StreamsKafka: the only place librdkafka is called from (consumer, transactional
+//   producer, admin client, KafkaError); the Kafka engine builds on it.
 // - StreamsState: stores without C: StateStore/WindowStore, changelog types, the in-memory store,
 //   store factories. StreamsStateLMDB: LMDBWindowStore on StreamsState and StreamsLMDB.
 // - StreamsJSON: allocation-free field extraction from JSON Lines records.
@@ -38,6 +40,7 @@ let package = Package(
         .library(name: "StreamsDedup", targets: ["StreamsDedup"]),
         .library(name: "StreamsTestKit", targets: ["StreamsTestKit"]),
         .library(name: "StreamsEmbedded", targets: ["StreamsEmbedded"]),
+        .library(name: "StreamsKafka", targets: ["StreamsKafka"]),
         .library(name: "DedupApp", targets: ["DedupApp"]),
         .executable(name: "dedup", targets: ["DedupCLI"]),
         .executable(name: "file-orders-example", targets: ["FileOrdersExample"]),
@@ -59,6 +62,18 @@ let package = Package(
         .target(
             name: "StreamsLMDB",
             dependencies: ["CStreamsLMDB"],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(
+            name: "CStreamsRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // The librdkafka binding: consumer, transactional producer, admin client, KafkaError.
+        // The only target that imports CStreamsRdKafka.
+        .target(
+            name: "StreamsKafka",
+            dependencies: ["CStreamsRdKafka"],
             swiftSettings: swiftSettings
         ),
         // The state layer without C: protocols, the in-memory store, changelog types, factories.
@@ -185,6 +200,12 @@ let package = Package(
         .testTarget(
             name: "DedupCLITests",
             dependencies: ["DedupCLI", "DedupApp", "StreamsEmbedded", "StreamsJSON", "StreamsTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // Against a real broker (noida-db, started by Tests/StreamsTestSupport/KafkaBroker.swift).
+        .testTarget(
+            name: "StreamsKafkaTests",
+            dependencies: ["StreamsKafka", "StreamsTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,31 @@
+#ifndef C_STREAMS_RDKAFKA_SHIM_H
+#define C_STREAMS_RDKAFKA_SHIM_H
+
+// The one C header of swift-dedup's librdkafka binding. Only the StreamsKafka target imports it.
+#include <librdkafka/rdkafka.h>
+
+// Why this shim exists: rd_kafka_producev is variadic (Swift cannot call C variadic functions) and
+// rd_kafka_produceva takes an array of anonymous unions that Swift imports awkwardly. This function
+// produces one message with RD_KAFKA_MSG_F_COPY (the payload is copied, so the caller's buffers
+// may be reused as soon as it returns).
+//
+// Ownership: `headers` (may be NULL) passes to librdkafka when the call succeeds; on failure the
+// caller still owns it and must destroy it (rd_kafka_producev's documented contract).
+static inline rd_kafka_resp_err_t c_streams_rdkafka_produce(
+    rd_kafka_t *rk, const char *topic, int32_t partition,
+    const void *key, size_t key_size, const void *value, size_t value_size,
+    int64_t timestamp_ms, rd_kafka_headers_t *headers) {
+    if (headers) {
+        return rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_VALUE((void *)value, value_size),
+                                 RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_HEADERS(headers),
+                                 RD_KAFKA_V_END);
+    }
+    return rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_VALUE((void *)value, value_size),
+                             RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
+}
+
+#endif

@@ -1,0 +1,255 @@
+import Foundation
+import StreamsKafka
+import StreamsTestSupport
+import Testing
+
+/// The librdkafka wrappers against a real broker process (noida-db), one broker per test.
+@Suite("Kafka clients against noida-db", .enabled(if: KafkaBroker.isRunnable, KafkaBroker.skipMessage))
+struct KafkaClientTests {
+    @Test("records round-trip with keys, values, headers, timestamps, partitions and offsets")
+    func roundTrip() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([KafkaNewTopic(name: "events", partitions: 2)])
+            let producer = try KafkaProducer(configuration: broker.configuration(["acks": "all"]))
+            let headers = [
+                KafkaHeader(name: "source", text: "test"), KafkaHeader(name: "empty", value: nil),
+                KafkaHeader(name: "source", value: [0, 255]),
+            ]
+            try producer.produce(
+                topic: "events", partition: 0, key: Array("k1".utf8), value: Array("v1".utf8), timestampMs: 1_000,
+                headers: headers)
+            try producer.produce(topic: "events", partition: 0, key: nil, value: Array("v2".utf8), timestampMs: 2_000)
+            try producer.produce(topic: "events", partition: 1, key: Array("k3".utf8), value: [], timestampMs: 3_000)
+            try producer.produce(topic: "events", partition: 0, key: Array("k4".utf8), value: nil, timestampMs: 4_000)
+            try producer.flush(timeout: patience)
+            #expect(producer.deliveredCount == 4)
+
+            let consumer = try broker.consumer(group: "round-trip")
+            var events: [KafkaRebalanceEvent] = []
+            try consumer.subscribe(topics: ["events"]) { _, event in events.append(event) }
+            let received = try receive(4, from: consumer).sorted {
+                ($0.partition, $0.offset) < ($1.partition, $1.offset)
+            }
+            try #require(received.count == 4)
+            let p0 = KafkaTopicPartition(topic: "events", partition: 0)
+            let p1 = KafkaTopicPartition(topic: "events", partition: 1)
+            #expect(events.first == .assigned([p0, p1]))
+            #expect(received.map(\.partition) == [0, 0, 0, 1])
+            #expect(received.map(\.offset) == [0, 1, 2, 0])
+            #expect(received.map(\.key) == ["k1", nil, "k4", "k3"])
+            #expect(received.map(\.value) == ["v1", "v2", nil, ""])
+            #expect(received.map(\.timestampMs) == [1_000, 2_000, 4_000, 3_000])
+            #expect(received[0].headers == headers)
+            #expect(received[1].headers.isEmpty)
+            #expect(received.allSatisfy { $0.topic == "events" })
+
+            #expect(try consumer.position([p0, p1]).map(\.offset) == [3, 1])
+            #expect(
+                try consumer.watermarks(topic: "events", partition: 0, timeout: patience)
+                    == KafkaWatermarks(low: 0, high: 3))
+            #expect(try consumer.assignment() == [p0, p1])
+            #expect(consumer.rebalanceProtocol == "EAGER")
+            try consumer.close()
+            #expect(events.last == .revoked([p0, p1]))
+        }
+    }
+
+    @Test("a committed transaction is visible to read_committed readers; an aborted one only to read_uncommitted")
+    func transactionsAndIsolation() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([KafkaNewTopic(name: "out", partitions: 1)])
+            let producer = try KafkaProducer(configuration: broker.configuration(["transactional.id": "tx-1"]))
+            try producer.initTransactions(timeout: patience)
+            func transaction(_ values: [String], commit: Bool) throws {
+                try producer.beginTransaction()
+                for value in values { try producer.produce(topic: "out", key: nil, value: Array(value.utf8)) }
+                if commit {
+                    try producer.commitTransaction(timeout: patience)
+                } else {
+                    try producer.flush(timeout: patience)  // the aborted records reach the log
+                    try producer.abortTransaction(timeout: patience)
+                }
+            }
+            try transaction(["c1", "c2"], commit: true)
+            try transaction(["a1", "a2"], commit: false)
+            try transaction(["c3"], commit: true)
+
+            // The records of one partition arrive in order, so once "c3" is read an aborted record
+            // a reader could see has been read too.
+            let committed = try broker.consumer(group: "committed", isolation: "read_committed")
+            try committed.subscribe(topics: ["out"])
+            #expect(try receive(3, from: committed).map(\.value) == ["c1", "c2", "c3"])
+            let uncommitted = try broker.consumer(group: "uncommitted", isolation: "read_uncommitted")
+            try uncommitted.subscribe(topics: ["out"])
+            #expect(try receive(5, from: uncommitted).map(\.value) == ["c1", "c2", "a1", "a2", "c3"])
+
+            // Each transaction ends with a marker that takes an offset: 5 records + 3 markers.
+            let marks = try committed.watermarks(topic: "out", partition: 0, timeout: patience)
+            #expect(marks.high == 8)
+            try committed.close()
+            try uncommitted.close()
+        }
+    }
+
+    @Test("send_offsets_to_transaction commits the group's offsets and metadata only when the transaction commits")
+    func offsetsInTransactions() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([
+                KafkaNewTopic(name: "in", partitions: 1), KafkaNewTopic(name: "out", partitions: 1),
+            ])
+            let input = try KafkaProducer(configuration: broker.configuration())
+            for i in 0..<5 { try input.produce(topic: "in", key: nil, value: Array("r\(i)".utf8)) }
+            try input.flush(timeout: patience)
+
+            let partition = KafkaTopicPartition(topic: "in", partition: 0)
+            let consumer = try broker.consumer(group: "app")
+            try consumer.subscribe(topics: ["in"])
+            let records = try receive(5, from: consumer)
+            #expect(
+                try consumer.committed([partition], timeout: patience) == [
+                    KafkaTopicPartitionOffset(partition, offset: nil)
+                ])
+
+            let producer = try KafkaProducer(configuration: broker.configuration(["transactional.id": "app-0_0"]))
+            try producer.initTransactions(timeout: patience)
+            try producer.beginTransaction()
+            for record in records { try producer.produce(topic: "out", key: nil, value: Array(record.value!.utf8)) }
+            let next = records.last!.offset + 1
+            try producer.sendOffsetsToTransaction(
+                [KafkaTopicPartitionOffset(partition, offset: next, metadata: "streamTime=4000")],
+                groupMetadata: consumer.groupMetadata(), timeout: patience)
+            try producer.commitTransaction(timeout: patience)
+            let expected = [KafkaTopicPartitionOffset(partition, offset: 5, metadata: "streamTime=4000")]
+            #expect(try consumer.committed([partition], timeout: patience) == expected)
+
+            // Offsets sent in an aborted transaction are not committed.
+            try producer.beginTransaction()
+            try producer.sendOffsetsToTransaction(
+                [KafkaTopicPartitionOffset(partition, offset: 1, metadata: "aborted")],
+                groupMetadata: consumer.groupMetadata(), timeout: patience)
+            try producer.abortTransaction(timeout: patience)
+            #expect(try consumer.committed([partition], timeout: patience) == expected)
+            try consumer.close()
+
+            // Another member of the group reads them back too.
+            let successor = try broker.consumer(group: "app")
+            #expect(try successor.committed([partition], timeout: patience) == expected)
+            try successor.close()
+        }
+    }
+
+    @Test("a second producer with the same transactional.id fences the first: class fenced, its records invisible")
+    func fencing() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([KafkaNewTopic(name: "out", partitions: 1)])
+            let configuration = broker.configuration(["transactional.id": "app-0_1"])
+            let zombie = try KafkaProducer(configuration: configuration)
+            try zombie.initTransactions(timeout: patience)
+            try zombie.beginTransaction()
+            try zombie.produce(topic: "out", key: nil, value: Array("zombie".utf8))
+            try zombie.flush(timeout: patience)
+
+            let successor = try KafkaProducer(configuration: configuration)
+            try successor.initTransactions(timeout: patience)
+
+            let error = #expect(throws: KafkaError.self) {
+                try zombie.produce(topic: "out", key: nil, value: Array("zombie-2".utf8))
+                try zombie.commitTransaction(timeout: patience)
+            }
+            #expect(error?.errorClass == .fenced, "\(String(describing: error))")
+            #expect(["_FENCED", "PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH"].contains(error?.codeName ?? ""))
+            // Once fenced, always fenced.
+            #expect(throws: KafkaError.self) { try zombie.beginTransaction() }
+
+            try successor.beginTransaction()
+            try successor.produce(topic: "out", key: nil, value: Array("successor".utf8))
+            try successor.commitTransaction(timeout: patience)
+            let reader = try broker.consumer(group: "reader")
+            try reader.subscribe(topics: ["out"])
+            #expect(try receive(1, from: reader).map(\.value) == ["successor"])
+            try reader.close()
+        }
+    }
+
+    @Test("the first delivery error fails the commit (abortable); after the abort the next transaction commits")
+    func deliveryErrorFailsCommit() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([KafkaNewTopic(name: "out", partitions: 1)])
+            let producer = try KafkaProducer(configuration: broker.configuration(["transactional.id": "app-0_2"]))
+            try producer.initTransactions(timeout: patience)
+            try producer.beginTransaction()
+            try producer.produce(topic: "out", partition: 0, key: nil, value: Array("fine".utf8))
+            // The producer has no metadata for this topic yet: the record is queued and fails in
+            // its delivery report when the topic turns out to have no partition 7.
+            try producer.produce(topic: "elsewhere", partition: 7, key: nil, value: Array("lost".utf8))
+            let error = #expect(throws: KafkaError.self) { try producer.commitTransaction(timeout: patience) }
+            #expect(error?.errorClass == .abortable, "\(String(describing: error))")
+            #expect(error?.code == .unknownPartition, "\(String(describing: error))")
+            #expect(error?.operation.contains("elsewhere[7]") == true, "\(String(describing: error))")
+            try producer.abortTransaction(timeout: patience)
+
+            try producer.beginTransaction()
+            try producer.produce(topic: "out", partition: 0, key: nil, value: Array("next".utf8))
+            try producer.commitTransaction(timeout: patience)
+            let reader = try broker.consumer(group: "reader")
+            try reader.subscribe(topics: ["out"])
+            #expect(try receive(1, from: reader).map(\.value) == ["next"])
+            try reader.close()
+        }
+    }
+
+    @Test("the admin client creates a compacted topic with partitions and configs, and reports it")
+    func adminCreatesCompactedTopic() async throws {
+        try await KafkaBroker.with { broker in
+            let admin = try KafkaAdminClient(configuration: broker.configuration())
+            let topic = KafkaNewTopic(
+                name: "app-store-changelog", partitions: 3,
+                configs: ["cleanup.policy": "compact,delete", "retention.ms": "3600000"])
+            try admin.createTopics([topic], timeout: patience)
+            #expect(try admin.describeTopic("app-store-changelog", timeout: patience)?.partitions == [0, 1, 2])
+            #expect(try admin.listTopics(timeout: patience).contains("app-store-changelog"))
+            #expect(try admin.describeTopic("missing", timeout: patience) == nil)
+            let configs = try admin.topicConfiguration("app-store-changelog", timeout: patience)
+            #expect(configs["cleanup.policy"] == "compact,delete")
+            #expect(configs["retention.ms"] == "3600000")
+
+            let again = #expect(throws: KafkaError.self) { try admin.createTopics([topic], timeout: patience) }
+            #expect(again?.code == .topicAlreadyExists)
+            #expect(again?.errorClass == .permanent)
+        }
+    }
+}
+
+/// The wrappers' behaviour that needs no broker.
+@Suite("Kafka clients without a broker")
+struct KafkaClientOfflineTests {
+    @Test("a bad property is a permanent error that names it")
+    func badProperty() throws {
+        let error = #expect(throws: KafkaError.self) {
+            _ = try KafkaProducer(
+                configuration: KafkaConfiguration(bootstrapServers: "127.0.0.1:1", ["no.such.property": "1"]))
+        }
+        #expect(error?.errorClass == .permanent)
+        #expect(error?.description.contains("no.such.property") == true)
+    }
+
+    @Test("a consumer needs group.id")
+    func consumerNeedsGroup() {
+        #expect(throws: KafkaError.self) {
+            _ = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: "127.0.0.1:1"))
+        }
+    }
+
+    @Test("an undeliverable record fails flush with its delivery error, once")
+    func deliveryErrorFailsFlush() throws {
+        // Nothing listens on port 1: the record times out in message.timeout.ms.
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration(bootstrapServers: "127.0.0.1:1", ["message.timeout.ms": "200"]))
+        try producer.produce(topic: "t", key: nil, value: [1])
+        let error = #expect(throws: KafkaError.self) { try producer.flush(timeout: patience) }
+        #expect(error?.code == .messageTimedOut)
+        #expect(error?.errorClass == .retriable)
+        #expect(producer.failedCount == 1)
+        try producer.flush(timeout: .seconds(1))
+    }
+}

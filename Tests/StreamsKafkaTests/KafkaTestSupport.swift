@@ -1,0 +1,69 @@
+import Foundation
+import StreamsKafka
+import StreamsTestSupport
+import Testing
+
+/// Generous timeouts: the tests run on a loaded 2-core machine beside other suites.
+let patience: Duration = .seconds(30)
+
+/// A record as a test compares it: copied out of its batch.
+struct Received: Equatable, CustomStringConvertible {
+    var topic: String
+    var partition: Int32
+    var offset: Int64
+    var key: String?
+    var value: String?
+    var timestampMs: Int64?
+    var headers: [KafkaHeader]
+
+    init(_ message: KafkaMessage) {
+        topic = message.topic
+        partition = message.partition
+        offset = message.offset
+        key = message.keyBytes.map { String(decoding: $0, as: UTF8.self) }
+        value = message.valueBytes.map { String(decoding: $0, as: UTF8.self) }
+        timestampMs = message.timestampMs
+        headers = message.headers
+    }
+
+    var description: String { "\(topic)[\(partition)]@\(offset) \(key ?? "nil")=\(value ?? "nil")" }
+}
+
+extension KafkaBroker {
+    /// A client configuration for this broker with short reconnect backoffs.
+    func configuration(_ properties: [String: String] = [:]) -> KafkaConfiguration {
+        KafkaConfiguration(
+            bootstrapServers: bootstrapServers,
+            ["reconnect.backoff.ms": "20", "reconnect.backoff.max.ms": "500"].merging(properties) { _, new in new })
+    }
+
+    /// A consumer in `group` reading from the beginning, with the given isolation level.
+    func consumer(group: String, isolation: String = "read_committed", _ properties: [String: String] = [:]) throws
+        -> KafkaConsumer
+    {
+        try KafkaConsumer(
+            configuration: configuration(
+                [
+                    "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": "false",
+                    "isolation.level": isolation, "session.timeout.ms": "10000",
+                ].merging(properties) { _, new in new }))
+    }
+
+    /// Creates topics with the admin client.
+    func createTopics(_ topics: [KafkaNewTopic]) throws {
+        try KafkaAdminClient(configuration: configuration()).createTopics(topics, timeout: patience)
+    }
+}
+
+/// Polls until `count` records arrived (failing the test after `timeout`) and returns them.
+func receive(_ count: Int, from consumer: KafkaConsumer, timeout: Duration = patience) throws -> [Received] {
+    var batch = KafkaMessageBatch(capacity: 100)
+    var received: [Received] = []
+    let deadline = ContinuousClock.now + timeout
+    while received.count < count && ContinuousClock.now < deadline {
+        try consumer.poll(into: &batch, timeout: .milliseconds(200))
+        for i in 0..<batch.count { received.append(Received(batch[i])) }
+    }
+    #expect(received.count >= count, "received \(received.count) of \(count) records in \(timeout): \(received)")
+    return received
+}
