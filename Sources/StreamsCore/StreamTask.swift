@@ -102,8 +102,8 @@ public final class StreamTask {
     let clock: any WallClock
     let collector: any RecordCollector
     let logger: Logger
-    var nodes: [Node]
-    private var processors: [(any Processor)?]
+    @exclusivity(unchecked) var nodes: [Node]
+    @exclusivity(unchecked) private var processors: [(any Processor)?]
     private var contexts: [ProcessorContext?]
     /// Per input: the source node that reads it.
     private let inputSources: [Int]

@@ -33,8 +33,8 @@ package final class EmbeddedEngine: StreamsEngine {
         /// The input has no new data right now (follow mode).
         var idle = false
         /// `(end offset, line number)` of each record handed to the task and not yet committed.
-        var pending: [(endOffset: Int64, line: Int64)] = []
-        var pendingHead = 0
+        @exclusivity(unchecked) var pending: [(endOffset: Int64, line: Int64)] = []
+        @exclusivity(unchecked) var pendingHead = 0
         /// The committed position: resume offset and the number of the last line before it.
         var committed: Checkpoint.Input
         /// The offset `committed.fingerprint` was computed for (-1: not yet).
@@ -75,7 +75,7 @@ package final class EmbeddedEngine: StreamsEngine {
     private let inputByPartition: [TopicPartition: Int]
     private var outputs: [String: OutputFile] = [:]
     /// The output file of each sink handle (``sinkHandle(topic:sink:task:)``).
-    private var sinkOutputs: [OutputFile] = []
+    @exclusivity(unchecked) private var sinkOutputs: [OutputFile] = []
     /// Outputs of the checkpoint that this run does not write, carried into its checkpoints.
     private var carriedOutputs: [Checkpoint.Output] = []
     package private(set) var changelog: ChangelogFile?

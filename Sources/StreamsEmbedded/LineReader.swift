@@ -51,16 +51,17 @@ public enum LineReadStatus: Sendable, Hashable {
 ///
 /// Kafka Streams counterpart: the consumer of a source topic, with its position.
 ///
-/// - Important: Owned by one thread at a time; not `Sendable`.
+/// - Important: Owned by one thread at a time; not `Sendable`. Its hot properties have no
+///   dynamic exclusivity checks (`@exclusivity(unchecked)`): it is never used re-entrantly.
 public final class LineReader {
     /// The path given, or `-` for standard input.
     public let path: String
     /// Whether the end of a regular file means "no data yet" rather than the end of the input.
     public private(set) var follow: Bool
     /// The byte offset after the last line handed out or skipped: where to resume.
-    public private(set) var byteOffset: Int64
+    @exclusivity(unchecked) public private(set) var byteOffset: Int64
     /// The number of lines (blank ones included) before ``byteOffset``.
-    public private(set) var lineNumber: Int64
+    @exclusivity(unchecked) public private(set) var lineNumber: Int64
 
     private struct Span {
         var start: Int
@@ -77,10 +78,10 @@ public final class LineReader {
     /// The input offset of `buffer[0]`.
     private var bufferOffset: Int64
     /// Unconsumed data is `buffer[start..<end]`.
-    private var start = 0
-    private var end = 0
+    @exclusivity(unchecked) private var start = 0
+    @exclusivity(unchecked) private var end = 0
     private var inputEnded = false
-    private var batch: [Span] = []
+    @exclusivity(unchecked) private var batch: [Span] = []
 
     /// Opens the input, positioned at `offset`.
     ///

@@ -22,9 +22,10 @@ final class PendingPuts {
     @exclusivity(unchecked) private var segments: [InMemorySegment] = []
     /// The number of pending puts.
     @exclusivity(unchecked) private(set) var count = 0
-    /// Sort scratch, kept between flushes.
-    private var order: [SortKey] = []
-    private var stored = RawByteBuffer(capacity: 1 << 16)
+    /// Sort scratch, kept between flushes (one store's, on its thread, never re-entrant: no
+    /// dynamic exclusivity checks, like the properties above).
+    @exclusivity(unchecked) private var order: [SortKey] = []
+    @exclusivity(unchecked) private var stored = RawByteBuffer(capacity: 1 << 16)
 
     /// One stored key to write: its first 16 bytes as two big-endian integers (the order LMDB's
     /// `memcmp` comparison gives, up to ties, which only cost a descent), and where its stored key
