@@ -16,7 +16,7 @@ struct LMDBWindowStoreTests {
         defer { dir.remove() }
         let lmdb = try LMDBWindowStore(
             directory: dir.path, configuration: configuration, options: .init(longKeyThreshold: 16))
-        let memory = InMemoryWindowStore(configuration: configuration)
+        let memory = try InMemoryWindowStore(configuration: configuration)
         let long = [UInt8](repeating: 0x6C, count: 40)
         for store in [lmdb, memory] as [any WindowStore] {
             try store.put(key: [0], timestampMs: 500, value: [1])
@@ -86,8 +86,10 @@ struct LMDBWindowStoreTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let interval: Int64 = 7_000
+        // Stream time never advances: nothing expires, whatever the retention (one that needs
+        // few segments, so that maxSegments admits it).
         let configuration = WindowStoreConfiguration(
-            name: "t", retention: .milliseconds(Int64.max / 2), segmentInterval: .milliseconds(interval))
+            name: "t", retention: .milliseconds(interval), segmentInterval: .milliseconds(interval))
         let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
         // Boundaries on both sides of zero and of the valid range (Int64.min and Int64.max are
         // refused: WindowStoreConfiguration.validTimestamps),
@@ -125,7 +127,7 @@ struct LMDBWindowStoreTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let configuration = WindowStoreConfiguration(
-            name: "t", retention: .seconds(1_000_000), segmentInterval: .seconds(10))
+            name: "t", retention: .seconds(1_000), segmentInterval: .seconds(10))
         let options = LMDBWindowStore.Options(longKeyThreshold: 24)
         var rng = SplitMix64(seed: 5)
         func randomKey() -> [UInt8] {
@@ -180,7 +182,7 @@ struct LMDBWindowStoreTests {
 
     @Test("a filter built after a delete does not outlive the abort that brings the entry back")
     func filterBuiltAfterDeleteDoesNotSurviveAbort() throws {
-        try withStore(retention: .seconds(1_000)) { store in
+        try withStore(retention: .seconds(100)) { store in
             let key = Array("K".utf8)
             try store.put(key: key, timestampMs: 500, value: [1])
             try store.put(key: Array("other".utf8), timestampMs: 1_500, value: [2])
@@ -242,7 +244,7 @@ struct LMDBWindowStoreTests {
         // Found in review: the flush's replay rolled stream time back to the last commit, and the
         // drop then chose the segments to drop from that older stream time.
         try withStore(retention: .seconds(10), options: .init(initialMapSize: 256 << 10)) { store in
-            let memory = InMemoryWindowStore(configuration: configuration)
+            let memory = try InMemoryWindowStore(configuration: configuration)
             for s in [store, memory] as [any WindowStore] {
                 try s.put(key: Array("old".utf8), timestampMs: 100, value: [1])
                 try s.commit(metadata: [:])
@@ -285,7 +287,7 @@ struct LMDBWindowStoreTests {
             }
             return seen.sorted(by: entryOrder)
         }
-        let expected = try run(InMemoryWindowStore(configuration: configuration))
+        let expected = try run(try InMemoryWindowStore(configuration: configuration))
         #expect(expected.count == 3)
         try withStore(retention: .seconds(10)) { store in
             let seen = try run(store)
@@ -419,6 +421,22 @@ struct LMDBWindowStoreTests {
         #expect(adopted.segmentIntervalMs == 1_000)  // the physical layout is kept
     }
 
+    @Test("reopening a store whose stored segment interval needs more segments than maxSegments is refused at open")
+    func storedIntervalOverSegmentLimit() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let fine = WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .milliseconds(100))
+        try LMDBWindowStore(directory: dir.path, configuration: fine, options: .init(maxSegments: 102)).close()
+        let error = #expect(throws: StateStoreError.self) {
+            _ = try LMDBWindowStore(
+                directory: dir.path, configuration: WindowStoreConfiguration(name: "t", retention: .seconds(10)),
+                options: .init(maxSegments: 50))
+        }
+        #expect(error?.code == .invalidConfiguration, "\(String(describing: error))")
+        #expect(error?.message.contains("built with 100 ms") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("LMDBWindowStore.Options.maxSegments raised to 102") == true)
+    }
+
     @Test("garbage, truncated and foreign files are refused with a rebuild hint")
     func corruptFiles() throws {
         let dir = TemporaryDirectory()
@@ -512,7 +530,7 @@ struct LMDBWindowStoreTests {
     func restoreIdempotent(maxPendingPuts: Int) throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        let source = InMemoryWindowStore(configuration: configuration)
+        let source = try InMemoryWindowStore(configuration: configuration)
         let log = InMemoryChangelog()
         let logged = ChangeLoggingWindowStore(source, changelog: log)
         var rng = SplitMix64(seed: 3)

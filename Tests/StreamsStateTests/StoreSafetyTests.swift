@@ -137,7 +137,7 @@ extension StoreSafetyTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let lmdb = try LMDBWindowStore(directory: dir.path, configuration: configuration)
-        let memory = InMemoryWindowStore(configuration: configuration)
+        let memory = try InMemoryWindowStore(configuration: configuration)
         for store in [lmdb, memory] as [any WindowStore] {
             try store.put(key: [1], timestampMs: 1, value: [1])
             try store.commit(metadata: [:])
@@ -371,7 +371,7 @@ extension StoreSafetyTests {
         defer { dir.remove() }
         let options = LMDBWindowStore.Options(longKeyThreshold: 16)
         let lmdb = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
-        let memory = InMemoryWindowStore(configuration: configuration)
+        let memory = try InMemoryWindowStore(configuration: configuration)
         let long = [UInt8](repeating: 0x6C, count: 40)
         let range = t.saturatingSubtract(9_999)...t.saturatingAdd(9_999)
         for store in [lmdb, memory] as [any WindowStore] {
