@@ -5,7 +5,9 @@ public struct WindowStoreConfiguration: Sendable, Hashable {
     /// How long an entry stays live after its timestamp, in stream time.
     public var retention: Duration
     /// The time span of one physical segment; `nil` means `max(retention / 2, 60 s)`, as in
-    /// Kafka Streams. Whole expired segments are dropped at once.
+    /// Kafka Streams, for a new store, and the stored interval when `LMDBWindowStore` reopens one
+    /// (which refuses a set interval other than the stored one: it decides where entries are).
+    /// Whole expired segments are dropped at once.
     public var segmentInterval: Duration?
 
     /// Creates a configuration.

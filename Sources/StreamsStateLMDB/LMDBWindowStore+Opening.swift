@@ -137,6 +137,16 @@ extension LMDBWindowStore {
                             )
                         )
                     }
+                    // The interval decides which segment holds a timestamp: it cannot change
+                    // under existing segments. `nil` in the configuration means the stored one.
+                    if configuration.segmentInterval != nil && configuration.segmentIntervalMs != storedInterval {
+                        return .failure(
+                            StateStoreError(
+                                .configurationMismatch,
+                                "the store in \(directory) was built with a segment interval of \(storedInterval) ms, not the requested \(configuration.segmentIntervalMs) ms (WindowStoreConfiguration.segmentInterval); pass \(storedInterval) ms or nil (keep the stored one), or delete the store directory to rebuild it from the changelog with the new interval"
+                            )
+                        )
+                    }
                     if storedRetention != configuration.retentionMs || storedInterval != configuration.segmentIntervalMs
                     {
                         // The adopted retention or the stored interval may need more segments.

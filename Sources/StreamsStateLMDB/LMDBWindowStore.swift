@@ -108,7 +108,8 @@ public final class LMDBWindowStore: WindowStore {
         /// passes the original retention or deletes the store and rebuilds it from its changelog.
         case fail
         /// Use the new retention from now on. A shorter one expires entries sooner; a longer one
-        /// cannot bring back segments already dropped. The segment interval stays the stored one.
+        /// cannot bring back segments already dropped. The segment interval stays the stored one:
+        /// a `segmentInterval` other than it is refused under either policy.
         case adopt
     }
 
@@ -181,7 +182,8 @@ public final class LMDBWindowStore: WindowStore {
     ///   that may need more than ``Options/maxSegments`` segments at once
     ///   (``WindowStoreConfiguration/segmentsNeeded``), ``StateStoreError/Code/corrupt`` for files that are
     ///   not a swift-dedup store or are damaged, ``StateStoreError/Code/configurationMismatch`` when
-    ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``,
+    ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``, or the
+    ///   configuration's `segmentInterval` is set and differs from the one the store was built with,
     ///   ``StateStoreError/Code/inUse`` when a store of this process or another process has the
     ///   directory open (one open store per directory; the lock is `directory/store.lock`), and
     ///   ``StateStoreError/Code/storage`` for other LMDB failures.

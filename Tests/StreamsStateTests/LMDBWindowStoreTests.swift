@@ -421,6 +421,37 @@ struct LMDBWindowStoreTests {
         #expect(adopted.segmentIntervalMs == 1_000)  // the physical layout is kept
     }
 
+    @Test(
+        "reopening with another segment interval is refused under either policy, naming both intervals; nil keeps the stored one"
+    )
+    func segmentIntervalMismatch() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        try store.put(key: [1], timestampMs: 5_500, value: [1])
+        try store.commit(metadata: [:])
+        try store.close()
+        let other = WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .seconds(2))
+        for policy in [LMDBWindowStore.ConfigurationMismatchPolicy.fail, .adopt] {
+            let error = #expect(throws: StateStoreError.self, "\(policy)") {
+                _ = try LMDBWindowStore(
+                    directory: dir.path, configuration: other, options: .init(onConfigurationMismatch: policy))
+            }
+            #expect(error?.code == .configurationMismatch, "\(String(describing: error))")
+            #expect(
+                error?.message.contains(
+                    "built with a segment interval of 1000 ms, not the requested 2000 ms (WindowStoreConfiguration.segmentInterval)"
+                ) == true, "\(String(describing: error))")
+            #expect(error?.message.contains(dir.path) == true)
+        }
+        // No interval: the stored one, and the entry is where it was.
+        let reopened = try LMDBWindowStore(
+            directory: dir.path, configuration: WindowStoreConfiguration(name: "t", retention: .seconds(10)))
+        #expect(reopened.segmentIntervalMs == 1_000)
+        #expect(try reopened.firstTimestamp(key: [1], from: 0, to: 9_999) == 5_500)
+        try reopened.close()
+    }
+
     @Test("reopening a store whose stored segment interval needs more segments than maxSegments is refused at open")
     func storedIntervalOverSegmentLimit() throws {
         let dir = TemporaryDirectory()
