@@ -1,4 +1,5 @@
 internal import CStreamsLMDB
+internal import Synchronization
 
 #if canImport(Glibc)
     internal import Glibc
@@ -53,7 +54,10 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public let path: String
     /// The configuration the environment was opened with.
     public let configuration: Configuration
-    let handle: OpaquePointer
+    /// Valid until ``close()``; every use goes through ``openHandle``.
+    private let handle: OpaquePointer
+    /// Whether ``close()`` ran (atomic: the type is `Sendable`).
+    private let closed = Atomic<Bool>(false)
 
     /// Opens (creating if needed) the environment at `path`, a directory unless the flags contain
     /// ``LMDBEnvironmentFlags/noSubdirectory``.
@@ -85,7 +89,28 @@ public final class LMDBEnvironment: @unchecked Sendable {
     }
 
     deinit {
+        if !closed.load(ordering: .acquiring) { mdb_env_close(handle) }
+    }
+
+    /// Closes the environment now rather than when the last reference goes (`mdb_env_close`): its
+    /// files are closed and unmapped, so the directory may be opened again in this process at
+    /// once (LMDB forbids two open environments on one directory in a process). A second call
+    /// does nothing.
+    ///
+    /// - Important: Call it only with no transaction of this environment open and no other thread
+    ///   using it; any use afterwards is a programmer error (a precondition failure).
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         mdb_env_close(handle)
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// The `MDB_env` pointer, checked to be open (an atomic load: once per call, not per record).
+    var openHandle: OpaquePointer {
+        precondition(!closed.load(ordering: .acquiring), "the LMDB environment at \(path) is closed")
+        return handle
     }
 
     /// A data file shorter than its last used page was truncated (a copy cut short, a full disk
@@ -112,20 +137,20 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///
     /// - Parameter force: Flush even when the environment was opened with ``LMDBEnvironmentFlags/noSync``.
     public func sync(force: Bool = true) throws(LMDBError) {
-        try check(mdb_env_sync(handle, force ? 1 : 0), "mdb_env_sync \(path)")
+        try check(mdb_env_sync(openHandle, force ? 1 : 0), "mdb_env_sync \(path)")
     }
 
     /// Facts about the environment: map size, last page, last transaction.
     public var info: LMDBEnvironmentInfo {
         var i = MDB_envinfo()
-        mdb_env_info(handle, &i)
+        mdb_env_info(openHandle, &i)
         return LMDBEnvironmentInfo(i)
     }
 
     /// Statistics of the main database, including the page size.
     public var statistics: LMDBStatistics {
         var s = MDB_stat()
-        mdb_env_stat(handle, &s)
+        mdb_env_stat(openHandle, &s)
         return LMDBStatistics(s)
     }
 
@@ -136,7 +161,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     /// Sets the map size. Call only while this process has no transaction open.
     public func setMapSize(_ bytes: Int) throws(LMDBError) {
-        try check(mdb_env_set_mapsize(handle, bytes), "mdb_env_set_mapsize \(bytes)")
+        try check(mdb_env_set_mapsize(openHandle, bytes), "mdb_env_set_mapsize \(bytes)")
     }
 
     /// Doubles the map size, up to ``Configuration/maxMapSize``. Call only while this process has
@@ -158,7 +183,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public func withReadTransaction<R>(_ body: (borrowing LMDBReadTransaction) throws(LMDBError) -> R) throws(LMDBError)
         -> R
     {
-        let txn = try LMDBReadTransaction(environment: handle)
+        let txn = try LMDBReadTransaction(environment: openHandle)
         return try body(txn)
     }
 
@@ -183,7 +208,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     @available(*, noasync)
     private func attemptWrite<R>(_ body: (inout LMDBWriteTransaction) throws(LMDBError) -> R) throws(LMDBError) -> R {
-        var txn = try LMDBWriteTransaction(environment: handle)
+        var txn = try LMDBWriteTransaction(environment: openHandle)
         let result = try body(&txn)  // on throw, txn's deinit aborts
         try txn.commit()
         return result
@@ -195,7 +220,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///   from another thread blocks until the first ends, from the same thread it deadlocks.
     @available(*, noasync, message: "LMDB transactions cannot cross an await")
     public func beginWriteTransaction() throws(LMDBError) -> LMDBWriteTransaction {
-        try LMDBWriteTransaction(environment: handle)
+        try LMDBWriteTransaction(environment: openHandle)
     }
 }
 

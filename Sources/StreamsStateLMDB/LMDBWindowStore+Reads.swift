@@ -39,7 +39,7 @@ extension LMDBWindowStore {
     public var segmentIDs: [Int64] { segments.ids }
 
     /// The bytes of the data file in use (`(last page + 1) × page size`).
-    public var usedBytes: Int { environment.usedBytes }
+    public var usedBytes: Int { isClosed ? usedBytesAtClose : environment.usedBytes }
 
     /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`; no allocation.
     public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)

@@ -169,6 +169,8 @@ public final class LMDBWindowStore: WindowStore {
     @exclusivity(unchecked) var isClosed = false
     /// The segment a write last needed beyond ``Options/maxSegments``, for the error message.
     var refusedSegmentID: Int64?
+    /// ``usedBytes`` as it was when the store closed its environment.
+    var usedBytesAtClose = 0
     /// This store's claim on its directory (registry entry and flock), released by ``close()``.
     var directoryLock: StoreDirectoryLock?
 
@@ -309,7 +311,9 @@ public final class LMDBWindowStore: WindowStore {
         return try write { (txn) throws(LMDBError) in try txn.value(forKey: Array(key.utf8), in: meta) }
     }
 
-    /// Aborts pending writes, marks the store cleanly closed, syncs it to disk and closes it.
+    /// Aborts pending writes, marks the store cleanly closed, syncs it to disk and closes it: the
+    /// LMDB environment is closed (its files closed and unmapped) and the directory released, so
+    /// a new store may open it at once, even while this object lives on.
     public func close() throws(StateStoreError) {
         guard !isClosed else { return }
         try checkUsable()
@@ -317,6 +321,9 @@ public final class LMDBWindowStore: WindowStore {
         pendingPuts.removeAll()
         defer {
             isClosed = true
+            usedBytesAtClose = environment.usedBytes
+            // Closed before the directory is released: no moment with two environments on it.
+            environment.close()
             directoryLock = nil
         }
         do {
