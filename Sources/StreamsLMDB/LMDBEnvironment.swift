@@ -76,10 +76,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
             try check(mdb_env_set_maxdbs(env, configuration.maxDatabases), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, configuration.maxReaders), "mdb_env_set_maxreaders")
             try check(mdb_env_set_mapsize(env, configuration.mapSize), "mdb_env_set_mapsize")
-            try check(
-                mdb_env_open(env, path, configuration.flags.rawValue, mdb_mode_t(configuration.fileMode)),
-                "mdb_env_open \(path)"
-            )
+            let rc = mdb_env_open(env, path, configuration.flags.rawValue, mdb_mode_t(configuration.fileMode))
+            if rc != 0 { throw Self.openError(rc, path: path, flags: configuration.flags) }
             try Self.verifyFileLength(env!, path: path, flags: configuration.flags)
         } catch {
             mdb_env_close(env)
@@ -113,6 +111,26 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return handle
     }
 
+    /// The error of a failed `mdb_env_open`: a read-only open of a directory (or path) that holds
+    /// no data file says so rather than that the directory is missing, and a full disk says it is.
+    private static func openError(_ rc: Int32, path: String, flags: LMDBEnvironmentFlags) -> LMDBError {
+        let operation = "mdb_env_open \(path)" + (flags.contains(.readOnly) ? " (read-only)" : "")
+        if rc == ENOENT && flags.contains(.readOnly) {
+            let noSubdirectory = flags.contains(.noSubdirectory)
+            let directory = noSubdirectory ? String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) : path
+            if access(directory.isEmpty ? "." : directory, F_OK) == 0 {
+                let missing = noSubdirectory ? "\(path) does not exist" : "\(path) has no data.mdb"
+                return LMDBError(
+                    rawValue: rc,
+                    operation: operation,
+                    detail:
+                        "\(missing) (no LMDB environment there), and a read-only open cannot create one; open it writable once to create it, or give the path of an existing environment"
+                )
+            }
+        }
+        return LMDBError(writing: rc, operation: operation, directory: path)
+    }
+
     /// A data file shorter than its last used page was truncated (a copy cut short, a full disk
     /// during a copy): reading it through the map would raise SIGBUS, so refuse it up front.
     private static func verifyFileLength(_ env: OpaquePointer, path: String, flags: LMDBEnvironmentFlags)
@@ -137,7 +155,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///
     /// - Parameter force: Flush even when the environment was opened with ``LMDBEnvironmentFlags/noSync``.
     public func sync(force: Bool = true) throws(LMDBError) {
-        try check(mdb_env_sync(openHandle, force ? 1 : 0), "mdb_env_sync \(path)")
+        try checkWrite(mdb_env_sync(openHandle, force ? 1 : 0), "mdb_env_sync \(path)", directory: path)
     }
 
     /// Facts about the environment: map size, last page, last transaction.
