@@ -172,7 +172,11 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return LMDBStatistics(s)
     }
 
-    /// The bytes of the data file in use: `(last page + 1) × page size`.
+    /// The data file's high-water mark: `(last page + 1) × page size`, the size the file needs.
+    ///
+    /// Not the bytes in use: LMDB reuses freed pages but never shrinks the file or lowers its
+    /// last page, so this does not fall when entries are deleted or databases dropped. For the
+    /// pages of one tree see ``LMDBStatistics/usedBytes``.
     public var usedBytes: Int {
         (info.lastPageNumber + 1) * statistics.pageSize
     }

@@ -357,6 +357,24 @@ struct LMDBWindowStoreTests {
         #expect(try store.metadata(forKey: "n") == [1])
     }
 
+    @Test("usedBytes is a high-water mark: it does not fall when every segment is dropped")
+    func usedBytesIsHighWaterMark() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        let empty = store.usedBytes
+        for i in 0..<20_000 { try store.put(key: Array("key-\(i)".utf8), timestampMs: Int64(i % 5_000), value: [1]) }
+        try store.commit(metadata: [:])
+        let full = store.usedBytes
+        #expect(full > empty)
+        try store.advanceStreamTime(to: 1_000_000)
+        try store.commit(metadata: [:])
+        #expect(store.segmentCount == 0)
+        #expect(try store.approximateEntryCount == 0)
+        #expect(store.usedBytes >= full)
+        try store.close()
+    }
+
     @Test("a commit that leaves the map more than half full grows it before the next batch")
     func mapGrowsBetweenTransactions() throws {
         let dir = TemporaryDirectory()
