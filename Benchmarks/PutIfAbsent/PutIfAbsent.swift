@@ -54,7 +54,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("put-if-absent 1M txn=50k: InMemoryWindowStore", configuration: .bulk(iterations: 3)) { benchmark in
-        let store = InMemoryWindowStore(configuration: WindowParameters.standard.storeConfiguration)
+        let store = try InMemoryWindowStore(configuration: WindowParameters.standard.storeConfiguration)
         _ = try benchmark.measureOperations(operations) {
             try workload.putIfAbsent(into: store, transactionSize: 50_000)
         }

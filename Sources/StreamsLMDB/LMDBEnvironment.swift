@@ -1,4 +1,5 @@
 internal import CStreamsLMDB
+internal import Synchronization
 
 #if canImport(Glibc)
     internal import Glibc
@@ -53,7 +54,10 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public let path: String
     /// The configuration the environment was opened with.
     public let configuration: Configuration
-    let handle: OpaquePointer
+    /// Valid until ``close()``; every use goes through ``openHandle``.
+    private let handle: OpaquePointer
+    /// Whether ``close()`` ran (atomic: the type is `Sendable`).
+    private let closed = Atomic<Bool>(false)
 
     /// Opens (creating if needed) the environment at `path`, a directory unless the flags contain
     /// ``LMDBEnvironmentFlags/noSubdirectory``.
@@ -72,10 +76,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
             try check(mdb_env_set_maxdbs(env, configuration.maxDatabases), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, configuration.maxReaders), "mdb_env_set_maxreaders")
             try check(mdb_env_set_mapsize(env, configuration.mapSize), "mdb_env_set_mapsize")
-            try check(
-                mdb_env_open(env, path, configuration.flags.rawValue, mdb_mode_t(configuration.fileMode)),
-                "mdb_env_open \(path)"
-            )
+            let rc = mdb_env_open(env, path, configuration.flags.rawValue, mdb_mode_t(configuration.fileMode))
+            if rc != 0 { throw Self.openError(rc, path: path, flags: configuration.flags) }
             try Self.verifyFileLength(env!, path: path, flags: configuration.flags)
         } catch {
             mdb_env_close(env)
@@ -85,7 +87,48 @@ public final class LMDBEnvironment: @unchecked Sendable {
     }
 
     deinit {
+        if !closed.load(ordering: .acquiring) { mdb_env_close(handle) }
+    }
+
+    /// Closes the environment now rather than when the last reference goes (`mdb_env_close`): its
+    /// files are closed and unmapped, so the directory may be opened again in this process at
+    /// once (LMDB forbids two open environments on one directory in a process). A second call
+    /// does nothing.
+    ///
+    /// - Important: Call it only with no transaction of this environment open and no other thread
+    ///   using it; any use afterwards is a programmer error (a precondition failure).
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         mdb_env_close(handle)
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// The `MDB_env` pointer, checked to be open (an atomic load: once per call, not per record).
+    var openHandle: OpaquePointer {
+        precondition(!closed.load(ordering: .acquiring), "the LMDB environment at \(path) is closed")
+        return handle
+    }
+
+    /// The error of a failed `mdb_env_open`: a read-only open of a directory (or path) that holds
+    /// no data file says so rather than that the directory is missing, and a full disk says it is.
+    private static func openError(_ rc: Int32, path: String, flags: LMDBEnvironmentFlags) -> LMDBError {
+        let operation = "mdb_env_open \(path)" + (flags.contains(.readOnly) ? " (read-only)" : "")
+        if rc == ENOENT && flags.contains(.readOnly) {
+            let noSubdirectory = flags.contains(.noSubdirectory)
+            let directory = noSubdirectory ? String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) : path
+            if access(directory.isEmpty ? "." : directory, F_OK) == 0 {
+                let missing = noSubdirectory ? "\(path) does not exist" : "\(path) has no data.mdb"
+                return LMDBError(
+                    rawValue: rc,
+                    operation: operation,
+                    detail:
+                        "\(missing) (no LMDB environment there), and a read-only open cannot create one; open it writable once to create it, or give the path of an existing environment"
+                )
+            }
+        }
+        return LMDBError(writing: rc, operation: operation, directory: path)
     }
 
     /// A data file shorter than its last used page was truncated (a copy cut short, a full disk
@@ -112,31 +155,35 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///
     /// - Parameter force: Flush even when the environment was opened with ``LMDBEnvironmentFlags/noSync``.
     public func sync(force: Bool = true) throws(LMDBError) {
-        try check(mdb_env_sync(handle, force ? 1 : 0), "mdb_env_sync \(path)")
+        try checkWrite(mdb_env_sync(openHandle, force ? 1 : 0), "mdb_env_sync \(path)", directory: path)
     }
 
     /// Facts about the environment: map size, last page, last transaction.
     public var info: LMDBEnvironmentInfo {
         var i = MDB_envinfo()
-        mdb_env_info(handle, &i)
+        mdb_env_info(openHandle, &i)
         return LMDBEnvironmentInfo(i)
     }
 
     /// Statistics of the main database, including the page size.
     public var statistics: LMDBStatistics {
         var s = MDB_stat()
-        mdb_env_stat(handle, &s)
+        mdb_env_stat(openHandle, &s)
         return LMDBStatistics(s)
     }
 
-    /// The bytes of the data file in use: `(last page + 1) × page size`.
+    /// The data file's high-water mark: `(last page + 1) × page size`, the size the file needs.
+    ///
+    /// Not the bytes in use: LMDB reuses freed pages but never shrinks the file or lowers its
+    /// last page, so this does not fall when entries are deleted or databases dropped. For the
+    /// pages of one tree see ``LMDBStatistics/usedBytes``.
     public var usedBytes: Int {
         (info.lastPageNumber + 1) * statistics.pageSize
     }
 
     /// Sets the map size. Call only while this process has no transaction open.
     public func setMapSize(_ bytes: Int) throws(LMDBError) {
-        try check(mdb_env_set_mapsize(handle, bytes), "mdb_env_set_mapsize \(bytes)")
+        try check(mdb_env_set_mapsize(openHandle, bytes), "mdb_env_set_mapsize \(bytes)")
     }
 
     /// Doubles the map size, up to ``Configuration/maxMapSize``. Call only while this process has
@@ -158,7 +205,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public func withReadTransaction<R>(_ body: (borrowing LMDBReadTransaction) throws(LMDBError) -> R) throws(LMDBError)
         -> R
     {
-        let txn = try LMDBReadTransaction(environment: handle)
+        let txn = try LMDBReadTransaction(environment: openHandle)
         return try body(txn)
     }
 
@@ -183,7 +230,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     @available(*, noasync)
     private func attemptWrite<R>(_ body: (inout LMDBWriteTransaction) throws(LMDBError) -> R) throws(LMDBError) -> R {
-        var txn = try LMDBWriteTransaction(environment: handle)
+        var txn = try LMDBWriteTransaction(environment: openHandle)
         let result = try body(&txn)  // on throw, txn's deinit aborts
         try txn.commit()
         return result
@@ -195,7 +242,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///   from another thread blocks until the first ends, from the same thread it deadlocks.
     @available(*, noasync, message: "LMDB transactions cannot cross an await")
     public func beginWriteTransaction() throws(LMDBError) -> LMDBWriteTransaction {
-        try LMDBWriteTransaction(environment: handle)
+        try LMDBWriteTransaction(environment: openHandle)
     }
 }
 

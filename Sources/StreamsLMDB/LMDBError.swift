@@ -78,19 +78,51 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
     public let rawValue: Int32
     /// What was being done, for example `"mdb_env_open /var/lib/dedup/store"`.
     public let operation: String
+    /// The cause and fix where the binding knows better than the code's generic ``hint`` (a
+    /// read-only open of a directory without a data file, a full file system), else `nil`.
+    public let detail: String?
 
     /// Creates an error from an LMDB return value.
-    package init(rawValue: Int32, operation: String) {
+    package init(rawValue: Int32, operation: String, detail: String? = nil) {
         self.rawValue = rawValue
         self.operation = operation
         self.code = Self.code(for: rawValue)
+        self.detail = detail
     }
 
     /// Creates an error with an explicit code, for conditions the binding detects itself.
-    package init(code: Code, operation: String) {
+    package init(code: Code, operation: String, detail: String? = nil) {
         self.code = code
         self.rawValue = 0
         self.operation = operation
+        self.detail = detail
+    }
+
+    /// The error of a write to the files in `directory` (a commit, a sync, an open): `ENOSPC` and
+    /// `EDQUOT`, and `EIO` while the file system has almost no space left, are
+    /// ``Code/diskFull`` naming the directory, its free space and the fix. LMDB turns a write
+    /// the file system cut short into `EIO`, so without the free-space check a full disk
+    /// would read "Input/output error".
+    package init(writing rawValue: Int32, operation: String, directory: String) {
+        var code = Self.code(for: rawValue)
+        var detail: String?
+        if code == .diskFull || code == .ioError {
+            let available = FileSpace.availableBytes(directory)
+            var shortWrite = false
+            if code == .ioError, let available, available < FileSpace.nearlyFullBytes {
+                code = .diskFull
+                shortWrite = true
+            }
+            if code == .diskFull {
+                let free = available.map { "\($0) bytes free" } ?? "free space unknown"
+                detail =
+                    "the file system is full (\(directory): \(free)\(shortWrite ? "; LMDB reports a write it cut short as an I/O error" : "")); free space there, or move the store to a larger disk, and retry"
+            }
+        }
+        self.code = code
+        self.rawValue = rawValue
+        self.operation = operation
+        self.detail = detail
     }
 
     private static func code(for rc: Int32) -> Code {
@@ -126,8 +158,10 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// What the user can do about this error.
+    /// What the user can do about this error: ``detail`` if there is one, else the code's
+    /// generic advice.
     public var hint: String {
+        if let detail { return detail }
         switch code {
         case .keyExists: return "the key already exists"
         case .notFound: return "the key or database does not exist"
@@ -154,7 +188,7 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badDatabase: return "the database handle is stale; reopen the store"
         case .noSuchFile: return "the directory does not exist; create it first"
         case .permissionDenied: return "no permission; check the owner and mode of the store directory"
-        case .diskFull: return "the disk is full; free space or move the store to a larger disk"
+        case .diskFull: return "the file system is full; free space on it or move the store to a larger disk"
         case .ioError: return "the disk reported an I/O error; check the device"
         case .outOfMemory: return "out of memory or address space; lower the map size"
         case .invalidArgument: return "LMDB rejected an argument (map size, flags or path)"
@@ -174,4 +208,28 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
 @inline(__always)
 func check(_ rc: Int32, _ operation: @autoclosure () -> String) throws(LMDBError) {
     if rc != 0 { throw LMDBError(rawValue: rc, operation: operation()) }
+}
+
+/// Throws an ``LMDBError`` unless `rc` is `MDB_SUCCESS`, for a call that writes to the files in
+/// `directory`: see ``LMDBError/init(writing:operation:directory:)``.
+@inline(__always)
+func checkWrite(_ rc: Int32, _ operation: @autoclosure () -> String, directory: String) throws(LMDBError) {
+    if rc != 0 { throw LMDBError(writing: rc, operation: operation(), directory: directory) }
+}
+
+/// The free space of a file system, for telling a full disk from other I/O errors.
+package enum FileSpace {
+    /// The bytes this process can still write on the file system holding `path` (`statvfs`:
+    /// free blocks for root, which may use the reserved ones, available blocks otherwise), or
+    /// `nil` when it cannot be asked.
+    package static func availableBytes(_ path: String) -> Int64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        let blocks = geteuid() == 0 ? UInt64(info.f_bfree) : UInt64(info.f_bavail)
+        return Int64(clamping: blocks.multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue)
+    }
+
+    /// Below this many available bytes a failed write is taken for a full file system: LMDB
+    /// reports a short write as `EIO`, and a short write leaves less than its own size free.
+    package static let nearlyFullBytes: Int64 = 4 << 20
 }

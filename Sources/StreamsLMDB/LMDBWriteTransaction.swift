@@ -38,10 +38,17 @@ public struct LMDBWriteTransaction: ~Copyable, LMDBReading {
     /// and visible. On failure LMDB has already freed the transaction: nothing was committed.
     public consuming func commit() throws(LMDBError) {
         let pointer = transactionHandle.pointer
+        // The environment outlives the transaction: its path names the directory in the error.
+        let environment = mdb_txn_env(pointer)
         cursorSlots.deallocate()
         discard self
         // mdb_txn_commit frees the transaction whether it succeeds or fails.
-        try check(mdb_txn_commit(pointer), "mdb_txn_commit")
+        let rc = mdb_txn_commit(pointer)
+        if rc != 0 {
+            var cPath: UnsafePointer<CChar>?
+            let path = mdb_env_get_path(environment, &cPath) == 0 && cPath != nil ? String(cString: cPath!) : "?"
+            throw LMDBError(writing: rc, operation: "mdb_txn_commit \(path)", directory: path)
+        }
     }
 
     /// Forgets the transaction without ending it, for an owner that finds itself on another

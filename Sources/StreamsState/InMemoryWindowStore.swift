@@ -20,6 +20,11 @@ public final class InMemoryWindowStore: WindowStore {
     public let retentionMs: Int64
     /// The span of one segment in milliseconds.
     public let segmentIntervalMs: Int64
+    /// The largest key accepted, in bytes; a longer one throws ``StateStoreError/Code/tooLarge``.
+    public let maxKeySize: Int
+    /// The most segments held at once; a write needing one more throws
+    /// ``StateStoreError/Code/tooManySegments``.
+    public let maxSegments: Int
     /// The current stream time (pending until commit), or `Int64.min`.
     @exclusivity(unchecked) public private(set) var streamTimeMs: Int64 = .min
 
@@ -35,12 +40,33 @@ public final class InMemoryWindowStore: WindowStore {
     private let seeds: (UInt64, UInt64)
     private var isClosed = false
 
-    /// Creates an empty store.
-    public init(configuration: WindowStoreConfiguration) {
-        precondition(configuration.retentionMs > 0, "retention must be at least 1 ms")
+    /// Creates an empty store, with the same limits as `LMDBWindowStore` by default.
+    ///
+    /// - Parameters:
+    ///   - configuration: The store's name, retention and segment interval.
+    ///   - maxKeySize: The largest key accepted, in bytes (`LMDBWindowStore.Options.maxKeySize`).
+    ///   - maxSegments: The most segments held at once (`LMDBWindowStore.Options.maxSegments`).
+    /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/invalidConfiguration`` for a
+    ///   retention under 1 ms, or a retention and segment interval that may need more than
+    ///   `maxSegments` segments at once (``WindowStoreConfiguration/segmentsNeeded``).
+    public init(
+        configuration: WindowStoreConfiguration,
+        maxKeySize: Int = WindowStoreConfiguration.defaultMaxKeySize,
+        maxSegments: Int = WindowStoreConfiguration.defaultMaxSegments
+    ) throws(StateStoreError) {
+        try configuration.validate()
+        try WindowStoreConfiguration.checkSegmentCount(
+            store: configuration.name,
+            retentionMs: configuration.retentionMs,
+            segmentIntervalMs: configuration.segmentIntervalMs,
+            maxSegments: maxSegments,
+            setting: "InMemoryWindowStore's maxSegments"
+        )
         name = configuration.name
         retentionMs = configuration.retentionMs
         segmentIntervalMs = configuration.segmentIntervalMs
+        self.maxKeySize = maxKeySize
+        self.maxSegments = maxSegments
         var random = SystemRandomNumberGenerator()
         seeds = (random.next(), random.next())
     }
@@ -59,6 +85,7 @@ public final class InMemoryWindowStore: WindowStore {
     /// The number of entries of `key` in all segments, expired ones of undropped segments included.
     public func approximateEntryCount(key: UnsafeRawBufferPointer) throws(StateStoreError) -> Int {
         try checkOpen()
+        try checkKey(key)
         let tag = tag(key)
         return segments.reduce(0) { total, segment in
             let head = segment.probe(key, tag: tag).head
@@ -87,10 +114,13 @@ public final class InMemoryWindowStore: WindowStore {
     }
 
     /// The segment holding `timestampMs`, created if needed.
-    private func createSegment(containing timestampMs: Int64) -> InMemorySegment {
+    ///
+    /// - Throws: ``StateStoreError/Code/tooManySegments`` when ``maxSegments`` segments exist.
+    private func createSegment(containing timestampMs: Int64) throws(StateStoreError) -> InMemorySegment {
         if let segment = segment(containing: timestampMs) { return segment }
         let interval = segmentIntervalMs
         let id = timestampMs.floorDivided(by: interval)
+        guard segments.count < maxSegments else { throw tooManySegments(id) }
         // A segment reaching below Int64.min or above Int64.max ends there.
         let (start, underflow) = id.multipliedReportingOverflow(by: interval)
         let (end, overflow) = (id + 1).multipliedReportingOverflow(by: interval)
@@ -121,13 +151,16 @@ public final class InMemoryWindowStore: WindowStore {
     {
         try checkOpen()
         try checkTimestamp(timestampMs, store: name)
+        try checkKey(key)
         guard timestampMs >= liveFloor else { return }
-        write(key, timestampMs, value)
+        try write(key, timestampMs, value)
     }
 
-    private func write(_ key: UnsafeRawBufferPointer, _ timestampMs: Int64, _ value: UnsafeRawBufferPointer) {
+    private func write(_ key: UnsafeRawBufferPointer, _ timestampMs: Int64, _ value: UnsafeRawBufferPointer)
+        throws(StateStoreError)
+    {
         let tag = tag(key)
-        let segment = createSegment(containing: timestampMs)
+        let segment = try createSegment(containing: timestampMs)
         segment.put(key, tag: tag, timestampMs, value, probe: segment.probe(key, tag: tag))
     }
 
@@ -140,6 +173,7 @@ public final class InMemoryWindowStore: WindowStore {
     ) throws(StateStoreError) -> Int64? {
         try checkOpen()
         try checkTimestamp(timestampMs, store: name)
+        try checkKey(key)
         let floor = liveFloor
         let low = max(conflictRange.lowerBound, floor)
         let high = conflictRange.upperBound
@@ -162,7 +196,7 @@ public final class InMemoryWindowStore: WindowStore {
         if let target {
             target.segment.put(key, tag: tag, timestampMs, value, probe: target.probe)
         } else {
-            let segment = createSegment(containing: timestampMs)
+            let segment = try createSegment(containing: timestampMs)
             segment.put(key, tag: tag, timestampMs, value, probe: segment.probe(key, tag: tag))
         }
         return nil
@@ -173,6 +207,7 @@ public final class InMemoryWindowStore: WindowStore {
         -> Int64?
     {
         try checkOpen()
+        try checkKey(key)
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return nil }
         let tag = tag(key)
@@ -189,6 +224,7 @@ public final class InMemoryWindowStore: WindowStore {
         -> [WindowEntry]
     {
         try checkOpen()
+        try checkKey(key)
         let low = max(fromMs, liveFloor)
         guard low <= toMs else { return [] }
         let tag = tag(key)
@@ -216,6 +252,7 @@ public final class InMemoryWindowStore: WindowStore {
     public func delete(key: UnsafeRawBufferPointer, timestampMs: Int64) throws(StateStoreError) -> Bool {
         try checkOpen()
         try checkTimestamp(timestampMs, store: name)
+        try checkKey(key)
         return deleteUnchecked(key, timestampMs)
     }
 
@@ -242,10 +279,11 @@ public final class InMemoryWindowStore: WindowStore {
         for entry in entries {
             try checkTimestamp(entry.timestampMs, store: name)
             maxTimestamp = max(maxTimestamp, entry.timestampMs)
-            entry.key.withUnsafeBytes { key in
+            try withBytes(entry.key) { (key) throws(StateStoreError) in
+                try checkKey(key)
                 if let value = entry.value {
                     guard entry.timestampMs >= liveFloor else { return }
-                    value.withUnsafeBytes { write(key, entry.timestampMs, $0) }
+                    try withBytes(value) { (v) throws(StateStoreError) in try write(key, entry.timestampMs, v) }
                 } else {
                     _ = deleteUnchecked(key, entry.timestampMs)
                 }
@@ -293,6 +331,20 @@ public final class InMemoryWindowStore: WindowStore {
         guard !isClosed else { return }
         rollBack()
         isClosed = true
+    }
+
+    /// A key longer than ``maxKeySize`` throws ``StateStoreError/Code/tooLarge``, as in `LMDBWindowStore`.
+    @inline(__always)
+    private func checkKey(_ key: UnsafeRawBufferPointer) throws(StateStoreError) {
+        if key.count > maxKeySize {
+            throw keyTooLarge(key.count, limit: maxKeySize, store: name, setting: "InMemoryWindowStore's maxKeySize")
+        }
+    }
+
+    @inline(never)
+    private func tooManySegments(_ id: Int64) -> StateStoreError {
+        segmentLimitReached(
+            store: name, segment: id, maxSegments: maxSegments, setting: "InMemoryWindowStore's maxSegments")
     }
 
     /// A closed store throws ``StateStoreError/Code/closed``, as ``LMDBWindowStore`` does.

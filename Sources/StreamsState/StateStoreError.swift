@@ -17,6 +17,10 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
         public static let invalidConfiguration = Code("invalidConfiguration")
         /// A key or value is larger than the store accepts.
         public static let tooLarge = Code("tooLarge")
+        /// A write needs a new segment while the store holds the most segments its `maxSegments`
+        /// setting allows (writes far ahead of stream time each open a segment, dropped only once
+        /// stream time passes it); raise `maxSegments` or the segment interval.
+        public static let tooManySegments = Code("tooManySegments")
         /// The store was closed.
         public static let closed = Code("closed")
         /// The file system holding the store is full (`ENOSPC`, `EDQUOT`, or an I/O error with
@@ -59,4 +63,28 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
 
     /// `"<code>: <message>"`.
     public var description: String { "\(code): \(message)" }
+}
+
+/// The ``StateStoreError/Code/tooLarge`` error of both stores for a key over their limit.
+@usableFromInline @inline(never)
+package func keyTooLarge(_ count: Int, limit: Int, store name: String, setting: String) -> StateStoreError {
+    StateStoreError(
+        .tooLarge,
+        "store '\(name)': a key of \(count) bytes exceeds the limit of \(limit) bytes (\(setting)); shorten or hash such keys before they reach the store, or raise \(setting)"
+    )
+}
+
+/// The ``StateStoreError/Code/tooManySegments`` error of both stores: segment `id` would be one
+/// more than `maxSegments`.
+package func segmentLimitReached(
+    store name: String,
+    segment id: Int64?,
+    maxSegments: Int,
+    setting: String,
+    location: String = ""
+) -> StateStoreError {
+    StateStoreError(
+        .tooManySegments,
+        "store '\(name)'\(location): a write needs \(id.map { "segment \($0)" } ?? "a new segment") while the store holds \(maxSegments) segments, the most \(setting) allows (writes ahead of stream time open segments that are dropped only once stream time passes them); raise \(setting), set a longer WindowStoreConfiguration.segmentInterval, or advance stream time before writing far ahead of it"
+    )
 }

@@ -21,8 +21,7 @@ public struct WindowStoreFactory: Sendable {
     /// An ``InMemoryWindowStore`` (state lost with the process; restored from the changelog).
     public static var inMemory: WindowStoreFactory {
         WindowStoreFactory { configuration, _ in
-            try configuration.validate()
-            return InMemoryWindowStore(configuration: configuration)
+            try InMemoryWindowStore(configuration: configuration)
         }
     }
 }

@@ -1,4 +1,5 @@
 internal import StreamsState
+internal import StreamsLMDB
 #if canImport(FoundationEssentials)
     internal import FoundationEssentials
 #else
@@ -17,19 +18,11 @@ enum FileSystem {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    /// The bytes this process can still write on the file system holding `path` (`statvfs`:
-    /// free blocks for root, which may use the reserved ones, available blocks otherwise), or
-    /// `nil` when it cannot be asked.
-    static func availableBytes(_ path: String) -> Int64? {
-        var info = statvfs()
-        guard statvfs(path, &info) == 0 else { return nil }
-        let blocks = geteuid() == 0 ? info.f_bfree : info.f_bavail
-        return Int64(clamping: UInt64(blocks).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue)
-    }
+    /// The bytes this process can still write on the file system holding `path`, or `nil`.
+    static func availableBytes(_ path: String) -> Int64? { FileSpace.availableBytes(path) }
 
-    /// Below this many available bytes a failed write is taken for a full file system: LMDB
-    /// reports a short write as `EIO`, and a short write leaves less than its own size free.
-    static let nearlyFullBytes: Int64 = 4 << 20
+    /// Below this many available bytes a failed write is taken for a full file system.
+    static var nearlyFullBytes: Int64 { FileSpace.nearlyFullBytes }
 
     /// Whether something exists at `path`.
     static func exists(_ path: String) -> Bool {

@@ -4,7 +4,18 @@ public import StreamsLMDB
 // LMDB errors as StateStoreError: damaged files are `corrupt`, a full disk (or an I/O error with
 // almost no space left) `diskFull`, anything else `storage`, each naming the directory.
 extension LMDBWindowStore {
-    func wrap(_ error: LMDBError) -> StateStoreError { Self.wrap(error, directory: directory) }
+    func wrap(_ error: LMDBError) -> StateStoreError {
+        if error.code == .databasesFull {
+            return segmentLimitReached(
+                store: name,
+                segment: refusedSegmentID,
+                maxSegments: options.maxSegments,
+                setting: "LMDBWindowStore.Options.maxSegments",
+                location: " in \(directory)"
+            )
+        }
+        return Self.wrap(error, directory: directory)
+    }
 
     static func wrap(_ error: LMDBError, directory: String) -> StateStoreError {
         switch error.code {

@@ -137,6 +137,33 @@ extension LMDBWindowStore {
                             )
                         )
                     }
+                    // The interval decides which segment holds a timestamp: it cannot change
+                    // under existing segments. `nil` in the configuration means the stored one.
+                    if configuration.segmentInterval != nil && configuration.segmentIntervalMs != storedInterval {
+                        return .failure(
+                            StateStoreError(
+                                .configurationMismatch,
+                                "the store in \(directory) was built with a segment interval of \(storedInterval) ms, not the requested \(configuration.segmentIntervalMs) ms (WindowStoreConfiguration.segmentInterval); pass \(storedInterval) ms or nil (keep the stored one), or delete the store directory to rebuild it from the changelog with the new interval"
+                            )
+                        )
+                    }
+                    if storedRetention != configuration.retentionMs || storedInterval != configuration.segmentIntervalMs
+                    {
+                        // The adopted retention or the stored interval may need more segments.
+                        do throws(StateStoreError) {
+                            try WindowStoreConfiguration.checkSegmentCount(
+                                store: configuration.name,
+                                retentionMs: configuration.retentionMs,
+                                segmentIntervalMs: storedInterval,
+                                maxSegments: options.maxSegments,
+                                setting: "LMDBWindowStore.Options.maxSegments",
+                                intervalSource:
+                                    "segment interval (the store in \(directory) was built with \(storedInterval) ms: delete it to rebuild it from the changelog with a WindowStoreConfiguration.segmentInterval)"
+                            )
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
                     state.segmentIntervalMs = storedInterval
                     state.streamTimeMs =
                         try txn.value(forKey: Array(MetaKey.streamTime.utf8), in: meta).flatMap(Int64.init(bytes:))
@@ -210,8 +237,8 @@ extension LMDBWindowStore {
         }
         guard found.count <= segments.capacity else {
             throw StateStoreError(
-                .storage,
-                "\(directory) holds \(found.count) segments, more than maxSegments (\(options.maxSegments)) allows; open it with a larger maxSegments"
+                .tooManySegments,
+                "\(directory) holds \(found.count) segments, more than LMDBWindowStore.Options.maxSegments (\(options.maxSegments)) allows; open it with maxSegments of at least \(found.count)"
             )
         }
         segments.replace(with: found.sorted { $0.id < $1.id })

@@ -38,8 +38,11 @@ extension LMDBWindowStore {
     /// The ids of the segments currently stored, ascending (`id = floor(timestamp / segmentInterval)`).
     public var segmentIDs: [Int64] { segments.ids }
 
-    /// The bytes of the data file in use (`(last page + 1) × page size`).
-    public var usedBytes: Int { environment.usedBytes }
+    /// The data file's high-water mark, `(last page + 1) × page size`: the largest size the store
+    /// has reached, not the bytes in use. LMDB reuses the pages of expired segments for new
+    /// entries but never shrinks the file, so this does not fall as segments are dropped.
+    /// After ``close()``, the value at close.
+    public var usedBytes: Int { isClosed ? usedBytesAtClose : environment.usedBytes }
 
     /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`; no allocation.
     public func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)

@@ -42,12 +42,15 @@ extension LMDBWindowStore {
     }
 
     func openNewSegment(_ txn: borrowing LMDBWriteTransaction, _ id: Int64) throws(LMDBError) -> Int {
-        let db = try txn.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
-        // No filter until a lookup needs one (insertIfAbsent, or a lookup spanning segments).
-        guard let index = segments.insert(id: id, database: db) else {
+        // Checked before LMDB creates anything, so that the refused write leaves the batch as it
+        // was, as in InMemoryWindowStore; `wrap` turns this into StateStoreError.tooManySegments.
+        guard segments.count < segments.capacity else {
+            refusedSegmentID = id
             throw LMDBError(code: .databasesFull, operation: "opening segment \(id)")
         }
-        return index
+        let db = try txn.openDatabase(named: Self.segmentPrefix + String(id), create: true)!
+        // No filter until a lookup needs one (insertIfAbsent, or a lookup spanning segments).
+        return segments.insert(id: id, database: db)!
     }
 
     /// Builds the filter of the segment at `index` from its entries (in the open transaction, so

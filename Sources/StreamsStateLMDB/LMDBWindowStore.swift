@@ -55,7 +55,11 @@ public final class LMDBWindowStore: WindowStore {
         public var initialMapSize: Int
         /// The largest map size in bytes. Default 1 TiB (address space, not disk).
         public var maxMapSize: Int
-        /// The most segments that can exist at once. Default 1,000.
+        /// The most segments that can exist at once. Default 1,000
+        /// (``WindowStoreConfiguration/defaultMaxSegments``, as in ``InMemoryWindowStore``).
+        /// Opening refuses a retention and segment interval that may need more
+        /// (``WindowStoreConfiguration/segmentsNeeded``); a write needing one more segment throws
+        /// ``StateStoreError/Code/tooManySegments``.
         public var maxSegments: Int
         /// What to do when the directory holds a store built with another retention.
         public var onConfigurationMismatch: ConfigurationMismatchPolicy
@@ -64,7 +68,9 @@ public final class LMDBWindowStore: WindowStore {
         public var longKeyThreshold: Int
         /// The hash for long keys; ``KeyHash/constant(_:)`` forces collisions in tests.
         public var keyHash: KeyHash
-        /// The largest business key accepted, in bytes. Default 16 MiB.
+        /// The largest business key accepted, in bytes; a longer one throws
+        /// ``StateStoreError/Code/tooLarge``. Default 16 MiB
+        /// (``WindowStoreConfiguration/defaultMaxKeySize``, as in ``InMemoryWindowStore``).
         public var maxKeySize: Int
         /// How many puts of ``LMDBWindowStore/insertIfAbsent(key:timestampMs:value:conflictRange:)``
         /// may wait in memory before they are written to LMDB in key order (see ``PendingPuts``);
@@ -77,11 +83,11 @@ public final class LMDBWindowStore: WindowStore {
             environmentFlags: LMDBEnvironmentFlags = [.noSync, .noTLS, .noReadahead],
             initialMapSize: Int = 64 << 20,
             maxMapSize: Int = 1 << 40,
-            maxSegments: Int = 1_000,
+            maxSegments: Int = WindowStoreConfiguration.defaultMaxSegments,
             onConfigurationMismatch: ConfigurationMismatchPolicy = .fail,
             longKeyThreshold: Int = 400,
             keyHash: KeyHash = .fnv1a,
-            maxKeySize: Int = 16 << 20,
+            maxKeySize: Int = WindowStoreConfiguration.defaultMaxKeySize,
             maxPendingPuts: Int = 1 << 18
         ) {
             self.environmentFlags = environmentFlags
@@ -102,7 +108,8 @@ public final class LMDBWindowStore: WindowStore {
         /// passes the original retention or deletes the store and rebuilds it from its changelog.
         case fail
         /// Use the new retention from now on. A shorter one expires entries sooner; a longer one
-        /// cannot bring back segments already dropped. The segment interval stays the stored one.
+        /// cannot bring back segments already dropped. The segment interval stays the stored one:
+        /// a `segmentInterval` other than it is refused under either policy.
         case adopt
     }
 
@@ -160,6 +167,10 @@ public final class LMDBWindowStore: WindowStore {
     let keyBuffer: KeyBuffer
     @exclusivity(unchecked) var valueBuffer: [UInt8] = []
     @exclusivity(unchecked) var isClosed = false
+    /// The segment a write last needed beyond ``Options/maxSegments``, for the error message.
+    var refusedSegmentID: Int64?
+    /// ``usedBytes`` as it was when the store closed its environment.
+    var usedBytesAtClose = 0
     /// This store's claim on its directory (registry entry and flock), released by ``close()``.
     var directoryLock: StoreDirectoryLock?
 
@@ -169,9 +180,12 @@ public final class LMDBWindowStore: WindowStore {
     /// Opens the store in `directory`, creating the directory and an empty store if needed.
     ///
     /// - Throws: ``StateStoreError`` with code ``StateStoreError/Code/invalidConfiguration`` for a
-    ///   retention under 1 ms, ``StateStoreError/Code/corrupt`` for files that are
+    ///   retention under 1 ms, or a retention and segment interval (the stored one when reopening)
+    ///   that may need more than ``Options/maxSegments`` segments at once
+    ///   (``WindowStoreConfiguration/segmentsNeeded``), ``StateStoreError/Code/corrupt`` for files that are
     ///   not a swift-dedup store or are damaged, ``StateStoreError/Code/configurationMismatch`` when
-    ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``,
+    ///   the retention differs and the policy is ``ConfigurationMismatchPolicy/fail``, or the
+    ///   configuration's `segmentInterval` is set and differs from the one the store was built with,
     ///   ``StateStoreError/Code/inUse`` when a store of this process or another process has the
     ///   directory open (one open store per directory; the lock is `directory/store.lock`), and
     ///   ``StateStoreError/Code/storage`` for other LMDB failures.
@@ -181,6 +195,13 @@ public final class LMDBWindowStore: WindowStore {
         options: Options = Options()
     ) throws(StateStoreError) {
         try configuration.validate()
+        try WindowStoreConfiguration.checkSegmentCount(
+            store: configuration.name,
+            retentionMs: configuration.retentionMs,
+            segmentIntervalMs: configuration.segmentIntervalMs,
+            maxSegments: options.maxSegments,
+            setting: "LMDBWindowStore.Options.maxSegments"
+        )
         precondition(
             (0...WindowKeySchema.maxThreshold).contains(options.longKeyThreshold),
             "longKeyThreshold must be within 0...\(WindowKeySchema.maxThreshold)"
@@ -190,8 +211,9 @@ public final class LMDBWindowStore: WindowStore {
         self.options = options
         self.schema = WindowKeySchema(threshold: options.longKeyThreshold, hash: options.keyHash)
         self.keyBuffer = KeyBuffer(byteCount: 2 + WindowKeySchema.maxThreshold + 8)
-        // LMDB refuses more than `maxSegments + 4` databases, meta and main included.
-        self.segments = SegmentTable(capacity: options.maxSegments + 4)
+        // The table holds `maxSegments`; LMDB may open a few more databases (meta, and slack), so
+        // the table's limit, with its clear error, is the one a store meets.
+        self.segments = SegmentTable(capacity: options.maxSegments)
         do {
             try FileSystem.createDirectory(directory)
         } catch {
@@ -289,7 +311,9 @@ public final class LMDBWindowStore: WindowStore {
         return try write { (txn) throws(LMDBError) in try txn.value(forKey: Array(key.utf8), in: meta) }
     }
 
-    /// Aborts pending writes, marks the store cleanly closed, syncs it to disk and closes it.
+    /// Aborts pending writes, marks the store cleanly closed, syncs it to disk and closes it: the
+    /// LMDB environment is closed (its files closed and unmapped) and the directory released, so
+    /// a new store may open it at once, even while this object lives on.
     public func close() throws(StateStoreError) {
         guard !isClosed else { return }
         try checkUsable()
@@ -297,6 +321,9 @@ public final class LMDBWindowStore: WindowStore {
         pendingPuts.removeAll()
         defer {
             isClosed = true
+            usedBytesAtClose = environment.usedBytes
+            // Closed before the directory is released: no moment with two environments on it.
+            environment.close()
             directoryLock = nil
         }
         do {
@@ -460,8 +487,8 @@ public final class LMDBWindowStore: WindowStore {
     @inline(__always)
     func checkKey(_ key: UnsafeRawBufferPointer) throws(StateStoreError) {
         if key.count > options.maxKeySize {
-            throw StateStoreError(
-                .tooLarge, "a key of \(key.count) bytes exceeds the store's limit of \(options.maxKeySize) bytes")
+            throw keyTooLarge(
+                key.count, limit: options.maxKeySize, store: name, setting: "LMDBWindowStore.Options.maxKeySize")
         }
     }
 

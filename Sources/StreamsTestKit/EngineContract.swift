@@ -133,7 +133,7 @@ public enum EngineContract {
         var topology = Topology()
         topology.addSource("a", topics: ["contract-a"], timestamp: harness.sourceTimestamps)
         topology.addStateStore("seen", changelogged: true) { _ in
-            InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
+            try InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
         }
         topology.addProcessor("first-only", parents: "a", stores: ["seen"]) { try FirstOnly(context: $0) }
         topology.addSink("out", topic: "firsts", parents: "first-only")

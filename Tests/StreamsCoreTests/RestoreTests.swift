@@ -166,7 +166,7 @@ struct RestoreTests {
             topology.addSource("in", topics: "input")
             topology.addProcessor("recorder", parents: "in", stores: ["seen"]) { try Recorder(context: $0) }
             topology.addStateStore("seen") { _ in
-                InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(10)))
+                try InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(10)))
             }
             return topology
         }

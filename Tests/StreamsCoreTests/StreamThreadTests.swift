@@ -199,7 +199,7 @@ struct IncrementalRestoreTests {
         var topology = Topology()
         topology.addSource("a", topics: "topic-a")
         topology.addStateStore("seen") { _ in
-            InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
+            try InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
         }
         topology.addProcessor("remember", parents: "a", stores: ["seen"]) { try Remember(context: $0) }
         let configuration = StreamsConfiguration(

@@ -17,7 +17,7 @@ struct TopologyTests {
     private static let noop: ProcessorFactory = { _ in NoOp() }
     private final class NoOp: Processor { func process(_ record: Record) throws {} }
     private static let store: StoreFactory = { _ in
-        InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "s", retention: .seconds(1)))
+        try InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "s", retention: .seconds(1)))
     }
 
     @Test func validTopologyPasses() throws {

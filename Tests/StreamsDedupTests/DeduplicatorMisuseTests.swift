@@ -106,7 +106,7 @@ struct DeduplicatorMisuseTests {
             try Deduplicator(configuration: configuration, context: $0)
         }
         topology.addStateStore("dedup-store") { _ in
-            InMemoryWindowStore(configuration: configuration.windowStoreConfiguration)
+            try InMemoryWindowStore(configuration: configuration.windowStoreConfiguration)
         }
         topology.addSink("unique", topic: "unique", parents: "dedup")
         topology.addSink("duplicates", topic: "duplicates", parents: "dedup")

@@ -155,7 +155,7 @@ struct DeduplicatorTests {
             try Deduplicator(configuration: configuration, context: $0)
         }
         topology.addStateStore("dedup-store") { _ in
-            InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "dedup-store", retention: .seconds(10)))
+            try InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "dedup-store", retention: .seconds(10)))
         }
         let error = try #require(throws: StreamsError.self) { _ = try TopologyTestDriver(topology) }
         #expect(error.code == .invalidConfiguration)

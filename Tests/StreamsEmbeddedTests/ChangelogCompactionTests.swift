@@ -19,7 +19,7 @@ struct ChangelogCompactionTests {
     }
 
     static func restored(from changelog: ChangelogFile) throws -> Set<WindowEntry> {
-        let store = InMemoryWindowStore(configuration: configuration)
+        let store = try InMemoryWindowStore(configuration: configuration)
         try changelog.reader().restore(into: store)
         return Set(try store.allEntries())
     }
@@ -28,7 +28,7 @@ struct ChangelogCompactionTests {
     func compaction() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        let store = InMemoryWindowStore(configuration: Self.configuration)
+        let store = try InMemoryWindowStore(configuration: Self.configuration)
         let old = try ChangelogFile(directory: dir.path, committed: nil)
         try Self.churn(ChangeLoggingWindowStore(store, changelog: old), rounds: 40)
         try old.sync()
@@ -60,7 +60,7 @@ struct ChangelogCompactionTests {
     func crashAroundCompaction() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        let store = InMemoryWindowStore(configuration: Self.configuration)
+        let store = try InMemoryWindowStore(configuration: Self.configuration)
         let old = try ChangelogFile(directory: dir.path, committed: nil)
         try Self.churn(ChangeLoggingWindowStore(store, changelog: old), rounds: 10)
         try old.sync()
@@ -99,7 +99,7 @@ struct ChangelogCompactionTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         var rng = SplitMix64(seed: seed)
-        let store = InMemoryWindowStore(
+        let store = try InMemoryWindowStore(
             configuration: WindowStoreConfiguration(name: "m", retention: .milliseconds(5_000)))
         var changelog = try ChangelogFile(directory: dir.path, committed: nil)
         var logged = ChangeLoggingWindowStore(store, changelog: changelog)
@@ -131,7 +131,7 @@ struct ChangelogCompactionTests {
             }
         }
         try changelog.sync()
-        let rebuilt = InMemoryWindowStore(
+        let rebuilt = try InMemoryWindowStore(
             configuration: WindowStoreConfiguration(name: "m", retention: .milliseconds(5_000)))
         try changelog.reader().restore(into: rebuilt)
         try rebuilt.advanceStreamTime(to: store.streamTimeMs)

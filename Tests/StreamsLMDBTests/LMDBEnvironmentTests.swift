@@ -123,7 +123,9 @@ struct LMDBEnvironmentTests {
             attempts += 1
             let db = try txn.openDatabase(named: "big")!
             for i in 0..<20_000 {
-                try txn.put(key: withUnsafeBytes(of: i.bigEndian) { Array($0) }, value: [UInt8](repeating: 7, count: 100), in: db)
+                try txn.put(
+                    key: withUnsafeBytes(of: i.bigEndian) { Array($0) }, value: [UInt8](repeating: 7, count: 100),
+                    in: db)
             }
         }
         #expect(attempts > 1)
@@ -143,7 +145,9 @@ struct LMDBEnvironmentTests {
             try env.withWriteTransaction { (txn) throws(LMDBError) in
                 let db = try txn.openDatabase(named: "big")!
                 for i in 0..<100_000 {
-                    try txn.put(key: withUnsafeBytes(of: i.bigEndian) { Array($0) }, value: [UInt8](repeating: 7, count: 100), in: db)
+                    try txn.put(
+                        key: withUnsafeBytes(of: i.bigEndian) { Array($0) }, value: [UInt8](repeating: 7, count: 100),
+                        in: db)
                 }
             }
         }
@@ -168,6 +172,55 @@ struct LMDBEnvironmentTests {
             _ = try LMDBEnvironment(path: file + ".mdb", configuration: .init(flags: [.noSubdirectory]))
         }
         #expect(invalid?.code == .invalid)
+    }
+
+    @Test("read-only on an existing directory without a store says that, not that the directory is missing")
+    func readOnlyWithoutStore() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let error = #expect(throws: LMDBError.self) {
+            _ = try LMDBEnvironment(path: dir.path, configuration: .init(flags: [.readOnly, .noLock]))
+        }
+        #expect(error?.code == .noSuchFile)
+        let text = error?.description ?? ""
+        #expect(!text.contains("directory does not exist"), "\(text)")
+        #expect(text.contains("\(dir.path) has no data.mdb"), "\(text)")
+        #expect(text.contains("a read-only open cannot create one"), "\(text)")
+        // A missing directory still says so, read-only or not.
+        let missing = #expect(throws: LMDBError.self) {
+            _ = try LMDBEnvironment(path: dir.path + "/nope", configuration: .init(flags: [.readOnly]))
+        }
+        #expect(missing?.description.contains("the directory does not exist") == true)
+    }
+
+    @Test(
+        "a full file system (ENOSPC, real tmpfs) says the disk is full, naming the directory and the fix",
+        .enabled(
+            if: SmallFileSystem.isPermitted, "mounting a tmpfs is not permitted here (needs root with CAP_SYS_ADMIN)")
+    )
+    func diskFull() throws {
+        let disk = try SmallFileSystem(size: "1m")
+        defer { disk.unmount() }
+        let env = try LMDBEnvironment(path: disk.path, configuration: .init(mapSize: 64 << 20, flags: [.noTLS]))
+        let value = [UInt8](repeating: 7, count: 1_000)
+        var error: LMDBError?
+        outer: for batch in 0..<100 {
+            do {
+                try env.withWriteTransaction { (txn) throws(LMDBError) in
+                    let db = try txn.openDatabase(named: "d")!
+                    for i in 0..<100 { try txn.put(key: Array("key-\(batch)-\(i)".utf8), value: value, in: db) }
+                }
+            } catch let e {
+                error = e
+                break outer
+            }
+        }
+        let failure = try #require(error, "1 MiB never filled up")
+        #expect(failure.code == .diskFull, "\(failure)")
+        #expect(failure.description.contains(disk.path), "\(failure)")
+        #expect(failure.description.contains("file system is full"), "\(failure)")
+        #expect(failure.description.contains("free space"), "\(failure)")
+        #expect(!failure.description.contains("check the device"), "\(failure)")
     }
 
     @Test("every MDB_* code maps to its own stable code with a hint", arguments: -30799 ... -30780)

@@ -18,7 +18,7 @@ struct ChangeLoggingWindowStoreTests {
 
     private static func open(_ kind: Kind, in dir: TemporaryDirectory) throws -> any WindowStore {
         switch kind {
-        case .inMemory: InMemoryWindowStore(configuration: configuration)
+        case .inMemory: try InMemoryWindowStore(configuration: configuration)
         case .lmdb: try LMDBWindowStore(directory: dir.path, configuration: configuration)
         case .lmdbUndeferred:
             try LMDBWindowStore(directory: dir.path, configuration: configuration, options: .init(maxPendingPuts: 0))

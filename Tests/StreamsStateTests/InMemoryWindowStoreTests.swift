@@ -11,7 +11,7 @@ struct InMemoryWindowStoreTests {
     /// then dropped, all in one transaction.
     @Test("abort restores overwritten, deleted and revived entries and dropped segments")
     func abortRestoresEverything() throws {
-        let store = InMemoryWindowStore(
+        let store = try InMemoryWindowStore(
             configuration: WindowStoreConfiguration(
                 name: "t", retention: .milliseconds(100), segmentInterval: .milliseconds(10)))
         let log = InMemoryChangelog()
@@ -68,7 +68,7 @@ struct InMemoryWindowStoreTests {
     /// capacity still has a base address over the previous key's bytes, which must not be read.
     @Test("the empty key is found again from another buffer")
     func emptyKeyFromReusedBuffers() throws {
-        let store = InMemoryWindowStore(
+        let store = try InMemoryWindowStore(
             configuration: WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .seconds(1)))
         var key = Array("first".utf8)
         key.removeAll(keepingCapacity: true)

@@ -16,7 +16,7 @@ struct LMDBWindowStoreTests {
         defer { dir.remove() }
         let lmdb = try LMDBWindowStore(
             directory: dir.path, configuration: configuration, options: .init(longKeyThreshold: 16))
-        let memory = InMemoryWindowStore(configuration: configuration)
+        let memory = try InMemoryWindowStore(configuration: configuration)
         let long = [UInt8](repeating: 0x6C, count: 40)
         for store in [lmdb, memory] as [any WindowStore] {
             try store.put(key: [0], timestampMs: 500, value: [1])
@@ -86,8 +86,10 @@ struct LMDBWindowStoreTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let interval: Int64 = 7_000
+        // Stream time never advances: nothing expires, whatever the retention (one that needs
+        // few segments, so that maxSegments admits it).
         let configuration = WindowStoreConfiguration(
-            name: "t", retention: .milliseconds(Int64.max / 2), segmentInterval: .milliseconds(interval))
+            name: "t", retention: .milliseconds(interval), segmentInterval: .milliseconds(interval))
         let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
         // Boundaries on both sides of zero and of the valid range (Int64.min and Int64.max are
         // refused: WindowStoreConfiguration.validTimestamps),
@@ -125,7 +127,7 @@ struct LMDBWindowStoreTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let configuration = WindowStoreConfiguration(
-            name: "t", retention: .seconds(1_000_000), segmentInterval: .seconds(10))
+            name: "t", retention: .seconds(1_000), segmentInterval: .seconds(10))
         let options = LMDBWindowStore.Options(longKeyThreshold: 24)
         var rng = SplitMix64(seed: 5)
         func randomKey() -> [UInt8] {
@@ -180,7 +182,7 @@ struct LMDBWindowStoreTests {
 
     @Test("a filter built after a delete does not outlive the abort that brings the entry back")
     func filterBuiltAfterDeleteDoesNotSurviveAbort() throws {
-        try withStore(retention: .seconds(1_000)) { store in
+        try withStore(retention: .seconds(100)) { store in
             let key = Array("K".utf8)
             try store.put(key: key, timestampMs: 500, value: [1])
             try store.put(key: Array("other".utf8), timestampMs: 1_500, value: [2])
@@ -242,7 +244,7 @@ struct LMDBWindowStoreTests {
         // Found in review: the flush's replay rolled stream time back to the last commit, and the
         // drop then chose the segments to drop from that older stream time.
         try withStore(retention: .seconds(10), options: .init(initialMapSize: 256 << 10)) { store in
-            let memory = InMemoryWindowStore(configuration: configuration)
+            let memory = try InMemoryWindowStore(configuration: configuration)
             for s in [store, memory] as [any WindowStore] {
                 try s.put(key: Array("old".utf8), timestampMs: 100, value: [1])
                 try s.commit(metadata: [:])
@@ -285,7 +287,7 @@ struct LMDBWindowStoreTests {
             }
             return seen.sorted(by: entryOrder)
         }
-        let expected = try run(InMemoryWindowStore(configuration: configuration))
+        let expected = try run(try InMemoryWindowStore(configuration: configuration))
         #expect(expected.count == 3)
         try withStore(retention: .seconds(10)) { store in
             let seen = try run(store)
@@ -355,6 +357,24 @@ struct LMDBWindowStoreTests {
         #expect(try store.metadata(forKey: "n") == [1])
     }
 
+    @Test("usedBytes is a high-water mark: it does not fall when every segment is dropped")
+    func usedBytesIsHighWaterMark() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        let empty = store.usedBytes
+        for i in 0..<20_000 { try store.put(key: Array("key-\(i)".utf8), timestampMs: Int64(i % 5_000), value: [1]) }
+        try store.commit(metadata: [:])
+        let full = store.usedBytes
+        #expect(full > empty)
+        try store.advanceStreamTime(to: 1_000_000)
+        try store.commit(metadata: [:])
+        #expect(store.segmentCount == 0)
+        #expect(try store.approximateEntryCount == 0)
+        #expect(store.usedBytes >= full)
+        try store.close()
+    }
+
     @Test("a commit that leaves the map more than half full grows it before the next batch")
     func mapGrowsBetweenTransactions() throws {
         let dir = TemporaryDirectory()
@@ -417,6 +437,53 @@ struct LMDBWindowStoreTests {
         )
         #expect(adopted.retentionMs == 20_000)
         #expect(adopted.segmentIntervalMs == 1_000)  // the physical layout is kept
+    }
+
+    @Test(
+        "reopening with another segment interval is refused under either policy, naming both intervals; nil keeps the stored one"
+    )
+    func segmentIntervalMismatch() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        try store.put(key: [1], timestampMs: 5_500, value: [1])
+        try store.commit(metadata: [:])
+        try store.close()
+        let other = WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .seconds(2))
+        for policy in [LMDBWindowStore.ConfigurationMismatchPolicy.fail, .adopt] {
+            let error = #expect(throws: StateStoreError.self, "\(policy)") {
+                _ = try LMDBWindowStore(
+                    directory: dir.path, configuration: other, options: .init(onConfigurationMismatch: policy))
+            }
+            #expect(error?.code == .configurationMismatch, "\(String(describing: error))")
+            #expect(
+                error?.message.contains(
+                    "built with a segment interval of 1000 ms, not the requested 2000 ms (WindowStoreConfiguration.segmentInterval)"
+                ) == true, "\(String(describing: error))")
+            #expect(error?.message.contains(dir.path) == true)
+        }
+        // No interval: the stored one, and the entry is where it was.
+        let reopened = try LMDBWindowStore(
+            directory: dir.path, configuration: WindowStoreConfiguration(name: "t", retention: .seconds(10)))
+        #expect(reopened.segmentIntervalMs == 1_000)
+        #expect(try reopened.firstTimestamp(key: [1], from: 0, to: 9_999) == 5_500)
+        try reopened.close()
+    }
+
+    @Test("reopening a store whose stored segment interval needs more segments than maxSegments is refused at open")
+    func storedIntervalOverSegmentLimit() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let fine = WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .milliseconds(100))
+        try LMDBWindowStore(directory: dir.path, configuration: fine, options: .init(maxSegments: 102)).close()
+        let error = #expect(throws: StateStoreError.self) {
+            _ = try LMDBWindowStore(
+                directory: dir.path, configuration: WindowStoreConfiguration(name: "t", retention: .seconds(10)),
+                options: .init(maxSegments: 50))
+        }
+        #expect(error?.code == .invalidConfiguration, "\(String(describing: error))")
+        #expect(error?.message.contains("built with 100 ms") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("LMDBWindowStore.Options.maxSegments raised to 102") == true)
     }
 
     @Test("garbage, truncated and foreign files are refused with a rebuild hint")
@@ -512,7 +579,7 @@ struct LMDBWindowStoreTests {
     func restoreIdempotent(maxPendingPuts: Int) throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        let source = InMemoryWindowStore(configuration: configuration)
+        let source = try InMemoryWindowStore(configuration: configuration)
         let log = InMemoryChangelog()
         let logged = ChangeLoggingWindowStore(source, changelog: log)
         var rng = SplitMix64(seed: 3)

@@ -34,6 +34,36 @@ struct StoreSafetyTests {
         try again.close()
     }
 
+    @Test(
+        "close() closes the LMDB files at once: none stays open, and the directory reopens (and can be destroyed) while the closed store lives"
+    )
+    func closeReleasesFiles() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let first = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        try first.put(key: [1], timestampMs: 1, value: [1])
+        try first.commit(metadata: [:])
+        #expect(Self.openFiles(in: dir.path).contains(dir.file("data.mdb")))
+        try first.close()
+        #expect(Self.openFiles(in: dir.path) == [])
+        #expect(first.usedBytes > 0)  // the size at close, not a read of a closed environment
+        let again = try LMDBWindowStore(directory: dir.path, configuration: configuration)
+        #expect(try again.firstTimestamp(key: [1], from: 0, to: 10) == 1)
+        try again.put(key: [2], timestampMs: 2, value: [2])
+        try again.commit(metadata: [:])
+        try again.close()
+        try LMDBWindowStore.destroy(directory: dir.path)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("data.mdb")))
+        withExtendedLifetime(first) {}
+    }
+
+    /// The files under `directory` this process has open, from `/proc/self/fd`.
+    static func openFiles(in directory: String) -> [String] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }
+            .filter { $0.hasPrefix(directory + "/") }.sorted()
+    }
+
     @Test("a store open in another process is refused, naming the directory and the holder's pid")
     func secondProcess() throws {
         let dir = TemporaryDirectory()
@@ -137,7 +167,7 @@ extension StoreSafetyTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let lmdb = try LMDBWindowStore(directory: dir.path, configuration: configuration)
-        let memory = InMemoryWindowStore(configuration: configuration)
+        let memory = try InMemoryWindowStore(configuration: configuration)
         for store in [lmdb, memory] as [any WindowStore] {
             try store.put(key: [1], timestampMs: 1, value: [1])
             try store.commit(metadata: [:])
@@ -371,7 +401,7 @@ extension StoreSafetyTests {
         defer { dir.remove() }
         let options = LMDBWindowStore.Options(longKeyThreshold: 16)
         let lmdb = try LMDBWindowStore(directory: dir.path, configuration: configuration, options: options)
-        let memory = InMemoryWindowStore(configuration: configuration)
+        let memory = try InMemoryWindowStore(configuration: configuration)
         let long = [UInt8](repeating: 0x6C, count: 40)
         let range = t.saturatingSubtract(9_999)...t.saturatingAdd(9_999)
         for store in [lmdb, memory] as [any WindowStore] {
