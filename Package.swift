@@ -13,7 +13,7 @@
 // - StreamsCore: the runtime (Record, Topology with its sources' key and time extractors, Processor,
 //   StreamTask, StreamThread, engine seams); depends on StreamsState and StreamsJSON, never on a
 //   concrete store (scripts/check-layering.sh, run by `make test`,
-//   builds it, StreamsDedup and StreamsTestKit with lmdb.h made to fail).
+//   builds it, StreamsDedup, StreamsTestKit and StreamsKafka with lmdb.h made to fail).
 // - StreamsDedup: the Deduplicator processor.
 // - StreamsTestKit: TopologyTestDriver for users' unit tests.
 // - StreamsEmbedded: the embedded JSON Lines engine (no processor, no app); DedupApp: the dedup job,

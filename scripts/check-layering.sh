@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Proves the layering of Package.swift: the runtime (StreamsCore), the processors (StreamsDedup)
-# and the test kit build without liblmdb. They are built in a mount namespace where lmdb.h is
-# replaced by a header that fails the build, so any path from them to CStreamsLMDB breaks it.
+# Proves the layering of Package.swift: the runtime (StreamsCore), the processors (StreamsDedup),
+# the test kit and the Kafka engine (StreamsKafka) build without liblmdb. They are built in a
+# mount namespace where lmdb.h is replaced by a header that fails the build, so any path from
+# them to CStreamsLMDB breaks it.
 # Run by `make test`; uses its own build directory (.build-layering).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ trap 'rm -f "$poison"' EXIT
 echo '#error "layering: this target reaches liblmdb; only StreamsLMDB and the stores above it may"' >"$poison"
 unshare_flags=(-m)
 [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -m)
-targets=(StreamsCore StreamsDedup StreamsTestKit)
+targets=(StreamsCore StreamsDedup StreamsTestKit StreamsKafka)
 # Without a mount namespace in which lmdb.h can be replaced (a container without the privilege, a
 # kernel without unprivileged user namespaces) the check cannot be made: say so and skip it.
 if ! unshare "${unshare_flags[@]}" bash -c 'mount --bind "$1" "$2"' probe "$poison" "$header" 2>/dev/null; then
