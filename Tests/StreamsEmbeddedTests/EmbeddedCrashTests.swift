@@ -52,7 +52,15 @@ struct EmbeddedCrashTests {
             process.executableURL = URL(fileURLWithPath: Self.toolPath)
             process.arguments = ["embedded-writer", statePath, String(Self.batch)]
             try process.run()
-            usleep(UInt32.random(in: 300_000...900_000, using: &rng))
+            // Kill at a random moment after the writer committed at least once more (on a loaded
+            // machine a fixed sleep may end before the child has run at all).
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline,
+                Int((try? Checkpoint.load(from: statePath + "/checkpoint.json"))??.generation ?? 0) <= lastBatches
+            {
+                usleep(10_000)
+            }
+            usleep(UInt32.random(in: 0...600_000, using: &rng))
             #expect(process.isRunning, "the writer stopped by itself in round \(round)")
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
