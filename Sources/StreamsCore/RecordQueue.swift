@@ -27,6 +27,16 @@ struct RecordQueue {
         records.append(contentsOf: batch)
     }
 
+    /// Appends a whole batch; an empty queue takes the array itself (no record is copied).
+    mutating func append(contentsOf batch: consuming [Record]) {
+        if head == records.count {
+            records = batch
+            head = 0
+        } else {
+            records.append(contentsOf: batch)
+        }
+    }
+
     /// Appends one invalid record with the error its extraction gave.
     mutating func append(_ record: Record, failure: StreamsError) {
         failures.append((removed + count, failure))

@@ -422,6 +422,13 @@ public final class StreamTask {
     /// place, without key and with timestamp `Int64.min` (so it does not hold back the other
     /// inputs), and the policy applies when it is processed.
     public func addRecords(_ records: some Collection<Record>, for partition: TopicPartition) {
+        addRecords(Array(records), for: partition)
+    }
+
+    /// ``addRecords(_:for:)`` taking the array: when the caller passes the only reference (the
+    /// task manager moves each polled batch here), keys and timestamps are set in place and an
+    /// empty queue takes the array as it is, without copying a record.
+    public func addRecords(_ records: consuming [Record], for partition: TopicPartition) {
         guard let i = inputIndex[partition] else {
             preconditionFailure("task \(id) does not own input \(partition)")
         }
@@ -430,7 +437,7 @@ public final class StreamTask {
             queues[i].append(contentsOf: records)
             return
         }
-        var batch = Array(records)
+        var batch = records
         var start = 0
         let nowMs = clock.nowMs
         while start < batch.count {
@@ -439,7 +446,11 @@ public final class StreamTask {
                 logger.warning("\(place)\(message)")
             }
             guard let (at, error) = failure else {
-                queues[i].append(contentsOf: start == 0 ? batch[...] : batch[start...])
+                if start == 0 {
+                    queues[i].append(contentsOf: batch)
+                } else {
+                    queues[i].append(contentsOf: batch[start...])
+                }
                 return
             }
             queues[i].append(contentsOf: batch[start..<at])

@@ -142,9 +142,7 @@ public final class StreamThread {
         var restored = 0
         if taskManager.hasTasksToRestore { restored = try taskManager.restoreStep() }
         updatePaused()
-        let batches = try taskManager.pollAndRoute(maxRecords: configuration.maxRecordsPerIteration, timeout: .zero)
-        var polled = 0
-        for batch in batches { polled += batch.records.count }
+        let polled = try taskManager.pollAndRoute(maxRecords: configuration.maxRecordsPerIteration, timeout: .zero)
         var processed = 0
         let nowMs = clock.nowMs
         for task in taskManager.tasks where task.state == .running {
@@ -176,7 +174,8 @@ public final class StreamThread {
                 restored = true
             }
             updatePaused()
-            let batches = try taskManager.pollAndRoute(maxRecords: configuration.maxRecordsPerIteration, timeout: .zero)
+            let polled = try taskManager.pollAndRoute(
+                maxRecords: configuration.maxRecordsPerIteration, timeout: .zero)
             var processed = 0
             let nowMs = clock.nowMs
             for task in taskManager.tasks where task.state == .running {
@@ -185,7 +184,7 @@ public final class StreamThread {
             }
             total += processed
             // Records polled, processed, or tasks started (a rebalance may assign more): go on.
-            if batches.isEmpty && processed == 0 && !restored && !taskManager.hasTasksToRestore {
+            if polled == 0 && processed == 0 && !restored && !taskManager.hasTasksToRestore {
                 // A partition stopped at an invalid record, with everything before it processed.
                 for task in taskManager.tasks where task.state == .running {
                     for partition in task.inputs {

@@ -221,14 +221,16 @@ public final class TaskManager {
 
     /// Polls the engine and hands the batches to the tasks owning their partitions.
     ///
-    /// - Returns: The batches polled.
+    /// - Returns: The number of records polled.
     /// - Throws: ``StreamsError``; every task is then closed dirty.
     @discardableResult
-    public func pollAndRoute(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
+    public func pollAndRoute(maxRecords: Int, timeout: Duration) throws(StreamsError) -> Int {
         try failing { () throws(StreamsError) in
             let batches = try engine.poll(maxRecords: maxRecords, timeout: timeout)
+            var polled = 0
+            for batch in batches { polled += batch.records.count }
             route(batches)
-            return batches
+            return polled
         }
     }
 
@@ -269,13 +271,19 @@ public final class TaskManager {
     ///
     /// A batch of a partition no task owns (polled just before its task was revoked or lost) is
     /// dropped: its records were not processed, so their offsets were not committed here.
-    public func route(_ batches: [InputBatch]) {
-        for batch in batches {
-            guard let task = task(owning: batch.partition), task.state != .closed else {
-                logger.debug("dropping \(batch.records.count) records of \(batch.partition): no task owns it now")
+    public func route(_ batches: consuming [InputBatch]) {
+        for i in batches.indices {
+            let partition = batches[i].partition
+            guard let task = task(owning: partition), task.state != .closed else {
+                logger.debug("dropping \(batches[i].records.count) records of \(partition): no task owns it now")
                 continue
             }
-            task.addRecords(batch.records, for: batch.partition)
+            // Moved, not copied: the task then owns the only reference to the batch's array and
+            // can set keys and timestamps in place (a shared array would be copied, record by
+            // record, with a retain and a release of every field).
+            var records: [Record] = []
+            swap(&records, &batches[i].records)
+            task.addRecords(records, for: partition)
         }
     }
 
