@@ -1,4 +1,5 @@
 public import StreamsJSON
+internal import StreamsState
 
 /// How a source node gives each record it reads its key: keep the key the engine delivered, take
 /// JSON fields of the value, or compute it with a closure.
