@@ -87,7 +87,7 @@ final class EmbeddedContractHarness: EngineContractHarness {
         guard current == nil else {
             throw EngineContractViolation.unsupported("partition \(partition) added after the start: no rebalances")
         }
-        FileManager.default.createFile(atPath: path(partition), contents: nil)
+        _ = FileManager.default.createFile(atPath: path(partition), contents: nil)
         lengths[partition] = 0
         partitions.append(partition)
     }
