@@ -92,6 +92,9 @@ package final class KafkaEngine: StreamsEngine {
     /// Per partition the offset the task resumes at (its committed offset): records before it,
     /// fetched before the task's rewind, are dropped.
     private var resumeOffsets: [TopicPartition: Int64] = [:]
+    /// Assigned partitions whose task has not read its committed offsets yet: their records are
+    /// dropped (the task moves the partition to its committed offset and reads them again).
+    private var awaitingStart: Set<TopicPartition> = []
     /// Per partition the offset after the last record polled (or the committed offset after a rewind).
     package private(set) var positions: [TopicPartition: Int64] = [:]
     /// An error of a rebalance callback or of a call that cannot throw, thrown by the next poll.
@@ -100,6 +103,8 @@ package final class KafkaEngine: StreamsEngine {
     /// Topic names by librdkafka topic handle, so that a record's origin costs no string copy.
     private var topicNames: [(handle: OpaquePointer, name: String)] = []
     private var closed = false
+    /// Where a partition without committed offset starts (`auto.offset.reset`).
+    private let resetOffset: Int64
 
     /// Creates the consumer and subscribes to the topology's source topics; the group assigns
     /// partitions during later polls.
@@ -116,6 +121,10 @@ package final class KafkaEngine: StreamsEngine {
         properties["enable.auto.offset.store"] = "false"
         properties["enable.partition.eof"] = "true"
         if properties["auto.offset.reset"] == nil { properties["auto.offset.reset"] = "earliest" }
+        let reset = properties["auto.offset.reset"] ?? "earliest"
+        resetOffset =
+            ["latest", "end", "largest"].contains(reset)
+            ? KafkaTopicPartitionOffset.end : KafkaTopicPartitionOffset.beginning
         if settings.guarantee == .exactlyOnce || properties["isolation.level"] == nil {
             properties["isolation.level"] = "read_committed"
         }
@@ -267,6 +276,7 @@ package final class KafkaEngine: StreamsEngine {
             let tps = partitions.map { TopicPartition(topic: $0.topic, partition: $0.partition) }
             logger.info("assigned \(tps.map(\.description).joined(separator: ", "))")
             assigned.formUnion(tps)
+            awaitingStart.formUnion(tps)
             for tp in tps { atEnd.remove(tp) }
             do { try listener?.partitionsAssigned(tps) } catch { pendingError = pendingError ?? error }
         case .revoked(let partitions):
@@ -287,6 +297,7 @@ package final class KafkaEngine: StreamsEngine {
     /// Drops what the engine keeps for partitions that left, and the producers of their tasks.
     private func forget(_ partitions: [TopicPartition]) {
         assigned.subtract(partitions)
+        awaitingStart.subtract(partitions)
         paused.subtract(partitions)
         for tp in partitions {
             atEnd.remove(tp)
@@ -345,6 +356,7 @@ package final class KafkaEngine: StreamsEngine {
         for i in 0..<batch.count {
             let message = batch[i]
             let tp = TopicPartition(topic: topicName(message.message.pointee.rkt), partition: message.partition)
+            if awaitingStart.contains(tp) { continue }  // read again once the task starts
             if let resume = resumeOffsets[tp], message.offset < resume { continue }  // fetched before the rewind
             let index =
                 partitions.firstIndex(of: tp)
@@ -727,23 +739,23 @@ package final class KafkaEngine: StreamsEngine {
             for entry in committed {
                 let tp = TopicPartition(topic: entry.topicPartition.topic, partition: entry.topicPartition.partition)
                 atEnd.remove(tp)
+                awaitingStart.remove(tp)
                 if let offset = entry.offset {
                     seeks.append(entry)
                     resumeOffsets[tp] = offset
                 } else {
+                    // No commit yet: from where auto.offset.reset says (records fetched meanwhile
+                    // were dropped while the task started).
                     resumeOffsets[tp] = nil
+                    seeks.append(.init(entry.topicPartition, offset: resetOffset))
                 }
                 positions[tp] = entry.offset ?? 0
                 if let time = entry.metadata.flatMap({ Int64($0) }) { streamTime = max(streamTime ?? .min, time) }
             }
-            // A partition the consumer has not fetched from yet starts at its committed offset by
-            // itself (librdkafka reads it on assignment); one it has read from (a task created again
-            // after an aborted transaction) is moved back.
-            var current: [KafkaTopicPartitionOffset] = []
-            try retrying("positions of task \(id)", task: nil) { () throws(KafkaError) in
-                current = try consumer.position(seeks.map(\.topicPartition))
-            }
-            let moves = zip(seeks, current).filter { $1.offset != nil && $1.offset != $0.offset }.map(\.0)
+            // Explicitly, also for a partition just assigned: librdkafka's own committed-offset
+            // fetch ran before init_transactions (a zombie's transaction may have been open), and
+            // noida-db answers its require-stable fetch with no offset (it would start over).
+            let moves = seeks
             if !moves.isEmpty {
                 try retrying("seek task \(id) to its committed offsets", task: nil) { () throws(KafkaError) in
                     try consumer.seek(
