@@ -21,9 +21,11 @@ struct KafkaContractTests {
     @Test("scenario", arguments: scenarios)
     func scenario(_ scenario: EngineContract.Scenario) async throws {
         try await KafkaBroker.with("contract") { broker in
-            let harness = try KafkaContractHarness(broker: broker)
-            defer { harness.close() }
-            try scenario.run(harness)
+            try await onOwnThread {
+                let harness = try KafkaContractHarness(broker: broker)
+                defer { harness.close() }
+                try scenario.run(harness)
+            }
         }
     }
 }

@@ -74,46 +74,50 @@ struct KafkaStreamsTests {
 
     @Test("3 partitions with duplicates: the read_committed output is exactly the first occurrences")
     func deduplicates() async throws {
-        try await KafkaBroker.with { broker in
-            try broker.createTopics([
-                KafkaNewTopic(name: "events", partitions: 3), KafkaNewTopic(name: "unique-events", partitions: 3),
-            ])
-            let events = Self.events(0..<600, ids: 200)
-            try Self.produce(events, broker: broker)
-            let state = TemporaryDirectory("kafka-dedup-state")
-            defer { state.remove() }
-            try Self.run(broker: broker, state: state.path, count: events.count)
+        try await KafkaBroker.with { broker in try await onOwnThread { try Self.deduplicates(broker) } }
+    }
 
-            let output = try readCommitted(broker: broker, topic: "unique-events")
-            #expect(output.map(\.value).sorted() == Self.expectedUnique(events))
-            // The output is keyed by the canonical id: each id once.
-            #expect(Set(output.compactMap(\.key)).count == 200)
-            let changelog = try readCommitted(broker: broker, topic: "dedup-app-dedup-store-changelog")
-            #expect(Set(changelog.compactMap(\.key)).count >= 200, "a changelog record per stored id")
-        }
+    static func deduplicates(_ broker: KafkaBroker) throws {
+        try broker.createTopics([
+            KafkaNewTopic(name: "events", partitions: 3), KafkaNewTopic(name: "unique-events", partitions: 3),
+        ])
+        let events = Self.events(0..<600, ids: 200)
+        try Self.produce(events, broker: broker)
+        let state = TemporaryDirectory("kafka-dedup-state")
+        defer { state.remove() }
+        try Self.run(broker: broker, state: state.path, count: events.count)
+
+        let output = try readCommitted(broker: broker, topic: "unique-events")
+        #expect(output.map(\.value).sorted() == Self.expectedUnique(events))
+        // The output is keyed by the canonical id: each id once.
+        #expect(Set(output.compactMap(\.key)).count == 200)
+        let changelog = try readCommitted(broker: broker, topic: "dedup-app-dedup-store-changelog")
+        #expect(Set(changelog.compactMap(\.key)).count >= 200, "a changelog record per stored id")
     }
 
     @Test("state directory lost between runs: the store is restored from the changelog topic, output still exact")
     func restoresLostState() async throws {
-        try await KafkaBroker.with { broker in
-            try broker.createTopics([
-                KafkaNewTopic(name: "events", partitions: 3), KafkaNewTopic(name: "unique-events", partitions: 3),
-            ])
-            let first = Self.events(0..<300, ids: 100)
-            try Self.produce(first, broker: broker)
-            let state = TemporaryDirectory("kafka-dedup-state")
-            defer { state.remove() }
-            let restoredFirst = try Self.run(broker: broker, state: state.path, count: first.count)
-            #expect(restoredFirst == 0)
-            state.remove()
-            // The second half repeats ids of the first: only the restored store knows them.
-            let second = Self.events(300..<600, ids: 150)
-            try Self.produce(second, broker: broker)
-            let restored = try Self.run(broker: broker, state: state.path, count: second.count)
-            #expect(restored >= 100, "every stored id restored from the changelog topic")
+        try await KafkaBroker.with { broker in try await onOwnThread { try Self.restoresLostState(broker) } }
+    }
 
-            let output = try readCommitted(broker: broker, topic: "unique-events")
-            #expect(output.map(\.value).sorted() == Self.expectedUnique(first + second))
-        }
+    static func restoresLostState(_ broker: KafkaBroker) throws {
+        try broker.createTopics([
+            KafkaNewTopic(name: "events", partitions: 3), KafkaNewTopic(name: "unique-events", partitions: 3),
+        ])
+        let first = Self.events(0..<300, ids: 100)
+        try Self.produce(first, broker: broker)
+        let state = TemporaryDirectory("kafka-dedup-state")
+        defer { state.remove() }
+        let restoredFirst = try Self.run(broker: broker, state: state.path, count: first.count)
+        #expect(restoredFirst == 0)
+        state.remove()
+        // The second half repeats ids of the first: only the restored store knows them.
+        let second = Self.events(300..<600, ids: 150)
+        try Self.produce(second, broker: broker)
+        let restored = try Self.run(broker: broker, state: state.path, count: second.count)
+        #expect(restored >= 100, "every stored id restored from the changelog topic")
+
+        let output = try readCommitted(broker: broker, topic: "unique-events")
+        #expect(output.map(\.value).sorted() == Self.expectedUnique(first + second))
     }
 }
