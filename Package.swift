@@ -69,11 +69,17 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
-        // The librdkafka binding: consumer, transactional producer, admin client, KafkaError.
-        // The only target that imports CStreamsRdKafka.
+        // The librdkafka binding (consumer, transactional producer, admin client, KafkaError) and
+        // the Kafka engine on the runtime's seam (KafkaEngine, KafkaStreams). The only target that
+        // imports CStreamsRdKafka.
         .target(
             name: "StreamsKafka",
-            dependencies: ["CStreamsRdKafka"],
+            dependencies: [
+                "CStreamsRdKafka",
+                "StreamsCore",
+                "StreamsState",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The state layer without C: protocols, the in-memory store, changelog types, factories.
@@ -205,7 +211,10 @@ let package = Package(
         // Against a real broker (noida-db, started by Tests/StreamsTestSupport/KafkaBroker.swift).
         .testTarget(
             name: "StreamsKafkaTests",
-            dependencies: ["StreamsKafka", "StreamsTestSupport"],
+            dependencies: [
+                "StreamsKafka", "StreamsTestSupport", "StreamsCore", "StreamsState", "StreamsStateLMDB", "StreamsDedup",
+                "StreamsTestKit", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -352,8 +352,10 @@ public final class StreamTask {
                 maxEntries: max(1, configuration.restoreBatchSize)
             )
             if batch.entries.isEmpty {
+                // An empty batch may still move the position (past a Kafka transaction marker).
+                if batch.nextPosition > position { restorePositions[name] = batch.nextPosition }
                 // Before the end the engine reported, an empty batch is a read that timed out.
-                if let end = restoreEnds[name] ?? nil, position < end { return (0, false) }
+                if let end = restoreEnds[name] ?? nil, max(position, batch.nextPosition) < end { return (0, false) }
                 restoredStores.insert(name)
                 if position != start {
                     logger.info("restored store '\(name)' from changelog position \(start) to \(position)")

@@ -324,7 +324,9 @@ public struct ChangelogPosition: Sendable, Hashable, Comparable, CustomStringCon
 public struct ChangelogBatch: Sendable {
     /// The entries, in changelog order; empty when the reader is caught up.
     public var entries: [ChangelogEntry]
-    /// The position after the last entry returned (the `from` position when `entries` is empty).
+    /// The position after the last entry returned. When `entries` is empty: the `from` position,
+    /// or a later one when the reader moved past records that are not entries (Kafka transaction
+    /// markers); the restore goes on from it.
     public var nextPosition: ChangelogPosition
 
     /// Creates a batch.

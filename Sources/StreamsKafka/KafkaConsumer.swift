@@ -108,8 +108,17 @@ public final class KafkaConsumer {
                 message: message.pointee.payload.map {
                     String(decoding: UnsafeRawBufferPointer(start: $0, count: message.pointee.len), as: UTF8.self)
                 })
+            if error.code == .partitionEOF {
+                // Only with enable.partition.eof=true: the partition's end (for read_committed, its
+                // last stable offset) was reached.
+                batch.partitionEnds.append(
+                    KafkaTopicPartitionOffset(
+                        topic: message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+                        partition: message.pointee.partition, offset: message.pointee.offset))
+                rd_kafka_message_destroy(message)
+                continue
+            }
             rd_kafka_message_destroy(message)
-            if error.code == .partitionEOF { continue }
             if error.errorClass == .fatal || error.errorClass == .fenced { throw error }
             batch.errors.append(error)
         }
@@ -136,6 +145,31 @@ public final class KafkaConsumer {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try check(rd_kafka_resume_partitions(handle, list), "resume", client: handle)
         _ = try PartitionList.offsets(list, operation: "resume")
+    }
+
+    /// Assigns `offsets` to this consumer directly, without a group subscription (a restore
+    /// consumer reading a changelog): reading starts at each given offset
+    /// (``KafkaTopicPartitionOffset/beginning``, ``KafkaTopicPartitionOffset/end`` or `nil` for the
+    /// committed offset). An empty list removes the assignment.
+    ///
+    /// - Throws: ``KafkaError`` when librdkafka rejects the assignment.
+    public func assign(_ offsets: [KafkaTopicPartitionOffset]) throws(KafkaError) {
+        if offsets.isEmpty {
+            try check(rd_kafka_assign(handle, nil), "unassign", client: handle)
+            return
+        }
+        let list = PartitionList.make(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        try check(rd_kafka_assign(handle, list), "assign", client: handle)
+    }
+
+    /// How many events (records, mostly) wait in the consumer's queue for the next
+    /// ``poll(into:maxMessages:timeout:)``: records fetched but not yet returned. For tests that
+    /// must know the consumer has fetched what was produced.
+    public var queuedEventCount: Int {
+        guard let queue = rd_kafka_queue_get_consumer(handle) else { return 0 }
+        defer { rd_kafka_queue_destroy(queue) }
+        return Int(rd_kafka_queue_length(queue))
     }
 
     /// The group's committed offsets of `partitions`, with the metadata committed with them; the

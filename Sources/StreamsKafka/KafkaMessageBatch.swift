@@ -16,6 +16,9 @@ public struct KafkaMessageBatch: ~Copyable {
     /// Non-fatal errors the consumer reported during the last poll (a broker went away, a topic
     /// does not exist yet). librdkafka recovers from these by itself; log them.
     public var errors: [KafkaError] = []
+    /// The partitions whose end the last poll reached (`enable.partition.eof=true`), with the end
+    /// offset: the high watermark, or for `read_committed` the last stable offset.
+    public var partitionEnds: [KafkaTopicPartitionOffset] = []
 
     /// Creates an empty batch that holds up to `capacity` messages.
     public init(capacity: Int = 500) {
@@ -43,6 +46,7 @@ public struct KafkaMessageBatch: ~Copyable {
         for i in 0..<count { rd_kafka_message_destroy(storage[i]) }
         count = 0
         errors.removeAll(keepingCapacity: true)
+        partitionEnds.removeAll(keepingCapacity: true)
     }
 
     /// Appends a message; the batch takes ownership.

@@ -24,6 +24,9 @@ public final class KafkaProducer {
         var firstDeliveryError: KafkaError?
         var delivered = 0
         var failed = 0
+        /// Per delivery tag (``KafkaProducer/produce(topic:partition:key:value:timestampMs:headers:tag:)``),
+        /// the offset of the last record delivered with it; -1 when none was.
+        var lastOffsets: [Int64] = []
 
         init(transactional: Bool) { self.transactional = transactional }
     }
@@ -65,6 +68,15 @@ public final class KafkaProducer {
     /// How many records failed delivery so far.
     public var failedCount: Int { callbacks.failed }
 
+    /// The offset of the last record produced with `tag` (1 or more) that the broker acknowledged,
+    /// or `nil` when none was: for a writer that must know where its records landed (the Kafka
+    /// engine's changelog positions). Up to date after ``flush(timeout:)`` or
+    /// ``commitTransaction(timeout:)``.
+    public func lastDeliveredOffset(tag: Int) -> Int64? {
+        guard tag > 0, tag < callbacks.lastOffsets.count, callbacks.lastOffsets[tag] >= 0 else { return nil }
+        return callbacks.lastOffsets[tag]
+    }
+
     /// Registers the producer with its transaction coordinator: fences older producers with the
     /// same `transactional.id` and completes or aborts the transaction they left open.
     ///
@@ -92,14 +104,20 @@ public final class KafkaProducer {
     ///   - value: The value's bytes, or `nil` for no value (a tombstone).
     ///   - timestampMs: The record's timestamp (milliseconds since the Unix epoch), or `nil` for now.
     ///   - headers: The record's headers, in order.
+    ///   - tag: 0, or a small number (1 or more) under which the delivery report records the
+    ///     record's offset (``lastDeliveredOffset(tag:)``).
     /// - Throws: ``KafkaError``: ``KafkaError/Code/unknownPartition`` or ``KafkaError/Code/unknownTopic``
     ///   (permanent), ``KafkaError/Code/messageSizeTooLarge``, ``KafkaError/Class/fenced`` /
     ///   ``KafkaError/Class/fatal`` / ``KafkaError/Class/abortable`` for a producer in that state.
     ///   A full local queue is waited out (delivery reports are served meanwhile), not thrown.
     public func produce(
         topic: String, partition: Int32? = nil, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
-        timestampMs: Int64? = nil, headers: [KafkaHeader] = []
+        timestampMs: Int64? = nil, headers: [KafkaHeader] = [], tag: Int = 0
     ) throws(KafkaError) {
+        precondition(tag >= 0 && tag < 1 << 16, "delivery tags are 0..<65536")
+        if tag > 0 && tag >= callbacks.lastOffsets.count {
+            callbacks.lastOffsets += Array(repeating: -1, count: tag + 1 - callbacks.lastOffsets.count)
+        }
         while true {
             var cHeaders: OpaquePointer?
             if !headers.isEmpty {
@@ -116,7 +134,7 @@ public final class KafkaProducer {
             }
             let err = c_streams_rdkafka_produce(
                 handle, topic, partition ?? -1, key?.baseAddress, key?.count ?? 0, value?.baseAddress,
-                value?.count ?? 0, timestampMs ?? 0, cHeaders)
+                value?.count ?? 0, timestampMs ?? 0, cHeaders, tag)
             if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
             // On failure the headers are still ours.
             if let cHeaders { rd_kafka_headers_destroy(cHeaders) }
@@ -233,6 +251,10 @@ public final class KafkaProducer {
         let err = message.pointee.err
         guard err != RD_KAFKA_RESP_ERR_NO_ERROR else {
             callbacks.delivered += 1
+            let tag = Int(bitPattern: message.pointee._private)
+            if tag > 0 && tag < callbacks.lastOffsets.count && message.pointee.offset > callbacks.lastOffsets[tag] {
+                callbacks.lastOffsets[tag] = message.pointee.offset
+            }
             return
         }
         callbacks.failed += 1

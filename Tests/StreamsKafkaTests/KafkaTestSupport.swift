@@ -67,3 +67,14 @@ func receive(_ count: Int, from consumer: KafkaConsumer, timeout: Duration = pat
     #expect(received.count >= count, "received \(received.count) of \(count) records in \(timeout): \(received)")
     return received
 }
+
+/// Runs `body` on a thread of its own and waits for it without holding a thread of Swift's
+/// cooperative pool: the Kafka engine tests block (polls, commits) for seconds, and on a 2-core
+/// machine that starved other suites' tasks running in parallel.
+func onOwnThread<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}
