@@ -1,3 +1,4 @@
+internal import Foundation
 public import Logging
 internal import StreamsState
 
@@ -192,15 +193,35 @@ public final class TaskManager {
 
     /// Closes the task a task-scoped error names (``StreamsError/Code/taskMigrated``,
     /// ``StreamsError/Code/fenced``: dirty, and forgotten; ``StreamsError/Code/taskCorrupted``:
-    /// dirty, then created again so that it restores from its changelog). The other tasks go on.
+    /// dirty, its state directory wiped, then created again so that it restores its stores from
+    /// their changelogs from the beginning). The other tasks go on.
+    ///
+    /// Kafka Streams counterpart: `TaskManager.handleCorruption` (close dirty, wipe, revive).
     private func handleTaskError(_ error: StreamsError) {
         guard let id = error.taskId, let task = tasks.first(where: { $0.id == id }) else { return }
         logger.warning("closing task \(id) dirty: \(error)")
         let inputs = task.inputs
         closeDirty(task)
         remove([task])
-        if error.code == .taskCorrupted && topology != nil {
-            do { try assign(inputs) } catch { logger.error("cannot create task \(id) again: \(error)") }
+        if error.code == .taskCorrupted {
+            wipeStateDirectory(of: id)
+            if topology != nil {
+                do { try assign(inputs) } catch { logger.error("cannot create task \(id) again: \(error)") }
+            }
+        }
+    }
+
+    /// Deletes `<stateDirectory>/<applicationId>/<task>`, where the task's stores keep their files
+    /// (``StoreContext/directory``): a corrupted task's stores are rebuilt from their changelogs,
+    /// never restored on top of what they held.
+    private func wipeStateDirectory(of id: TaskId) {
+        let path = "\(configuration.stateDirectory)/\(configuration.applicationId)/\(id)"
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: path)
+            logger.warning("wiped the state of task \(id) (\(path)); its stores restore from their changelogs")
+        } catch {
+            logger.error("cannot wipe the state of task \(id) in \(path): \(error)")
         }
     }
 

@@ -1,5 +1,7 @@
 import StreamsCore
+import Foundation
 import StreamsState
+import StreamsStateLMDB
 import StreamsTestKit
 import Testing
 
@@ -111,5 +113,70 @@ struct RebalanceTests {
         setup.enqueue(["boom"], to: 1)
         #expect(throws: StreamsError.self) { try setup.thread.processAvailable() }
         #expect(setup.manager.isFailed)
+    }
+
+    /// Stores every value it sees in the "seen" LMDB store; fails with `taskCorrupted` on "corrupt".
+    final class Remember: Processor {
+        let context: ProcessorContext
+        let store: any WindowStore
+
+        init(context: ProcessorContext) throws {
+            self.context = context
+            store = try context.windowStore(named: "seen")
+        }
+
+        func process(_ record: Record) throws {
+            if String(decoding: record.value, as: UTF8.self) == "corrupt" {
+                throw StreamsError(.taskCorrupted, "the store is out of range", taskId: context.taskId)
+            }
+            try store.put(key: Array(record.value), timestampMs: record.timestampMs, value: [1])
+        }
+    }
+
+    @Test("a corrupted task closes dirty, its state directory is wiped, and it is rebuilt from its changelog")
+    func corruptedTaskIsWipedAndRestored() throws {
+        let stateDirectory = makeTemporaryDirectory()
+        defer { removeDirectory(stateDirectory) }
+        var topology = Topology()
+        topology.addSource("in", topics: "orders")
+        topology.addStateStore("seen", connectedTo: ["remember"]) { context in
+            try LMDBWindowStore(
+                directory: context.directory,
+                configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
+        }
+        topology.addProcessor("remember", parents: "in", stores: ["seen"]) { try Remember(context: $0) }
+        let configuration = StreamsConfiguration(
+            applicationId: "corrupt", commitInterval: .seconds(3600), stateDirectory: stateDirectory)
+        let engine = InMemoryEngine()
+        let clock = ManualWallClock(startMs: 0)
+        let logger = StreamsLogging.disabled(label: "test")
+        let manager = TaskManager(
+            engine: engine, topology: topology, configuration: configuration, clock: clock, logger: logger)
+        let thread = StreamThread(taskManager: manager, configuration: configuration, clock: clock, logger: logger)
+        func values(_ list: [String], from start: Int64) -> [Record] {
+            list.enumerated().map { Record(key: nil, value: Array($1.utf8), timestampMs: start + Int64($0)) }
+        }
+
+        engine.assign([Self.partition(0)])
+        engine.enqueue(values(["k1", "k2"], from: 1), to: Self.partition(0))
+        try thread.processAvailable()
+        try manager.commit()
+        // A file the wipe must take with it: the task's directory holds only its stores' files.
+        let taskDirectory = "\(stateDirectory)/corrupt/0_0"
+        let marker = taskDirectory + "/seen/left-behind"
+        #expect(FileManager.default.createFile(atPath: marker, contents: Data([1])))
+
+        engine.enqueue(values(["k3", "corrupt"], from: 3), to: Self.partition(0))
+        for _ in 0..<6 { try thread.runOnce() }
+        #expect(!manager.isFailed)
+        #expect(!FileManager.default.fileExists(atPath: marker), "the corrupted task's directory was not wiped")
+        let task = try #require(manager.tasks.first { $0.id == TaskId(partition: 0) }, "the task was not created again")
+        #expect(task.state == .running)
+        let store = try #require(task.store(named: "seen") as? any WindowStore)
+        // Rebuilt from the changelog: the committed k1 and k2, not k3 (processed, never committed).
+        #expect(try store.fetch(key: Array("k1".utf8), from: .min, to: .max).count == 1)
+        #expect(try store.fetch(key: Array("k2".utf8), from: .min, to: .max).count == 1)
+        #expect(try store.fetch(key: Array("k3".utf8), from: .min, to: .max).isEmpty)
+        manager.closeDirty()
     }
 }
