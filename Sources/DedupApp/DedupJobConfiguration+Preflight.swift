@@ -58,54 +58,23 @@ extension DedupJobConfiguration {
         }
         let dedup = DeduplicatorConfiguration(key: .recordKey, time: .eventTime, window: window, grace: grace)
         do { try dedup.validate() } catch { throw DedupJobError(.usage, error.message) }
-        try checkOutputs()
-        try checkInputsDistinct()
+        try checkFiles()
         try checkInputsReadable()
     }
 
-    private func checkOutputs() throws(DedupJobError) {
-        let outputs = outputFlags
-        let stdoutFlags = outputs.filter { $0.path == "-" }.map(\.flag)
-        if stdoutFlags.count > 1 {
-            throw DedupJobError(
-                .usage,
-                "\(stdoutFlags.joined(separator: " and ")) \(stdoutFlags.count == 2 ? "both" : "all") write to standard output (-), which would interleave them; give each its own file"
+    /// The engine's file checks (``EmbeddedConfiguration/checkFiles(outputName:inputName:)``),
+    /// with messages that name this command's flags.
+    private func checkFiles() throws(DedupJobError) {
+        let flags: [String: String] = [
+            Self.outputTopic: "--output", Self.duplicatesTopic: "--duplicates", Self.invalidTopic: "--invalid",
+        ]
+        do {
+            try engineConfiguration.checkFiles(
+                outputName: { "\(flags[$0.topic] ?? $0.topic) \($0.file)" },
+                inputName: { _, file in "the input \(file)" }
             )
-        }
-        let identities = outputs.map { FileIdentity(of: $0.path) }
-        for i in outputs.indices where outputs[i].path != "-" {
-            for j in outputs.indices where j > i && identities[i] == identities[j] {
-                throw DedupJobError(
-                    .usage,
-                    "\(outputs[i].flag) \(outputs[i].path) and \(outputs[j].flag) \(outputs[j].path) are the same file, which would interleave them; give each its own file"
-                )
-            }
-            for input in inputs where input != "-" && FileIdentity(of: input) == identities[i] {
-                throw DedupJobError(
-                    .usage,
-                    "\(outputs[i].flag) \(outputs[i].path) is the input \(input); writing it would destroy the input. Choose another output path"
-                )
-            }
-            if store == .lmdb && FileIdentity.path(outputs[i].path, isInside: stateDirectory) {
-                throw DedupJobError(
-                    .usage,
-                    "\(outputs[i].flag) \(outputs[i].path) is inside the state directory \(stateDirectory), whose files dedup owns; write the output elsewhere"
-                )
-            }
-        }
-    }
-
-    /// Two `--input`s naming one file (by another spelling or a link) would read every line twice.
-    private func checkInputsDistinct() throws(DedupJobError) {
-        let files = inputs.filter { $0 != "-" }
-        let identities = files.map { FileIdentity(of: $0) }
-        for i in files.indices {
-            for j in files.indices where j > i && identities[i] == identities[j] {
-                throw DedupJobError(
-                    .usage,
-                    "--input \(files[i]) and --input \(files[j]) are the same file, which would read every line twice; give each input once"
-                )
-            }
+        } catch {
+            throw DedupJobError(error)
         }
     }
 

@@ -63,6 +63,8 @@ public final class EmbeddedStreams {
         clock: any WallClock = SystemWallClock(),
         logger: Logger = StreamsLogging.disabled(label: "embedded")
     ) throws(StreamsError) {
+        // Before the state directory is created: nothing on disk changes for a refused configuration.
+        do { try configuration.checkFiles() } catch { throw error.streamsError }
         var state: StateDirectory?
         if let path = configuration.stateDirectory {
             do { state = try StateDirectory(path: path) } catch {
@@ -85,6 +87,7 @@ public final class EmbeddedStreams {
         self.clock = clock
         self.logger = logger
         do {
+            try configuration.checkFiles()
             engine = try EmbeddedEngine(configuration: configuration, state: state, clock: clock, logger: logger)
         } catch {
             throw error.streamsError

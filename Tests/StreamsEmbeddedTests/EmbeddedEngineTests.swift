@@ -42,4 +42,34 @@ struct EmbeddedEngineTests {
         #expect(try engine.poll(maxRecords: 100, timeout: .zero).isEmpty)  // both inputs ended
         #expect(engine.recordsRead == 4)
     }
+
+    @Test("EmbeddedStreams refuses files that would destroy data, before it creates or changes anything")
+    func dangerousFiles() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let input = dir.file("in.jsonl")
+        Files.write(["{\"id\":1}"], to: input)
+        let cases: [(outputs: [EmbeddedConfiguration.Output], inputs: [String], expected: String)] = [
+            ([.init(topic: "out", file: dir.path + "/./in.jsonl")], [input], "writing it would destroy the input"),
+            (
+                [.init(topic: "out", file: dir.file("o")), .init(topic: "dup", file: dir.file("o"))], [input],
+                "are the same file"
+            ),
+            (
+                [.init(topic: "out", file: "-"), .init(topic: "dup", file: "-")], [input],
+                "both write to standard output"
+            ),
+            ([.init(topic: "out", file: dir.file("state/out.jsonl"))], [input], "inside the state directory"),
+            ([.init(topic: "out", file: dir.file("o"))], [input, dir.path + "//in.jsonl"], "read every line twice"),
+        ]
+        for (outputs, inputs, expected) in cases {
+            let configuration = EmbeddedConfiguration(
+                inputs: [.init(topic: "in", files: inputs)], outputs: outputs, stateDirectory: dir.file("state"))
+            let error = #expect(throws: StreamsError.self) { try EmbeddedStreams(configuration: configuration) }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.message.contains(expected) == true, "\(String(describing: error))")
+            #expect(Files.lines(input) == ["{\"id\":1}"], "the input was changed")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("state")), "a refused run created its state")
+        }
+    }
 }
