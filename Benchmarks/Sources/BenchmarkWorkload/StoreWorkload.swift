@@ -23,7 +23,9 @@ extension WindowParameters {
     }
 
     /// Opens an empty ``LMDBWindowStore`` in `directory`.
-    public func openStore(_ directory: ScratchDirectory, _ setup: StoreSetup = .sameAsBaseline) throws -> LMDBWindowStore {
+    public func openStore(_ directory: ScratchDirectory, _ setup: StoreSetup = .sameAsBaseline) throws
+        -> LMDBWindowStore
+    {
         let options: LMDBWindowStore.Options
         switch setup {
         case .sameAsBaseline:
@@ -67,8 +69,8 @@ extension Workload {
                     try store.advanceStreamTime(to: ts)
                     let key = UnsafeRawBufferPointer(rebasing: k[i * Self.keyLength..<(i + 1) * Self.keyLength])
                     let value = UnsafeRawBufferPointer(rebasing: v[i * Self.valueLength..<(i + 1) * Self.valueLength])
-                    if try store.insertIfAbsent(
-                        key: key, timestampMs: ts, value: value, conflictRange: parameters.conflictRange(at: ts)) == nil
+                    if case .inserted = try store.insertIfAbsent(
+                        key: key, timestampMs: ts, value: value, conflictRange: parameters.conflictRange(at: ts))
                     {
                         inserted += 1
                     }
