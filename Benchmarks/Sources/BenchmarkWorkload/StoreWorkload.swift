@@ -129,6 +129,14 @@ extension Workload {
     }
 }
 
+extension Array where Element == ChangelogEntry {
+    /// These entries cut into arrays of `size` (the last one may be shorter): `restore(from:)`
+    /// takes arrays, and cutting them in a benchmark's setup keeps the copies out of the measurement.
+    public func batches(of size: Int) -> [[ChangelogEntry]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}
+
 /// Reads through the store's public API: a lookup is `firstTimestamp(key:from:to:)` over the
 /// dedup window (no allocation, like the C baseline's search); a range fetch is
 /// `fetch(key:from:to:)`, which returns `WindowEntry` values.
