@@ -14,23 +14,21 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark(
         "restore 1M-op changelog, txn=50k: store",
         configuration: .bulk(),
-        closure: { benchmark, changelog in
+        closure: { benchmark, batches in
             let directory = ScratchDirectory("store-restore")
             defer { directory.remove() }
             let store = try WindowParameters.standard.openStore(directory)
-            try benchmark.measureOperations(changelog.count) {
-                var start = 0
-                while start < changelog.count {
-                    let end = min(start + transactionSize, changelog.count)
-                    try store.restore(from: changelog[start..<end])
+            let entries = batches.reduce(0) { $0 + $1.count }
+            try benchmark.measureOperations(entries) {
+                for batch in batches {
+                    try store.restore(from: batch)
                     try store.commit(metadata: [:])
-                    start = end
                 }
             }
             let restored = try store.approximateEntryCount
-            precondition(restored == changelog.count)
+            precondition(restored == entries)
         },
-        setup: { Workload(count: operations).changelog() }
+        setup: { Workload(count: operations).changelog().batches(of: transactionSize) }
     )
 
     Benchmark(

@@ -9,11 +9,13 @@ internal import CoreMetrics
 /// The semantics, shared by every engine and the CLI: stream time `S` starts at −∞ and after each
 /// record becomes `max(S, t)`. A record with key `k` and time `t` is a duplicate iff an earlier
 /// *emitted* record with key `k` and time `t0` has `|t − t0| < W` and `t0 + W > S − G`, with `S`
-/// taken before the record. Everything else is forwarded unchanged and `(k, t)` is stored.
+/// taken before the record. Everything else is forwarded unchanged and `(k, t)` is stored, unless
+/// `t + W + G <= S` (a record that late can never be matched, so storing it would be useless).
 ///
 /// Implementation: a window store with retention `W + G`, whose stream time is `S`, so an entry is
 /// live iff `t0 + W + G > S`; one ``WindowStore/insertIfAbsent(key:timestampMs:value:conflictRange:)``
-/// with `conflictRange: (t − W + 1)...(t + W − 1)` per record, then
+/// with `conflictRange: (t − W + 1)...(t + W − 1)` per record (``InsertOutcome/conflict(earliestTimestampMs:)``:
+/// a duplicate; ``InsertOutcome/inserted`` or ``InsertOutcome/expired``: a first occurrence), then
 /// ``WindowStore/advanceStreamTime(to:)``. Entries that can never match again are in expired
 /// segments, dropped physically.
 ///
@@ -143,19 +145,31 @@ public final class Deduplicator: Processor {
         let t = time == .eventTime ? record.timestampMs : context.wallClockMs
         let streamTime = store.streamTimeMs
         let range = t.addingSaturated(-(windowMs - 1))...t.addingSaturated(windowMs - 1)
-        let earlier = try store.insertIfAbsent(key: key, timestampMs: t, value: Self.storedValue, conflictRange: range)
+        let outcome = try store.insertIfAbsent(
+            key: key, timestampMs: t, value: Self.storedValue, conflictRange: range)
         if t > streamTime {
             try store.advanceStreamTime(to: t)
         }
-        if let t0 = earlier {
+        switch outcome {
+        case .conflict(let t0):
             statistics.duplicates += 1
             pendingDelaysMs.append(t >= t0 ? t - t0 : t0 - t)
             if let duplicatesChild { try context.forward(record, to: duplicatesChild) }
-        } else {
-            statistics.emitted += 1
+        case .inserted:
             if t > loggedStreamTimeMs { loggedStreamTimeMs = t }
-            for child in emitChildren { try context.forward(record, to: child) }
+            try emit(record)
+        case .expired:
+            // t + W + G <= S and no live entry matched: a first occurrence by the semantics. It
+            // was not stored, and need not be: no later record can match it (t + W <= S - G).
+            try emit(record)
         }
+    }
+
+    /// Counts `record` as emitted and forwards it to the first-occurrence children.
+    @inline(__always)
+    private func emit(_ record: Record) throws {
+        statistics.emitted += 1
+        for child in emitChildren { try context.forward(record, to: child) }
     }
 
     /// Writes the stream-time marker if stream time moved past every stored timestamp.

@@ -3,10 +3,10 @@
 ///
 /// Each mutation goes to the inner store first and is appended only once the store accepted it:
 /// a ``put(key:timestampMs:value:)`` of a live entry, an
-/// ``insertIfAbsent(key:timestampMs:value:conflictRange:)`` that inserted, and a
-/// ``delete(key:timestampMs:)`` that deleted something (as a tombstone). A write of an entry that
-/// is already expired (a no-op by ``WindowStore``'s contract), an insert that found a conflict, a
-/// failed mutation, ``restore(from:)`` and segment expiry append nothing.
+/// ``insertIfAbsent(key:timestampMs:value:conflictRange:)`` whose outcome is
+/// ``InsertOutcome/inserted``, and a ``delete(key:timestampMs:)`` that deleted something (as a
+/// tombstone). A write of an entry that is already expired (a no-op by ``WindowStore``'s contract;
+/// for an insert, ``InsertOutcome/expired``), an insert that found a conflict, a failed mutation, ``restore(from:)`` and segment expiry append nothing.
 ///
 /// The runtime wraps a changelogged store in one with ``StateStore/loggingChanges(to:)`` when it
 /// opens a task. Calls to the inner store are static where `Inner` is known at the call site;
@@ -58,20 +58,20 @@ public final class ChangeLoggingWindowStore<Inner: WindowStore>: WindowStore {
         if isLive(timestampMs) { try changelog.append(key: key, timestampMs: timestampMs, value: value) }
     }
 
-    /// Inserts through the inner store, then appends the entry if it was inserted.
+    /// Inserts through the inner store, then appends the entry if the outcome is
+    /// ``InsertOutcome/inserted`` (a conflict or an expired entry wrote nothing).
     public func insertIfAbsent(
         key: UnsafeRawBufferPointer,
         timestampMs: Int64,
         value: UnsafeRawBufferPointer,
         conflictRange: ClosedRange<Int64>
-    ) throws(StateStoreError) -> Int64? {
-        let found = try inner.insertIfAbsent(
+    ) throws(StateStoreError) -> InsertOutcome {
+        let outcome = try inner.insertIfAbsent(
             key: key, timestampMs: timestampMs, value: value, conflictRange: conflictRange)
-        // `nil` is also the answer for an expired entry, which was not written.
-        if found == nil && isLive(timestampMs) {
+        if case .inserted = outcome {
             try changelog.append(key: key, timestampMs: timestampMs, value: value)
         }
-        return found
+        return outcome
     }
 
     /// Deletes through the inner store, then appends a tombstone if an entry was deleted.

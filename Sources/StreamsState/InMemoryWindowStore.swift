@@ -170,7 +170,7 @@ public final class InMemoryWindowStore: WindowStore {
         timestampMs: Int64,
         value: UnsafeRawBufferPointer,
         conflictRange: ClosedRange<Int64>
-    ) throws(StateStoreError) -> Int64? {
+    ) throws(StateStoreError) -> InsertOutcome {
         try checkOpen()
         try checkTimestamp(timestampMs, store: name)
         try checkKey(key)
@@ -185,21 +185,21 @@ public final class InMemoryWindowStore: WindowStore {
                 let segment = segments[i]
                 let probe = segment.probe(key, tag: tag)
                 if probe.head >= 0, let found = segment.earliestTimestamp(chain: probe.head, from: low, to: high) {
-                    return found
+                    return .conflict(earliestTimestampMs: found)
                 }
                 if timestampMs >= segment.firstTimestampMs && timestampMs <= segment.lastTimestampMs {
                     target = (segment, probe)
                 }
             }
         }
-        guard timestampMs >= floor else { return nil }
+        guard timestampMs >= floor else { return .expired }
         if let target {
             target.segment.put(key, tag: tag, timestampMs, value, probe: target.probe)
         } else {
             let segment = try createSegment(containing: timestampMs)
             segment.put(key, tag: tag, timestampMs, value, probe: segment.probe(key, tag: tag))
         }
-        return nil
+        return .inserted
     }
 
     /// The timestamp of the earliest live entry of `key` in `[from, to]`, or `nil`; no allocation.

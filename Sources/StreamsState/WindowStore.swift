@@ -30,15 +30,17 @@ public protocol WindowStore: StateStore {
     /// This is the deduplication primitive: one lookup (one B-tree descent where the range lies in
     /// one segment) and, only when nothing was found, one write.
     ///
-    /// - Returns: The timestamp of the earliest live entry of `key` within `conflictRange` (and then
-    ///   nothing is written), or `nil` when the entry was inserted (or was already expired and so
-    ///   skipped).
+    /// - Returns: ``InsertOutcome/conflict(earliestTimestampMs:)`` with the timestamp of the
+    ///   earliest live entry of `key` within `conflictRange` (and then nothing is written, even if
+    ///   `timestampMs` is expired); otherwise ``InsertOutcome/expired`` when the entry is already
+    ///   expired (nothing is written: no read could return it); otherwise
+    ///   ``InsertOutcome/inserted``.
     func insertIfAbsent(
         key: UnsafeRawBufferPointer,
         timestampMs: Int64,
         value: UnsafeRawBufferPointer,
         conflictRange: ClosedRange<Int64>
-    ) throws(StateStoreError) -> Int64?
+    ) throws(StateStoreError) -> InsertOutcome
 
     /// The timestamp of the earliest live entry of `key` with `from <= timestamp <= to`, or `nil`:
     /// a lookup that allocates nothing.
@@ -94,7 +96,7 @@ extension WindowStore {
         timestampMs: Int64,
         value: [UInt8],
         conflictRange: ClosedRange<Int64>
-    ) throws(StateStoreError) -> Int64? {
+    ) throws(StateStoreError) -> InsertOutcome {
         try withPair(key, value) { (k, v) throws(StateStoreError) in
             try insertIfAbsent(key: k, timestampMs: timestampMs, value: v, conflictRange: conflictRange)
         }

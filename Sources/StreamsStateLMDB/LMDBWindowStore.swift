@@ -367,7 +367,7 @@ public final class LMDBWindowStore: WindowStore {
         timestampMs: Int64,
         value: UnsafeRawBufferPointer,
         conflictRange: ClosedRange<Int64>
-    ) throws(StateStoreError) -> Int64? {
+    ) throws(StateStoreError) -> InsertOutcome {
         try checkUsable()
         try checkTimestamp(timestampMs, store: name)
         try checkKey(key)
@@ -379,25 +379,26 @@ public final class LMDBWindowStore: WindowStore {
                 let found = try write { (txn) throws(LMDBError) -> Int64? in
                     try firstTimestamp(txn, key, from: low, to: high)
                 }
-                if let found { return found }
+                if let found { return .conflict(earliestTimestampMs: found) }
             }
-            guard timestampMs >= floor else { return nil }
+            guard timestampMs >= floor else { return .expired }
             try putUnlogged(key, timestampMs, value)
         } else {
             let hash = SegmentFilter.hash(key)
-            let found = try write { (txn) throws(LMDBError) -> Int64? in
+            let outcome = try write { (txn) throws(LMDBError) -> InsertOutcome in
                 if low <= high, let found = try firstShortTimestamp(txn, key, hash: hash, from: low, to: high) {
-                    return found
+                    return .conflict(earliestTimestampMs: found)
                 }
-                guard timestampMs >= floor else { return nil }
+                guard timestampMs >= floor else { return .expired }
                 try deferPut(txn, key, hash: hash, timestampMs, value)
-                return nil
+                return .inserted
             }
-            if found != nil || timestampMs < floor { return found }
+            // Only an insert wrote something, and so goes to the replay log.
+            guard case .inserted = outcome else { return outcome }
         }
         replayLog.appendPut(key, timestampMs, value)
         if pendingPuts.count >= options.maxPendingPuts { try flushPendingPuts() }
-        return nil
+        return .inserted
     }
 
     /// Deletes `(key, timestampMs)` if present; whether it was.

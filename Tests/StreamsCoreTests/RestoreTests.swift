@@ -42,7 +42,7 @@ final class FlakyWindowStore: WindowStore {
         timestampMs: Int64,
         value: UnsafeRawBufferPointer,
         conflictRange: ClosedRange<Int64>
-    ) throws(StateStoreError) -> Int64? {
+    ) throws(StateStoreError) -> InsertOutcome {
         try inner.insertIfAbsent(key: key, timestampMs: timestampMs, value: value, conflictRange: conflictRange)
     }
     func firstTimestamp(key: UnsafeRawBufferPointer, from fromMs: Int64, to toMs: Int64) throws(StateStoreError)

@@ -135,6 +135,30 @@ struct DeduplicatorTests {
         #expect(statistics.snapshot.storeEntries >= 1)
     }
 
+    /// A record so late that `t + W + G <= S` (the store reports it `.expired`) matches nothing
+    /// by the semantics unless a live entry lies within `W` of it: it is forwarded as a first
+    /// occurrence and not stored, so a second such record is forwarded too.
+    @Test(arguments: StoreKind.allCases)
+    func recordsOlderThanTheWindowBehindStreamTime(store: StoreKind) throws {
+        let statistics = DeduplicationStatisticsCollector()
+        let driver = try driver(key: .recordKey, window: .seconds(10), statistics: statistics, store: store)
+        let input = try driver.inputTopic("events")
+        try input.pipeInput(key: "a", "a@100", timestampMs: 100_000)  // S = 100 s
+        try input.pipeInput(key: "c", "c@95", timestampMs: 95_000)
+        try input.pipeInput(key: "a", "a@50", timestampMs: 50_000)  // expired: first occurrence, not stored
+        try input.pipeInput(key: "a", "a@55", timestampMs: 55_000)  // within W of a@50, which was not stored
+        try input.pipeInput(key: "c", "c@89", timestampMs: 89_000)  // expired, but c@95 is live and 6 s away
+        try input.pipeInput(key: "a", "a@95", timestampMs: 95_000)  // a@100 is live and 5 s away
+        try driver.commit()
+        #expect(try driver.outputTopic("unique").readValuesToList() == ["a@100", "c@95", "a@50", "a@55"])
+        #expect(try driver.outputTopic("dups").readValuesToList() == ["c@89", "a@95"])
+        let snapshot = statistics.snapshot
+        #expect(snapshot.emitted == 4 && snapshot.duplicates == 2)
+        let windowStore = try #require(driver.windowStore(named: "dedup-store"))
+        #expect(try Deduplicator.businessEntryCount(in: windowStore) == 2)  // a@100 and c@95
+        try driver.close()
+    }
+
     @Test(arguments: StoreKind.allCases)
     func expiredEntriesArePhysicallyDropped(store: StoreKind) throws {
         let driver = try driver(window: .seconds(1), store: store)
@@ -155,7 +179,8 @@ struct DeduplicatorTests {
             try Deduplicator(configuration: configuration, context: $0)
         }
         topology.addStateStore("dedup-store") { _ in
-            try InMemoryWindowStore(configuration: WindowStoreConfiguration(name: "dedup-store", retention: .seconds(10)))
+            try InMemoryWindowStore(
+                configuration: WindowStoreConfiguration(name: "dedup-store", retention: .seconds(10)))
         }
         let error = try #require(throws: StreamsError.self) { _ = try TopologyTestDriver(topology) }
         #expect(error.code == .invalidConfiguration)

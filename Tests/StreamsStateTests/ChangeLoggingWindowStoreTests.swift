@@ -42,9 +42,11 @@ struct ChangeLoggingWindowStoreTests {
         try store.advanceStreamTime(to: 200)  // live from 101 on; drops segment 0, not logged
         try store.put(key: k2, timestampMs: 100, value: [2])  // expired: a no-op
         try store.put(key: k2, timestampMs: 150, value: [3])  // logged
-        #expect(try store.insertIfAbsent(key: k2, timestampMs: 160, value: [4], conflictRange: 100...200) == 150)
-        #expect(try store.insertIfAbsent(key: k3, timestampMs: 170, value: [5], conflictRange: 100...200) == nil)
-        #expect(try store.insertIfAbsent(key: k4, timestampMs: 90, value: [6], conflictRange: 0...100) == nil)  // expired
+        #expect(
+            try store.insertIfAbsent(key: k2, timestampMs: 160, value: [4], conflictRange: 100...200)
+                == .conflict(earliestTimestampMs: 150))
+        #expect(try store.insertIfAbsent(key: k3, timestampMs: 170, value: [5], conflictRange: 100...200) == .inserted)
+        #expect(try store.insertIfAbsent(key: k4, timestampMs: 90, value: [6], conflictRange: 0...100) == .expired)
         #expect(try store.delete(key: k3, timestampMs: 170))  // a tombstone
         #expect(try !store.delete(key: k3, timestampMs: 170))  // nothing left to delete
         #expect(try !store.delete(key: k5, timestampMs: 180))  // never there
@@ -97,7 +99,8 @@ struct ChangeLoggingWindowStoreTests {
         }
     }
 
-    @Test("a changelog that cannot take an entry fails the mutation; aborting leaves the store without it",
+    @Test(
+        "a changelog that cannot take an entry fails the mutation; aborting leaves the store without it",
         arguments: Kind.allCases)
     func appendFailureFailsTheMutation(kind: Kind) throws {
         let dir = TemporaryDirectory()

@@ -34,7 +34,7 @@ struct InMemoryWindowStoreTests {
         try logged.put(key: k2, timestampMs: 6, value: [7])  // again, in place
         try logged.delete(key: k3, timestampMs: 7)
         try logged.put(key: k3, timestampMs: 8, value: [6])  // revives a committed deleted entry
-        #expect(try logged.insertIfAbsent(key: k4, timestampMs: 9, value: [5], conflictRange: 0...9) == nil)
+        #expect(try logged.insertIfAbsent(key: k4, timestampMs: 9, value: [5], conflictRange: 0...9) == .inserted)
         try logged.put(key: k1, timestampMs: 6, value: [4])  // a new timestamp of a committed key
         try logged.put(key: k4, timestampMs: 45, value: [3])  // in a new segment
         #expect(try store.fetch(key: k1, from: 0, to: 99).map(\.value) == [[9, 9, 9], [4], [4]])
@@ -55,7 +55,9 @@ struct InMemoryWindowStoreTests {
 
         // The store keeps working after the rollback, and a second abort changes nothing more.
         try logged.put(key: k2, timestampMs: 6, value: [1])
-        #expect(try logged.insertIfAbsent(key: k1, timestampMs: 31, value: [0], conflictRange: 20...31) == 25)
+        #expect(
+            try logged.insertIfAbsent(key: k1, timestampMs: 31, value: [0], conflictRange: 20...31)
+                == .conflict(earliestTimestampMs: 25))
         try store.commit(metadata: [:])
         try store.abort()
         #expect(try store.fetch(key: k2, from: 0, to: 99).map(\.value) == [[1]])
@@ -72,10 +74,12 @@ struct InMemoryWindowStoreTests {
             configuration: WindowStoreConfiguration(name: "t", retention: .seconds(10), segmentInterval: .seconds(1)))
         var key = Array("first".utf8)
         key.removeAll(keepingCapacity: true)
-        #expect(try store.insertIfAbsent(key: key, timestampMs: 5, value: [1], conflictRange: 0...10) == nil)
+        #expect(try store.insertIfAbsent(key: key, timestampMs: 5, value: [1], conflictRange: 0...10) == .inserted)
         key.append(contentsOf: Array("second".utf8))
         key.removeAll(keepingCapacity: true)
-        #expect(try store.insertIfAbsent(key: key, timestampMs: 6, value: [1], conflictRange: 0...10) == 5)
+        #expect(
+            try store.insertIfAbsent(key: key, timestampMs: 6, value: [1], conflictRange: 0...10)
+                == .conflict(earliestTimestampMs: 5))
         let other = Array("xyz".utf8)
         let found = try other.withUnsafeBytes { bytes in
             try store.firstTimestamp(key: UnsafeRawBufferPointer(rebasing: bytes[1..<1]), from: 0, to: 10)

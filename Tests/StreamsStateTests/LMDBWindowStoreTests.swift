@@ -54,13 +54,14 @@ struct LMDBWindowStoreTests {
             for (i, key) in keys.enumerated() {
                 #expect(
                     try store.insertIfAbsent(
-                        key: key, timestampMs: 1_000 + Int64(i), value: [UInt8(i)], conflictRange: 0...5_000) == nil)
+                        key: key, timestampMs: 1_000 + Int64(i), value: [UInt8(i)], conflictRange: 0...5_000)
+                        == .inserted)
             }
             for (i, key) in keys.enumerated() {
                 // A second occurrence finds exactly its own first one.
                 #expect(
                     try store.insertIfAbsent(key: key, timestampMs: 2_000, value: [0], conflictRange: 0...5_000)
-                        == 1_000 + Int64(i))
+                        == .conflict(earliestTimestampMs: 1_000 + Int64(i)))
                 try store.put(key: key, timestampMs: 1_500 + Int64(i), value: [UInt8(i), 1])
             }
             try store.delete(key: keys[3], timestampMs: 1_003)
@@ -141,7 +142,8 @@ struct LMDBWindowStoreTests {
         for i in 0..<30_000 {
             let key = randomKey()
             let ts = Int64(i % 3) * 10_000 + Int64(i / 3 % 10_000)
-            #expect(try store.insertIfAbsent(key: key, timestampMs: ts, value: [1], conflictRange: 0...29_999) == nil)
+            #expect(
+                try store.insertIfAbsent(key: key, timestampMs: ts, value: [1], conflictRange: 0...29_999) == .inserted)
             batch.append((key, ts))
             if i % 5_000 == 4_999 {
                 if i == 14_999 {
@@ -153,7 +155,7 @@ struct LMDBWindowStoreTests {
                     for (key, ts) in batch {
                         #expect(
                             try store.insertIfAbsent(key: key, timestampMs: ts, value: [1], conflictRange: 0...29_999)
-                                == nil)
+                                == .inserted)
                     }
                 }
                 try store.commit(metadata: [:])
@@ -192,7 +194,9 @@ struct LMDBWindowStoreTests {
             #expect(try store.firstTimestamp(key: Array("x".utf8), from: 0, to: 1_999) == nil)
             try store.abort()
             #expect(try store.firstTimestamp(key: key, from: 0, to: 1_999) == 500)
-            #expect(try store.insertIfAbsent(key: key, timestampMs: 1_600, value: [3], conflictRange: 0...1_999) == 500)
+            #expect(
+                try store.insertIfAbsent(key: key, timestampMs: 1_600, value: [3], conflictRange: 0...1_999)
+                    == .conflict(earliestTimestampMs: 500))
         }
     }
 
@@ -209,7 +213,8 @@ struct LMDBWindowStoreTests {
             let keys = (0..<20_000).map { Array("key-\($0 + 1_000_000)".utf8) }
             for key in keys {
                 #expect(
-                    try store.insertIfAbsent(key: key, timestampMs: 100, value: value, conflictRange: 0...100) == nil)
+                    try store.insertIfAbsent(key: key, timestampMs: 100, value: value, conflictRange: 0...100)
+                        == .inserted)
             }
             try store.commit(metadata: [:])
             var missing = 0
@@ -226,10 +231,13 @@ struct LMDBWindowStoreTests {
             // keys) is rebuilt twice while every put is still pending.
             let keys = (0..<10_000).map { Array("order-\($0 * 7_919 % 100_003)".utf8) }
             for key in keys {
-                #expect(try store.insertIfAbsent(key: key, timestampMs: 500, value: [1], conflictRange: 0...999) == nil)
+                #expect(
+                    try store.insertIfAbsent(key: key, timestampMs: 500, value: [1], conflictRange: 0...999)
+                        == .inserted)
             }
             var missed = keys.filter {
-                (try? store.insertIfAbsent(key: $0, timestampMs: 600, value: [2], conflictRange: 0...999)) != 500
+                (try? store.insertIfAbsent(key: $0, timestampMs: 600, value: [2], conflictRange: 0...999))
+                    != .conflict(earliestTimestampMs: 500)
             }
             #expect(missed.isEmpty, "\(missed.count) pending keys not found, e.g. \(missed.prefix(2))")
             try store.commit(metadata: [:])
@@ -255,7 +263,7 @@ struct LMDBWindowStoreTests {
                 for s in [store, memory] as [any WindowStore] {
                     #expect(
                         try s.insertIfAbsent(key: key, timestampMs: 20_500, value: value, conflictRange: 0...20_999)
-                            == nil)
+                            == .inserted)
                 }
             }
             let mapSize = store.environment.info.mapSize
@@ -593,7 +601,7 @@ struct LMDBWindowStoreTests {
                 if try source.firstTimestamp(key: recentKey, from: recentTs, to: recentTs) != nil { deleted += 1 }
                 try logged.delete(key: recentKey, timestampMs: recentTs)
             } else if try logged.insertIfAbsent(
-                key: key, timestampMs: ts, value: [UInt8(i % 256)], conflictRange: (ts - 999)...(ts + 999)) == nil
+                key: key, timestampMs: ts, value: [UInt8(i % 256)], conflictRange: (ts - 999)...(ts + 999)) == .inserted
             {
                 inserted.append((key, ts))
             }

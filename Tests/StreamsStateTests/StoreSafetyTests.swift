@@ -406,8 +406,11 @@ extension StoreSafetyTests {
         let range = t.saturatingSubtract(9_999)...t.saturatingAdd(9_999)
         for store in [lmdb, memory] as [any WindowStore] {
             for key in [[UInt8(1)], long] {
-                #expect(try store.insertIfAbsent(key: key, timestampMs: t, value: [1], conflictRange: range) == nil)
-                #expect(try store.insertIfAbsent(key: key, timestampMs: t, value: [2], conflictRange: range) == t)
+                #expect(
+                    try store.insertIfAbsent(key: key, timestampMs: t, value: [1], conflictRange: range) == .inserted)
+                #expect(
+                    try store.insertIfAbsent(key: key, timestampMs: t, value: [2], conflictRange: range)
+                        == .conflict(earliestTimestampMs: t))
                 #expect(try store.firstTimestamp(key: key, from: .min, to: .max) == t)
                 #expect(
                     try store.fetch(key: key, from: range.lowerBound, to: range.upperBound).map(\.timestampMs) == [t])

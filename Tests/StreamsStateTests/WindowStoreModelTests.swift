@@ -52,12 +52,17 @@ struct WindowStoreModel {
         }
     }
 
+    /// A conflict first (whatever `ts`), then an expired entry, else an insert: the order of
+    /// ``InsertOutcome``.
     mutating func insertIfAbsent(_ key: [UInt8], _ ts: Int64, _ value: [UInt8], _ range: ClosedRange<Int64>)
-        throws(Refused) -> Int64?
+        throws(Refused) -> InsertOutcome
     {
-        if let found = try fetch(key, range.lowerBound, range.upperBound).first { return found.timestampMs }
+        if let found = try fetch(key, range.lowerBound, range.upperBound).first {
+            return .conflict(earliestTimestampMs: found.timestampMs)
+        }
+        guard isLive(ts) else { return .expired }
         try put(key, ts, value)
-        return nil
+        return .inserted
     }
 
     func fetch(_ key: [UInt8], _ from: Int64, _ to: Int64) throws(Refused) -> [WindowEntry] {
@@ -120,8 +125,9 @@ struct WindowStoreModelTests {
     /// retention needs (``WindowStoreConfiguration/segmentsNeeded``), so that writes ahead of
     /// stream time hit the segment limit, and for seeds divisible by 3 a key limit of 41 bytes,
     /// which the longest test key exceeds. Refused operations must be refused alike, with the
-    /// same code, and change nothing. At the end both stores are closed: every operation throws
-    /// `.closed`.
+    /// same code, and change nothing. Inserts must report the model's outcome exactly; one in
+    /// eight reaches back a retention further, so that every outcome occurs, `.expired` included.
+    /// At the end both stores are closed: every operation throws `.closed`.
     @Test("LMDB store, in-memory store and model agree", arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func agree(seed: UInt64) throws {
         var rng = SplitMix64(seed: seed)
@@ -154,6 +160,7 @@ struct WindowStoreModelTests {
         var model = WindowStoreModel(
             retention: retention, segmentInterval: interval, maxKeySize: maxKeySize, maxSegments: maxSegments)
         var refusals: [String: Int] = [:]
+        var outcomes: [String: Int] = [:]
 
         let keys: [[UInt8]] = (0..<12).map { i in
             let length = [0, 1, 3, 5, 6, 7, 12, 40, 300][i % 9]
@@ -170,11 +177,18 @@ struct WindowStoreModelTests {
             let context = Comment(rawValue: "seed \(seed) step \(step)")
             switch Int.random(in: 0..<100, using: &rng) {
             case 0..<30:
-                let range = (ts - Int64.random(in: 0...retention, using: &rng))...(ts + Int64.random(in: 0...retention, using: &rng))
-                let expected = outcome { try model.insertIfAbsent(key, ts, value, range) }
-                #expect(outcome { try lmdbLogged.insertIfAbsent(key: key, timestampMs: ts, value: value, conflictRange: range) } == expected, context)
-                #expect(outcome { try memoryLogged.insertIfAbsent(key: key, timestampMs: ts, value: value, conflictRange: range) } == expected, context)
-                if case .failure(let refused) = expected { refusals[refused.code, default: 0] += 1 }
+                // Not from `rng`, so that the sequence of operations stays that of the seed.
+                let at = step % 8 == 0 ? ts - retention : ts
+                let range = (at - Int64.random(in: 0...retention, using: &rng))...(at + Int64.random(in: 0...retention, using: &rng))
+                let expected = outcome { try model.insertIfAbsent(key, at, value, range) }
+                #expect(outcome { try lmdbLogged.insertIfAbsent(key: key, timestampMs: at, value: value, conflictRange: range) } == expected, context)
+                #expect(outcome { try memoryLogged.insertIfAbsent(key: key, timestampMs: at, value: value, conflictRange: range) } == expected, context)
+                switch expected {
+                case .failure(let refused): refusals[refused.code, default: 0] += 1
+                case .success(.inserted): outcomes["inserted", default: 0] += 1
+                case .success(.conflict): outcomes["conflict", default: 0] += 1
+                case .success(.expired): outcomes["expired", default: 0] += 1
+                }
             case 30..<45:
                 let expected = outcome { try model.put(key, ts, value); return 0 }
                 #expect(outcome { try lmdbLogged.put(key: key, timestampMs: ts, value: value); return 0 } == expected, context)
@@ -233,6 +247,8 @@ struct WindowStoreModelTests {
             #expect(refusals[StateStoreError.Code.tooManySegments.name, default: 0] > 0, "\(refusals)")
         }
         #expect((refusals[StateStoreError.Code.tooLarge.name, default: 0] > 0) == (seed % 3 == 0), "\(refusals)")
+        // Every outcome of insertIfAbsent occurred, so the stores were compared on each.
+        #expect(outcomes.keys.sorted() == ["conflict", "expired", "inserted"], "\(outcomes)")
         try lmdb.close()
         memory.close()
         #expect(StoreSafetyTests.everyOperation(of: lmdb, throws: .closed) == [])
@@ -281,8 +297,8 @@ extension WindowStoreModelTests {
                 #expect(error?.message.contains("maxKeySize") == true, "\(name) \(operation)")
             }
             #expect(try store.approximateEntryCount == 0, "\(name)")
-            #expect(try store.insertIfAbsent(key: largest, timestampMs: 1, value: [1], conflictRange: 0...1) == nil, "\(name)")
-            #expect(try store.insertIfAbsent(key: largest, timestampMs: 2, value: [1], conflictRange: 0...2) == 1, "\(name)")
+            #expect(try store.insertIfAbsent(key: largest, timestampMs: 1, value: [1], conflictRange: 0...1) == .inserted, "\(name)")
+            #expect(try store.insertIfAbsent(key: largest, timestampMs: 2, value: [1], conflictRange: 0...2) == .conflict(earliestTimestampMs: 1), "\(name)")
             try store.commit(metadata: [:])
             try store.close()
         }
@@ -324,7 +340,7 @@ extension WindowStoreModelTests {
         var segmentIDs: [[Int64]] = []
         for (name, store) in try Self.bothStores(configuration, in: dir) {
             for ts in 0..<1_000 as Range<Int64> {
-                #expect(try store.insertIfAbsent(key: [1], timestampMs: ts, value: [1], conflictRange: ts...ts) == nil)
+                #expect(try store.insertIfAbsent(key: [1], timestampMs: ts, value: [1], conflictRange: ts...ts) == .inserted)
             }
             try store.commit(metadata: [:])
             for attempt in ["insertIfAbsent", "put", "restore"] {

@@ -23,7 +23,9 @@ extension WindowParameters {
     }
 
     /// Opens an empty ``LMDBWindowStore`` in `directory`.
-    public func openStore(_ directory: ScratchDirectory, _ setup: StoreSetup = .sameAsBaseline) throws -> LMDBWindowStore {
+    public func openStore(_ directory: ScratchDirectory, _ setup: StoreSetup = .sameAsBaseline) throws
+        -> LMDBWindowStore
+    {
         let options: LMDBWindowStore.Options
         switch setup {
         case .sameAsBaseline:
@@ -67,8 +69,8 @@ extension Workload {
                     try store.advanceStreamTime(to: ts)
                     let key = UnsafeRawBufferPointer(rebasing: k[i * Self.keyLength..<(i + 1) * Self.keyLength])
                     let value = UnsafeRawBufferPointer(rebasing: v[i * Self.valueLength..<(i + 1) * Self.valueLength])
-                    if try store.insertIfAbsent(
-                        key: key, timestampMs: ts, value: value, conflictRange: parameters.conflictRange(at: ts)) == nil
+                    if case .inserted = try store.insertIfAbsent(
+                        key: key, timestampMs: ts, value: value, conflictRange: parameters.conflictRange(at: ts))
                     {
                         inserted += 1
                     }
@@ -124,6 +126,14 @@ extension Workload {
                     value: Array(values[i * Self.valueLength..<(i + 1) * Self.valueLength])))
         }
         return entries
+    }
+}
+
+extension Array where Element == ChangelogEntry {
+    /// These entries cut into arrays of `size` (the last one may be shorter): `restore(from:)`
+    /// takes arrays, and cutting them in a benchmark's setup keeps the copies out of the measurement.
+    public func batches(of size: Int) -> [[ChangelogEntry]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }
 
