@@ -247,7 +247,7 @@ final class ParkedThread: @unchecked Sendable {
 /// Runs `body` in a detached task and waits at most `seconds`: `nil` if it has not finished.
 /// Generous: under the full suite the cooperative pool (one thread per core) can be busy with
 /// other tests' blocking waits for many seconds before the task starts.
-func inDetachedTask(within seconds: Double = 120, _ body: @escaping @Sendable () async throws -> Void) async -> Result<
+func inDetachedTask(within seconds: Double = 300, _ body: @escaping @Sendable () async throws -> Void) async -> Result<
     Void, any Error
 >? {
     final class Once: @unchecked Sendable {
