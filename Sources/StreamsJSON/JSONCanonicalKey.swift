@@ -119,10 +119,13 @@ public enum JSONCanonicalKey {
         var index = range.lowerBound + 1
         var runStart = index
         while index < end {
-            guard base[index] == JSONScanner.backslash else {
-                index += 1
+            // Find the next backslash eight bytes at a time (bytes past `end` read as zero).
+            let backslashes = JSONScanner.backslashMask(JSONScanner.word(base, at: index, end: end))
+            guard backslashes != 0 else {
+                index &+= 8
                 continue
             }
+            index &+= backslashes.trailingZeroBitCount &>> 3
             key.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: index - runStart))
             let scalar = try JSONScanner.decodeEscape(base, &index, end)
             var bytes: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)

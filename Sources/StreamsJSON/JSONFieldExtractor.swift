@@ -33,42 +33,16 @@ public struct JSONFieldExtractor: Sendable {
     /// for paths that were not found (or all of them, if the last scan threw).
     public private(set) var fields: [JSONField]
 
-    /// A trie of path components; `nodes[0]` is the top-level object.
-    private let nodes: [Node]
-
-    private struct Node: Sendable {
-        /// The key this node matches, as UTF-8.
-        var name: [UInt8]
-        /// Child node indices (the next path components).
-        var children: [Int] = []
-        /// Indices of fields whose path ends here.
-        var fields: [Int] = []
-        /// Indices of fields whose path passes through or ends here (reset when a duplicate key appears).
-        var subtreeFields: [Int] = []
-    }
+    /// The trie of path components, flattened into plain integers and bytes that the scan reads
+    /// through pointers: no array (and so no reference count) is touched per key.
+    private let trie: Trie
 
     /// Creates an extractor for a set of paths.
     ///
     /// - Parameter paths: The fields to locate; the same path may appear more than once.
     public init(paths: [JSONFieldPath]) {
-        var nodes = [Node(name: [])]
-        for (fieldIndex, path) in paths.enumerated() {
-            var node = 0
-            nodes[0].subtreeFields.append(fieldIndex)
-            for component in path.utf8Components {
-                if let child = nodes[node].children.first(where: { nodes[$0].name == component }) {
-                    node = child
-                } else {
-                    nodes.append(Node(name: component))
-                    nodes[node].children.append(nodes.count - 1)
-                    node = nodes.count - 1
-                }
-                nodes[node].subtreeFields.append(fieldIndex)
-            }
-            nodes[node].fields.append(fieldIndex)
-        }
         self.paths = paths
-        self.nodes = nodes
+        self.trie = Trie(paths: paths)
         self.fields = Array(repeating: .missing, count: paths.count)
     }
 
@@ -84,25 +58,55 @@ public struct JSONFieldExtractor: Sendable {
     /// - Throws: A ``JSONFieldError`` with the byte offset if the line is not a well-formed JSON
     ///   object; ``fields`` are then all missing.
     public mutating func extract(from line: UnsafeRawBufferPointer) throws(JSONFieldError) {
-        for index in fields.indices {
-            fields[index] = .missing
+        let nodes = UnsafePointer(trie.nodes)
+        let fieldLists = UnsafePointer(trie.fieldLists)
+        let names = UnsafePointer(trie.names)
+        try fields.withUnsafeMutableBufferPointer { fields throws(JSONFieldError) in
+            let walk = Walk(nodes: nodes, fieldLists: fieldLists, names: names, fields: fields)
+            walk.clearFields()
+            do throws(JSONFieldError) {
+                try walk.extract(from: line)
+            } catch {
+                walk.clearFields()
+                throw error
+            }
         }
-        guard let base = line.baseAddress, line.count > 0 else {
-            throw JSONFieldError(.emptyInput, "the line is empty", offset: 0)
+    }
+
+    /// One scan's view of the trie and of the fields it fills in.
+    ///
+    /// - Important: Lent for one ``extract(from:)`` call; the pointers must not escape it.
+    private struct Walk {
+        let nodes: UnsafePointer<Trie.Node>
+        let fieldLists: UnsafePointer<Int>
+        let names: UnsafePointer<UInt8>
+        let fields: UnsafeMutableBufferPointer<JSONField>
+
+        @inline(__always)
+        func clearFields() {
+            var index = 0
+            while index < fields.count {
+                fields[index] = .missing
+                index &+= 1
+            }
         }
-        var scanner = JSONScanner(base: base.assumingMemoryBound(to: UInt8.self), count: line.count)
-        scanner.skipWhitespace()
-        guard scanner.pos < scanner.end else {
-            throw JSONFieldError(.emptyInput, "the line holds only whitespace", offset: scanner.pos)
-        }
-        guard scanner.base[scanner.pos] == JSONScanner.openBrace else {
-            throw JSONFieldError(
-                .notAnObject,
-                "a record must be a JSON object starting with '{', found \(scanner.describe(at: scanner.pos))",
-                offset: scanner.pos
-            )
-        }
-        do throws(JSONFieldError) {
+
+        func extract(from line: UnsafeRawBufferPointer) throws(JSONFieldError) {
+            guard let base = line.baseAddress, line.count > 0 else {
+                throw JSONFieldError(.emptyInput, "the line is empty", offset: 0)
+            }
+            var scanner = JSONScanner(base: base.assumingMemoryBound(to: UInt8.self), count: line.count)
+            scanner.skipWhitespace()
+            guard scanner.pos < scanner.end else {
+                throw JSONFieldError(.emptyInput, "the line holds only whitespace", offset: scanner.pos)
+            }
+            guard scanner.base[scanner.pos] == JSONScanner.openBrace else {
+                throw JSONFieldError(
+                    .notAnObject,
+                    "a record must be a JSON object starting with '{', found \(scanner.describe(at: scanner.pos))",
+                    offset: scanner.pos
+                )
+            }
             if nodes[0].children.isEmpty {
                 try scanner.skipContainer()
             } else {
@@ -115,86 +119,95 @@ public struct JSONFieldExtractor: Sendable {
                     "unexpected \(scanner.describe(at: scanner.pos)) after the end of the record's object"
                 )
             }
-        } catch {
-            for index in fields.indices {
-                fields[index] = .missing
-            }
-            throw error
         }
-    }
 
-    /// Scans an object on the way to requested paths; `scanner.pos` is at its `{`.
-    private mutating func scanObject(node: Int, _ scanner: inout JSONScanner) throws(JSONFieldError) {
-        guard scanner.depth < Self.maximumDepth else {
-            throw scanner.error(.tooDeep, "containers are nested more than \(Self.maximumDepth) deep")
-        }
-        scanner.depth += 1
-        scanner.pos += 1
-        scanner.skipWhitespace()
-        if scanner.pos < scanner.end && scanner.base[scanner.pos] == JSONScanner.closeBrace {
-            scanner.pos += 1
-            scanner.depth -= 1
-            return
-        }
-        while true {
-            guard scanner.pos < scanner.end && scanner.base[scanner.pos] == JSONScanner.quote else {
-                throw scanner.unexpected("a string key")
+        /// Scans an object on the way to requested paths; `scanner.pos` is at its `{`.
+        func scanObject(node: Int, _ scanner: inout JSONScanner) throws(JSONFieldError) {
+            guard scanner.depth < JSONFieldExtractor.maximumDepth else {
+                throw scanner.error(
+                    .tooDeep, "containers are nested more than \(JSONFieldExtractor.maximumDepth) deep")
             }
-            let keyStart = scanner.pos + 1
-            let escaped = try scanner.scanString()
-            let keyRange = keyStart..<(scanner.pos - 1)
+            let children = nodes[node].children
+            scanner.depth &+= 1
+            scanner.pos &+= 1
             scanner.skipWhitespace()
-            try scanner.expect(JSONScanner.colon, "':' after an object key")
-            scanner.skipWhitespace()
-
-            var match = -1
-            for child in nodes[node].children where scanner.decodedEquals(keyRange, escaped: escaped, nodes[child].name)
-            {
-                match = child
-                break
-            }
-            if match >= 0 {
-                try scanMatchedValue(node: match, &scanner)
-            } else {
-                _ = try scanner.skipValue()
-            }
-
-            scanner.skipWhitespace()
-            guard scanner.pos < scanner.end else {
-                throw scanner.unexpected("',' or '}'")
-            }
-            let byte = scanner.base[scanner.pos]
-            if byte == JSONScanner.comma {
-                scanner.pos += 1
-                scanner.skipWhitespace()
-            } else if byte == JSONScanner.closeBrace {
-                scanner.pos += 1
-                scanner.depth -= 1
+            if scanner.pos < scanner.end && scanner.base[scanner.pos] == JSONScanner.closeBrace {
+                scanner.pos &+= 1
+                scanner.depth &-= 1
                 return
-            } else {
-                throw scanner.unexpected("',' or '}' after an object member")
+            }
+            while true {
+                guard scanner.pos < scanner.end && scanner.base[scanner.pos] == JSONScanner.quote else {
+                    throw scanner.unexpected("a string key")
+                }
+                let keyStart = scanner.pos &+ 1
+                let escaped = try scanner.scanString()
+                let keyRange = keyStart..<(scanner.pos &- 1)
+                scanner.skipWhitespace()
+                try scanner.expect(JSONScanner.colon, "':' after an object key")
+                scanner.skipWhitespace()
+
+                var match = -1
+                var child = children.lowerBound
+                while child < children.upperBound {
+                    let name = nodes[child].name
+                    if scanner.decodedEquals(
+                        keyRange, escaped: escaped,
+                        UnsafeBufferPointer(start: names + name.lowerBound, count: name.count))
+                    {
+                        match = child
+                        break
+                    }
+                    child &+= 1
+                }
+                if match >= 0 {
+                    try scanMatchedValue(node: match, &scanner)
+                } else {
+                    _ = try scanner.skipValue()
+                }
+
+                scanner.skipWhitespace()
+                guard scanner.pos < scanner.end else {
+                    throw scanner.unexpected("',' or '}'")
+                }
+                let byte = scanner.base[scanner.pos]
+                if byte == JSONScanner.comma {
+                    scanner.pos &+= 1
+                    scanner.skipWhitespace()
+                } else if byte == JSONScanner.closeBrace {
+                    scanner.pos &+= 1
+                    scanner.depth &-= 1
+                    return
+                } else {
+                    throw scanner.unexpected("',' or '}' after an object member")
+                }
             }
         }
-    }
 
-    /// Scans the value of a key that matched a path node, recording it and descending if needed.
-    private mutating func scanMatchedValue(node: Int, _ scanner: inout JSONScanner) throws(JSONFieldError) {
-        // Last wins: a repeated key replaces everything an earlier occurrence contributed.
-        for field in nodes[node].subtreeFields {
-            fields[field] = .missing
-        }
-        let start = scanner.pos
-        let kind: JSONField.Kind
-        if scanner.pos < scanner.end && scanner.base[scanner.pos] == JSONScanner.openBrace
-            && !nodes[node].children.isEmpty
-        {
-            try scanObject(node: node, &scanner)
-            kind = .object
-        } else {
-            kind = try scanner.skipValue()
-        }
-        for field in nodes[node].fields {
-            fields[field] = JSONField(kind: kind, range: start..<scanner.pos)
+        /// Scans the value of a key that matched a path node, recording it and descending if needed.
+        func scanMatchedValue(node: Int, _ scanner: inout JSONScanner) throws(JSONFieldError) {
+            let entry = nodes[node]
+            // Last wins: a repeated key replaces everything an earlier occurrence contributed.
+            var index = entry.subtreeFields.lowerBound
+            while index < entry.subtreeFields.upperBound {
+                fields[fieldLists[index]] = .missing
+                index &+= 1
+            }
+            let start = scanner.pos
+            let kind: JSONField.Kind
+            if scanner.pos < scanner.end && scanner.base[scanner.pos] == JSONScanner.openBrace
+                && !entry.children.isEmpty
+            {
+                try scanObject(node: node, &scanner)
+                kind = .object
+            } else {
+                kind = try scanner.skipValue()
+            }
+            index = entry.fields.lowerBound
+            while index < entry.fields.upperBound {
+                fields[fieldLists[index]] = JSONField(kind: kind, range: start..<scanner.pos)
+                index &+= 1
+            }
         }
     }
 

@@ -220,9 +220,7 @@ struct JSONScanner {
             }
         } else if Self.isDigit(base[pos]) {
             pos += 1
-            while pos < end && Self.isDigit(base[pos]) {
-                pos += 1
-            }
+            skipDigits()
         } else {
             throw error(.invalidNumber, "expected a digit after '-', found \(describe(at: pos))")
         }
@@ -248,33 +246,67 @@ struct JSONScanner {
             throw error(.invalidNumber, "expected a digit after \(what) in a number, found \(describe(at: pos))")
         }
         pos += 1
-        while pos < end && Self.isDigit(base[pos]) {
-            pos += 1
+        skipDigits()
+    }
+
+    /// Moves `pos` past a run of ASCII digits, eight bytes at a time.
+    @inline(__always)
+    mutating func skipDigits() {
+        while pos < end {
+            // Bytes past the end of the line read as zero, which is not a digit.
+            let digits = Self.nonDigitMask(word(at: pos)).trailingZeroBitCount &>> 3
+            pos &+= digits
+            if digits < 8 {
+                return
+            }
         }
     }
 
     /// Validates a string (escapes, control characters, UTF-8); `pos` is at its opening quote.
     ///
+    /// Plain bytes are passed eight at a time: the first quote, backslash, control character or
+    /// non-ASCII byte of each word is found with one bit scan and handled on its own.
+    ///
     /// - Returns: Whether the string contains any escape.
+    @inline(__always)
     mutating func scanString() throws(JSONFieldError) -> Bool {
+        // Inline fast path for plain strings: whole words, then the closing quote.
         let start = pos
-        pos += 1
+        var index = pos &+ 1
+        while end &- index >= 8 {
+            let attention = Self.attentionMask(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            if attention != 0 {
+                index &+= attention.trailingZeroBitCount &>> 3
+                if base[index] == Self.quote {
+                    pos = index &+ 1
+                    return false
+                }
+                break
+            }
+            index &+= 8
+        }
+        pos = index
+        return try scanString(from: start)
+    }
+
+    /// The rest of ``scanString()`` from `pos`, for the string that starts at `start`.
+    mutating func scanString(from start: Int) throws(JSONFieldError) -> Bool {
         var escaped = false
         while true {
-            // Eight plain bytes at a time; anything special drops to the byte loop below.
-            while pos &+ 8 <= end {
-                let word = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
-                if Self.needsAttention(word) {
-                    break
-                }
-                pos &+= 8
-            }
-            guard pos < end else {
+            let available = end &- pos
+            guard available > 0 else {
                 throw error(.unexpectedEnd, "line ends inside the string that starts at byte \(start)")
             }
+            // Bytes past the end of the line read as zero (a control character): mask them off.
+            let attention = Self.attentionMask(word(at: pos)) & Self.validBytes(available)
+            if attention == 0 {
+                pos &+= min(available, 8)
+                continue
+            }
+            pos &+= attention.trailingZeroBitCount &>> 3
             let byte = base[pos]
             if byte == Self.quote {
-                pos += 1
+                pos &+= 1
                 return escaped
             } else if byte == Self.backslash {
                 escaped = true
@@ -286,25 +318,94 @@ struct JSONScanner {
                     .invalidString,
                     "control character 0x\(String(byte, radix: 16, uppercase: true)) must be escaped in a string"
                 )
-            } else if byte >= 0x80 {
-                try scanUTF8Sequence()
             } else {
-                pos += 1
+                try scanUTF8Sequence()
             }
         }
     }
 
-    /// Whether an 8-byte word contains a quote, a backslash, a control character or a non-ASCII byte.
+    // MARK: - Eight bytes at a time (SWAR)
+
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// The eight bytes at `index` as a little-endian word (`base[index]` in the low byte); bytes at
+    /// or past ``end`` read as zero. Never reads outside the line.
     @inline(__always)
-    static func needsAttention(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
+    func word(at index: Int) -> UInt64 {
+        Self.word(base, at: index, end: end)
+    }
+
+    /// The eight bytes at `index` of `base[0..<end]` as a little-endian word; bytes at or past `end`
+    /// read as zero. Never reads outside `base[0..<end]`.
+    @inline(__always)
+    static func word(_ base: UnsafePointer<UInt8>, at index: Int, end: Int) -> UInt64 {
+        let available = end &- index
+        if available >= 8 {
+            return UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+        }
+        if end >= 8 {
+            // The line's last eight bytes, shifted so that `base[index]` is the low byte.
+            let last = UnsafeRawPointer(base + (end &- 8)).loadUnaligned(as: UInt64.self)
+            return last &>> UInt64(8 &* (8 &- available))
+        }
+        var word: UInt64 = 0
+        var offset = 0
+        while offset < available {
+            word |= UInt64(base[index &+ offset]) &<< UInt64(8 &* offset)
+            offset &+= 1
+        }
+        return word
+    }
+
+    /// A mask of the high bits of the first `count` bytes of a word (all eight from 8 on).
+    @inline(__always)
+    static func validBytes(_ count: Int) -> UInt64 {
+        count >= 8 ? highs : highs & ((1 &<< UInt64(8 &* count)) &- 1)
+    }
+
+    /// The high bit of each byte that is a quote, a backslash, a control character or non-ASCII.
+    ///
+    /// Only the lowest set bit is exact (a borrow can also mark bytes above a marked one), so
+    /// callers take `trailingZeroBitCount` and look at that byte.
+    @inline(__always)
+    static func attentionMask(_ word: UInt64) -> UInt64 {
         let quotes = word ^ (ones &* 0x22)
         let backslashes = word ^ (ones &* 0x5C)
         let hasQuote = (quotes &- ones) & ~quotes
         let hasBackslash = (backslashes &- ones) & ~backslashes
         let hasControl = (word &- ones &* 0x20) & ~word
-        return (hasQuote | hasBackslash | hasControl | word) & highs != 0
+        return (hasQuote | hasBackslash | hasControl | word) & highs
+    }
+
+    /// The high bit of each byte that is not an ASCII digit; exact for every byte.
+    @inline(__always)
+    static func nonDigitMask(_ word: UInt64) -> UInt64 {
+        let offsets = word ^ (ones &* 0x30)  // digits become 0...9
+        // Adding 0x76 to the low seven bits carries into the high bit exactly for 10...0x7F, and
+        // never into the next byte; bytes with the high bit set are not digits either.
+        return (((offsets & ~highs) &+ ones &* 0x76) | offsets) & highs
+    }
+
+    /// The high bit of each byte that is a backslash; exact for every byte.
+    @inline(__always)
+    static func backslashMask(_ word: UInt64) -> UInt64 {
+        let backslashes = word ^ (ones &* 0x5C)
+        // A byte is zero exactly when adding 0x7F to its low seven bits does not reach the high
+        // bit and its own high bit is clear.
+        return ~(((backslashes & ~highs) &+ ~highs) | backslashes) & highs
+    }
+
+    /// The value of eight ASCII digits (`word`'s low byte is the most significant digit).
+    @inline(__always)
+    static func eightDigitsValue(_ word: UInt64) -> UInt64 {
+        // parse_eight_digits_unrolled, as in simdjson and fast_float.
+        let mask: UInt64 = 0x0000_00FF_0000_00FF
+        let mul1: UInt64 = 0x000F_4240_0000_0064  // 100 + (1_000_000 << 32)
+        let mul2: UInt64 = 0x0000_2710_0000_0001  // 1 + (10_000 << 32)
+        var value = word &- ones &* 0x30
+        value = (value &* 10) &+ (value &>> 8)
+        return ((value & mask) &* mul1 &+ ((value &>> 16) & mask) &* mul2) &>> 32
     }
 
     /// Validates one multi-byte UTF-8 sequence (Unicode table 3-7); `pos` is at its lead byte.
@@ -462,50 +563,54 @@ struct JSONScanner {
     }
 
     /// Whether the string content in `range` (between the quotes), with escapes decoded, equals `target`.
-    func decodedEquals(_ range: Range<Int>, escaped: Bool, _ target: [UInt8]) -> Bool {
-        target.withUnsafeBufferPointer { target in
-            if !escaped {
-                guard range.count == target.count else {
-                    return false
-                }
-                var offset = 0
-                while offset < target.count {
-                    if base[range.lowerBound + offset] != target[offset] {
-                        return false
-                    }
-                    offset += 1
-                }
-                return true
+    @inline(__always)
+    func decodedEquals(_ range: Range<Int>, escaped: Bool, _ target: UnsafeBufferPointer<UInt8>) -> Bool {
+        if !escaped {
+            guard range.count == target.count else {
+                return false
             }
-            var index = range.lowerBound
-            var matched = 0
-            while index < range.upperBound {
-                if base[index] != Self.backslash {
-                    guard matched < target.count && base[index] == target[matched] else {
-                        return false
-                    }
-                    matched += 1
-                    index += 1
-                    continue
-                }
-                // The string was validated by scanString, so this cannot throw.
-                guard let scalar = try? Self.decodeEscape(base, &index, range.upperBound) else {
+            var offset = 0
+            while offset < target.count {
+                if base[range.lowerBound &+ offset] != target[offset] {
                     return false
                 }
-                var bytes: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
-                let count = Self.encodeUTF8(scalar, into: &bytes)
-                guard matched + count <= target.count else {
-                    return false
-                }
-                if target[matched] != bytes.0 || (count > 1 && target[matched + 1] != bytes.1)
-                    || (count > 2 && target[matched + 2] != bytes.2) || (count > 3 && target[matched + 3] != bytes.3)
-                {
-                    return false
-                }
-                matched += count
+                offset &+= 1
             }
-            return matched == target.count
+            return true
         }
+        return escapedEquals(range, target)
+    }
+
+    /// ``decodedEquals(_:escaped:_:)`` for a key with escapes.
+    private func escapedEquals(_ range: Range<Int>, _ target: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = range.lowerBound
+        var matched = 0
+        while index < range.upperBound {
+            if base[index] != Self.backslash {
+                guard matched < target.count && base[index] == target[matched] else {
+                    return false
+                }
+                matched += 1
+                index += 1
+                continue
+            }
+            // The string was validated by scanString, so this cannot throw.
+            guard let scalar = try? Self.decodeEscape(base, &index, range.upperBound) else {
+                return false
+            }
+            var bytes: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+            let count = Self.encodeUTF8(scalar, into: &bytes)
+            guard matched + count <= target.count else {
+                return false
+            }
+            if target[matched] != bytes.0 || (count > 1 && target[matched + 1] != bytes.1)
+                || (count > 2 && target[matched + 2] != bytes.2) || (count > 3 && target[matched + 3] != bytes.3)
+            {
+                return false
+            }
+            matched += count
+        }
+        return matched == target.count
     }
 }
 

@@ -71,7 +71,45 @@ public enum JSONTimestamp {
     }
 
     /// Parses integer epoch milliseconds from the JSON number in `range`.
+    ///
+    /// Up to 18 digits (which cannot overflow) are converted eight at a time; anything else, and
+    /// every error, goes through the digit-by-digit ``parseEpochMillisecondsSlowly(_:_:)``.
+    @inline(__always)
     static func parseEpochMilliseconds(
+        _ base: UnsafePointer<UInt8>,
+        _ range: Range<Int>
+    ) throws(JSONFieldError) -> Int64 {
+        var index = range.lowerBound
+        let negative = base[index] == JSONScanner.minus
+        if negative {
+            index &+= 1
+        }
+        let end = range.upperBound
+        guard end &- index <= 18 && index < end else {
+            return try parseEpochMillisecondsSlowly(base, range)
+        }
+        var value: UInt64 = 0
+        while end &- index >= 8 {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            guard JSONScanner.nonDigitMask(word) == 0 else {
+                return try parseEpochMillisecondsSlowly(base, range)
+            }
+            value = value &* 100_000_000 &+ JSONScanner.eightDigitsValue(word)
+            index &+= 8
+        }
+        while index < end {
+            let digit = base[index] &- JSONScanner.zero
+            guard digit < 10 else {
+                return try parseEpochMillisecondsSlowly(base, range)
+            }
+            value = value &* 10 &+ UInt64(digit)
+            index &+= 1
+        }
+        return negative ? -Int64(value) : Int64(value)
+    }
+
+    /// ``parseEpochMilliseconds(_:_:)`` one digit at a time, with overflow checks and errors.
+    static func parseEpochMillisecondsSlowly(
         _ base: UnsafePointer<UInt8>,
         _ range: Range<Int>
     ) throws(JSONFieldError) -> Int64 {

@@ -161,4 +161,46 @@ struct LineReaderTests {
         #expect(seen == [Seen(text: "x", offset: 0, number: 1), Seen(text: "y", offset: 4, number: 3)])
         #expect(status == .endOfInput, "a closed pipe ends the input even in follow mode")
     }
+
+    @Test(
+        "lines of every length from 0 to 300 bytes (the 16-byte words, the switch to memchr at 128), LF and CRLF",
+        arguments: [7, 64, 1 << 20])
+    func everyLength(chunkSize: Int) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("in.jsonl")
+        // Bytes next to '\n' in value, and '\n' with its high bit set, must not be taken for it.
+        let filler: [UInt8] = [0x0B, 0x8A, 0x09, 0x61, 0x0C, 0x8B, 0x62, 0x4A]
+        var input: [UInt8] = []
+        var expected: [Seen] = []
+        var number: Int64 = 0
+        for length in 0...300 {
+            for crlf in [false, true] {
+                let offset = Int64(input.count)
+                var line = (0..<length).map { filler[($0 &* 7 &+ length) % filler.count] }
+                if length > 0 { line[0] = UInt8(ascii: "{") }
+                input += line + (crlf ? [0x0D, 0x0A] : [0x0A])
+                number += 1
+                if length > 0 {
+                    expected.append(Seen(text: String(decoding: line, as: UTF8.self), offset: offset, number: number))
+                }
+            }
+        }
+        let last = Array("{\"final\":true}".utf8)
+        expected.append(
+            Seen(text: String(decoding: last, as: UTF8.self), offset: Int64(input.count), number: number + 1))
+        input += last
+        Files.write(input, to: path)
+        let reader = try LineReader(path: path, chunkSize: chunkSize)
+        let (seen, status) = try Self.drain(reader, maxLines: 97)
+        #expect(status == .endOfInput)
+        #expect(seen.count == expected.count)
+        for (got, want) in zip(seen, expected) where got != want {
+            Issue.record("line \(want.number): got \(got), expected \(want)")
+            break
+        }
+        #expect(reader.byteOffset == Int64(input.count))
+        #expect(reader.lineNumber == number + 1)
+    }
+
 }

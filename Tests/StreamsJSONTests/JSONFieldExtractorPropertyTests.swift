@@ -338,3 +338,163 @@ struct JSONFieldExtractorPropertyTests {
         #expect(rejected > 500, "most corruptions should make the line invalid")
     }
 }
+
+/// The word-at-a-time (SWAR) paths of the scanner, compared with Foundation: every special byte at
+/// every offset of a string modulo 8, 16 and 32, at every distance from the end of the line (where
+/// the scanner switches to loading the line's last word), and digit runs of every length.
+@Suite("Eight bytes at a time: the scanner agrees with JSONSerialization at every offset")
+struct JSONScannerWordTests {
+    /// What is placed inside a string: the JSON text and whether it may appear in a valid string.
+    static let specials: [(text: [UInt8], valid: Bool)] = [
+        (Array(#"\""#.utf8), true), (Array(#"\\"#.utf8), true), (Array(#"\/"#.utf8), true),
+        (Array(#"\n"#.utf8), true), (Array(#"\u00e9"#.utf8), true), (Array(#"\ud83d\ude00"#.utf8), true),
+        (Array("é".utf8), true), (Array("€".utf8), true), (Array("😀".utf8), true), ([0x7F], true),
+        ([0x01], false), ([0x1F], false), ([0x0A], false), ([0x09], false), ([0xFF], false), ([0xC3], false),
+        ([0xE2, 0x82], false), ([0xED, 0xA0, 0x80], false), (Array(#"\x"#.utf8), false), (Array(#"\u12"#.utf8), false),
+        ([0x22], false),  // an unescaped quote ends the string early; the rest is then not JSON
+    ]
+
+    /// Scans `line` for the path `k` and compares with Foundation: same validity and, for a
+    /// string, the same decoded bytes.
+    static func compare(_ line: [UInt8], number: String? = nil, _ context: @autoclosure () -> String) throws {
+        let oracle = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
+        let result = scan(line, paths: ["k"])
+        let accepted = (try? result.get()) != nil
+        #expect(accepted == (oracle != nil), "\(context()): extractor \(result)")
+        guard let oracle, case .success(let fields) = result else {
+            return
+        }
+        if let expected = oracle["k"] as? String {
+            #expect(fields[0].kind == .string, "\(context())")
+            let key = try withBytes(line) { bytes throws(JSONFieldError) in
+                var key: [UInt8] = []
+                try JSONCanonicalKey.append(fields[0], of: bytes, to: &key)
+                return key
+            }
+            #expect(payload(of: key) == Array(expected.utf8), "\(context())")
+        } else if oracle["k"] is NSNumber, let number {
+            // Foundation's own digits are rounded differently; the range must hold the number as written.
+            #expect(fields[0].kind == .number, "\(context())")
+            #expect(String(decoding: line[fields[0].range], as: UTF8.self) == number, "\(context())")
+        }
+    }
+
+    @Test("a special byte or escape at every offset of strings up to 40 bytes, at every distance from the line end")
+    func specialAtEveryOffset() throws {
+        let filler = Array("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH".utf8)
+        for (special, _) in Self.specials {
+            for length in 0...40 {
+                for offset in 0...length {
+                    let content = Array(filler[0..<offset]) + special + Array(filler[offset..<length])
+                    // As the key's value at the end of the line (with 0–9 bytes after it: the tail
+                    // path), and as a key and a value followed by more members (the full-word path).
+                    for trailing in [0, 1, 7, 9] {
+                        let line =
+                            Array(#"{"k":""#.utf8) + content + Array("\"}".utf8)
+                            + Array(repeating: UInt8(ascii: " "), count: trailing)
+                        try Self.compare(line, "value, special \(special) at \(offset) of \(length), \(trailing) after")
+                    }
+                    let asKey =
+                        Array(#"{""#.utf8) + content + Array(#"":1,"k":"x","#.utf8) + Array(#""z":"#.utf8)
+                        + content
+                        .map { _ in UInt8(ascii: "1") } + Array("}".utf8)
+                    try Self.compare(asKey, "key, special \(special) at \(offset) of \(length)")
+                }
+            }
+        }
+    }
+
+    @Test("a key that needs escapes decoded matches its path at every offset")
+    func escapedKeyAtEveryOffset() throws {
+        for length in 0...20 {
+            for offset in 0...length {
+                let name = String(repeating: "a", count: offset) + "é" + String(repeating: "b", count: length - offset)
+                let escaped =
+                    String(repeating: "a", count: offset) + #"\u00e9"# + String(repeating: "b", count: length - offset)
+                for written in [name, escaped] {
+                    let result = scan(#"{"x":0,"\#(written)":"v"}"#, paths: [name])
+                    let fields = try result.get()
+                    #expect(fields[0].kind == .string, "\(written)")
+                    // A key one byte longer or shorter is another key.
+                    let longer = scan(#"{"\#(written)b":"v"}"#, paths: [name])
+                    #expect(try longer.get()[0].kind == .missing, "\(written)b")
+                }
+            }
+        }
+    }
+
+    @Test("truncating a line at every byte: rejected exactly where Foundation rejects")
+    func truncatedAtEveryByte() throws {
+        let line = Array(
+            #"{"order":{"id":"o-000000123\"é😀\u00e9","customer":"c-1"},"ts":1767225600001,"n":-12.5e+3}"#.utf8)
+        for count in 1...line.count {
+            let prefix = Array(line[0..<count])
+            try Self.compare(prefix, "first \(count) bytes")
+            // A cut line is reported as such (or as a cut UTF-8 sequence), never as a bad byte.
+            if count < line.count, case .failure(let error) = scan(prefix, paths: ["k"]) {
+                #expect([.unexpectedEnd, .invalidUTF8].contains(error.code), "first \(count) bytes: \(error)")
+            }
+        }
+    }
+
+    @Test("numbers with digit runs of every length, at every distance from the line end")
+    func digitRuns() throws {
+        for intDigits in 1...40 {
+            let integer = String(
+                "1234567890987654321098765432109876543210".utf8.prefix(intDigits).map { Character(Unicode.Scalar($0)) })
+            for number in [
+                integer, "-" + integer, integer + ".5", "0." + integer, integer + "e1" + integer.prefix(1),
+                "-0" + integer, "1" + integer + "x", integer + ":", integer + "/", "-" + integer + ".",
+            ] {
+                for trailing in 0...9 {
+                    let line = Array(#"{"k":\#(number)}"#.utf8) + Array(repeating: UInt8(ascii: " "), count: trailing)
+                    try Self.compare(line, number: number, "number \(number), \(trailing) after")
+                }
+            }
+        }
+    }
+
+    @Test("epoch milliseconds of every digit count agree with Int64's own parser, overflow included")
+    func epochMillisecondsOfEveryLength() throws {
+        var random = SplitMix64(seed: 0xE90C_0003)
+        for digits in 1...21 {
+            for _ in 0..<20 {
+                var text = String(Int.random(in: 1...9, using: &random))
+                for _ in 1..<digits {
+                    text += String(Int.random(in: 0...9, using: &random))
+                }
+                for candidate in [text, "-" + text] {
+                    let line = Array(#"{"ts":\#(candidate)}"#.utf8)
+                    let result = Result { () throws(JSONFieldError) -> Int64 in
+                        let fields = try scan(line, paths: ["ts"]).get()
+                        return try withBytes(line) { bytes throws(JSONFieldError) in
+                            try JSONTimestamp.epochMilliseconds(of: fields[0], in: bytes)
+                        }
+                    }
+                    if let expected = Int64(candidate) {
+                        #expect(try result.get() == expected, "\(candidate)")
+                    } else {
+                        #expect(throws: JSONFieldError.self, "\(candidate)") { try result.get() }
+                    }
+                }
+            }
+        }
+        for boundary in [
+            "9223372036854775807", "-9223372036854775808", "9223372036854775808", "-9223372036854775809",
+            "999999999999999999", "-999999999999999999", "1000000000000000000", "0", "-0",
+        ] {
+            let line = Array(#"{"ts":\#(boundary)}"#.utf8)
+            let fields = try scan(line, paths: ["ts"]).get()
+            let result = Result { () throws(JSONFieldError) -> Int64 in
+                try withBytes(line) { bytes throws(JSONFieldError) in
+                    try JSONTimestamp.epochMilliseconds(of: fields[0], in: bytes)
+                }
+            }
+            if let expected = Int64(boundary) {
+                #expect(try result.get() == expected, "\(boundary)")
+            } else {
+                #expect(throws: JSONFieldError.self, "\(boundary)") { try result.get() }
+            }
+        }
+    }
+}
