@@ -4,13 +4,14 @@
 #   make bench  runs the benchmark suites in Benchmarks/ (1M operations, ~5 min here) and prints a report;
 #               make bench-10m adds the 10M-operation suite (see docs/benchmarks.md)
 #   make bench-peers  dedup against DuckDB, polars, Python + orjson and a C floor program
+#   make bench-kafka  dedup kafka against a C librdkafka consume-transform-produce loop, on noida-db
 SWIFT ?= swift
 # Name under which benchmark results are saved in Benchmarks/.benchmarkBaselines (git-ignored).
 BENCH_BASELINE ?= current
 BENCH_RUN = cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark \
 	baseline update $(BENCH_BASELINE) --no-progress
 
-.PHONY: deps build test demo install bench bench-10m bench-report bench-pipeline bench-peers clean
+.PHONY: deps build test demo install bench bench-10m bench-report bench-pipeline bench-peers bench-kafka clean
 
 deps:
 	@scripts/install-deps.sh
@@ -44,6 +45,10 @@ bench-pipeline: deps
 # dedup against DuckDB, polars, Python + orjson and a C floor (issue 12); ROUNDS=n (default 3).
 bench-peers: deps
 	Benchmarks/peers.sh $(ROUNDS)
+
+# dedup kafka against a C librdkafka loop on a real broker (issue 13); ROUNDS=n (default 3), RECORDS=n.
+bench-kafka: deps
+	Benchmarks/kafka.sh $(or $(ROUNDS),3) $(or $(RECORDS),200000)
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -1,0 +1,206 @@
+// The C baseline of `make bench-kafka` (issue 13 item 5): a consume-transform-produce loop over
+// librdkafka with exactly-once transactions, the shape of Kafka Streams' exactly_once_v2 and of
+// `dedup kafka`, without the runtime: it reads the input topic in a consumer group
+// (read_committed, no auto commit), keeps the first record of each key (an open-addressing set of
+// key bytes, no window, no state store, no changelog), produces kept records to the output topic
+// in the same partition (create OUTPUT_TOPIC with as many partitions as the input), and every COMMIT_MS commits the transaction with the consumed offsets
+// (send_offsets_to_transaction + commit_transaction). It stops after EXPECTED input records.
+//
+//   loop BOOTSTRAP GROUP INPUT_TOPIC OUTPUT_TOPIC EXPECTED [COMMIT_MS]
+//
+// Prints "records=N kept=K seconds=S records_per_second=R" on success.
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void die(const char *what, const char *detail) {
+    fprintf(stderr, "loop: %s: %s\n", what, detail);
+    exit(1);
+}
+
+static void check_error(const char *what, rd_kafka_error_t *error) {
+    if (error) {
+        fprintf(stderr, "loop: %s: %s\n", what, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        exit(1);
+    }
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+// An open-addressing set of key byte strings (FNV-1a hash, linear probing, grows at half full).
+typedef struct { uint64_t hash; char *bytes; size_t length; } slot_t;
+static slot_t *slots;
+static size_t slot_count = 1 << 16, used;
+
+static uint64_t fnv1a(const void *data, size_t length) {
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < length; i++) { h ^= p[i]; h *= 1099511628211ULL; }
+    return h | 1;  // 0 marks an empty slot
+}
+
+static int insert(const void *key, size_t length) {
+    if (2 * (used + 1) > slot_count) {
+        size_t old_count = slot_count;
+        slot_t *old = slots;
+        slot_count *= 2;
+        slots = calloc(slot_count, sizeof(slot_t));
+        for (size_t i = 0; i < old_count; i++) {
+            if (!old[i].hash) continue;
+            size_t j = old[i].hash & (slot_count - 1);
+            while (slots[j].hash) j = (j + 1) & (slot_count - 1);
+            slots[j] = old[i];
+        }
+        free(old);
+    }
+    uint64_t h = fnv1a(key, length);
+    size_t j = h & (slot_count - 1);
+    while (slots[j].hash) {
+        if (slots[j].hash == h && slots[j].length == length && memcmp(slots[j].bytes, key, length) == 0) return 0;
+        j = (j + 1) & (slot_count - 1);
+    }
+    slots[j].hash = h;
+    slots[j].bytes = malloc(length ? length : 1);
+    memcpy(slots[j].bytes, key, length);
+    slots[j].length = length;
+    used++;
+    return 1;
+}
+
+// On assignment, start each partition at its committed offset, or at the beginning without one
+// (as the Kafka engine does; noida-db's answer to librdkafka's own start-offset fetch is not
+// usable, docs/kafka.md).
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *partitions,
+    void *opaque) {
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_committed(rk, partitions, 10000);
+        for (int i = 0; i < partitions->cnt; i++)
+            if (partitions->elems[i].offset < 0) partitions->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(rk, partitions);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static rd_kafka_conf_t *configuration(const char *bootstrap) {
+    char error[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, error, sizeof error) != RD_KAFKA_CONF_OK)
+        die("bootstrap.servers", error);
+    return conf;
+}
+
+static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
+    char error[512];
+    if (rd_kafka_conf_set(conf, name, value, error, sizeof error) != RD_KAFKA_CONF_OK) die(name, error);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 6) {
+        fprintf(stderr, "usage: loop BOOTSTRAP GROUP INPUT_TOPIC OUTPUT_TOPIC EXPECTED [COMMIT_MS]\n");
+        return 64;
+    }
+    const char *bootstrap = argv[1], *group = argv[2], *input = argv[3], *output = argv[4];
+    long expected = atol(argv[5]);
+    double commit_seconds = (argc > 6 ? atof(argv[6]) : 100.0) / 1000.0;
+    char error[512];
+    slots = calloc(slot_count, sizeof(slot_t));
+
+    rd_kafka_conf_t *cconf = configuration(bootstrap);
+    set(cconf, "group.id", group);
+    set(cconf, "isolation.level", "read_committed");
+    set(cconf, "enable.auto.commit", "false");
+    set(cconf, "auto.offset.reset", "earliest");
+    set(cconf, "partition.assignment.strategy", "range");  // as StreamsKafka; noida-db takes one protocol
+    if (getenv("LOOP_RDKAFKA_DEBUG")) set(cconf, "debug", getenv("LOOP_RDKAFKA_DEBUG"));
+    rd_kafka_conf_set_rebalance_cb(cconf, rebalance);
+    rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, error, sizeof error);
+    if (!consumer) die("consumer", error);
+    rd_kafka_poll_set_consumer(consumer);
+
+    rd_kafka_conf_t *pconf = configuration(bootstrap);
+    char transactional_id[256];
+    snprintf(transactional_id, sizeof transactional_id, "%s-loop", group);
+    set(pconf, "transactional.id", transactional_id);
+    set(pconf, "linger.ms", "5");
+    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, error, sizeof error);
+    if (!producer) die("producer", error);
+    check_error("init_transactions", rd_kafka_init_transactions(producer, 30000));
+
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, input, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, topics);
+    if (err) die("subscribe", rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(topics);
+    rd_kafka_topic_t *out = rd_kafka_topic_new(producer, output, NULL);
+
+    long records = 0, kept = 0;
+    double start = 0, last_commit = 0;
+    int open = 0;
+    // The next offset to commit per partition (input partitions < 64).
+    int64_t next_offset[64];
+    for (int i = 0; i < 64; i++) next_offset[i] = -1;
+
+    while (records < expected) {
+        rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 100);
+        double now = now_seconds();
+        static double last_report = 0;
+        if (getenv("LOOP_DEBUG") && now - last_report > 1) {
+            fprintf(stderr, "loop: %ld records, %ld kept\n", records, kept);
+            last_report = now;
+        }
+        if (message) {
+            if (message->err) {
+                if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    fprintf(stderr, "loop: consumer: %s\n", rd_kafka_message_errstr(message));
+                rd_kafka_message_destroy(message);
+                continue;
+            }
+            if (records == 0) { start = now; last_commit = now; }
+            if (!open) { check_error("begin_transaction", rd_kafka_begin_transaction(producer)); open = 1; }
+            records++;
+            if (insert(message->key, message->key_len)) {
+                kept++;
+                while (rd_kafka_produce(out, message->partition, RD_KAFKA_MSG_F_COPY, message->payload, message->len,
+                           message->key, message->key_len, NULL) != 0) {
+                    rd_kafka_resp_err_t failure = rd_kafka_last_error();
+                    if (failure != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce", rd_kafka_err2str(failure));
+                    rd_kafka_poll(producer, 10);
+                }
+            }
+            if (message->partition < 64) next_offset[message->partition] = message->offset + 1;
+            rd_kafka_message_destroy(message);
+        }
+        rd_kafka_poll(producer, 0);
+        if (open && (now - last_commit >= commit_seconds || records >= expected)) {
+            rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
+            for (int p = 0; p < 64; p++)
+                if (next_offset[p] >= 0) rd_kafka_topic_partition_list_add(offsets, input, p)->offset = next_offset[p];
+            rd_kafka_consumer_group_metadata_t *metadata = rd_kafka_consumer_group_metadata(consumer);
+            check_error("send_offsets_to_transaction",
+                rd_kafka_send_offsets_to_transaction(producer, offsets, metadata, 30000));
+            rd_kafka_consumer_group_metadata_destroy(metadata);
+            rd_kafka_topic_partition_list_destroy(offsets);
+            check_error("commit_transaction", rd_kafka_commit_transaction(producer, 30000));
+            open = 0;
+            last_commit = now_seconds();
+        }
+    }
+    double seconds = now_seconds() - start;
+    printf("records=%ld kept=%ld seconds=%.3f records_per_second=%.0f\n", records, kept, seconds,
+        seconds > 0 ? records / seconds : 0);
+    rd_kafka_topic_destroy(out);
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    rd_kafka_destroy(producer);
+    return 0;
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# make bench-kafka (issue 13 item 5): end-to-end records/s through a real broker (noida-db) on 3
+# input partitions at a 100 ms commit interval, for `dedup kafka` and for a C consume-transform-
+# produce loop over the same librdkafka with the same transaction cadence (Benchmarks/KafkaLoop),
+# measured in the same run, interleaved, medians of ROUNDS rounds after a warm-up.
+#
+#   Benchmarks/kafka.sh [ROUNDS] [RECORDS]     (defaults 3 and 200000)
+#
+# Each round has its own input topic (produced once per round, so both cases read the same
+# records); each case its own output topic and consumer group. A case is timed from its start
+# until its group has committed every input record (Benchmarks/KafkaLoop/committed.c), so both
+# pay their group join, restore and last commit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+RECORDS=${2:-200000}
+work=$(mktemp -d /tmp/bench-kafka.XXXXXX)
+broker_pid=""
+cleanup() {
+    if [ -n "$broker_pid" ]; then kill -TERM -- "-$broker_pid" 2>/dev/null || true; sleep 1; kill -KILL -- "-$broker_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+noida=${NOIDA_DB:-$(command -v noida-db || echo "${XDG_DATA_HOME:-$HOME/.local/share}/swift-dedup/noida-db/bin/noida-db")}
+[ -x "$noida" ] || { echo "bench-kafka: noida-db not found; run scripts/install-deps.sh" >&2; exit 69; }
+swift build -c release --product dedup >/dev/null
+cflags=$(pkg-config --cflags --libs rdkafka)
+gcc -O2 -o "$work/loop" Benchmarks/KafkaLoop/loop.c $cflags
+gcc -O2 -o "$work/produce" Benchmarks/KafkaLoop/produce.c $cflags
+gcc -O2 -o "$work/committed" Benchmarks/KafkaLoop/committed.c $cflags
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+setsid "$noida" start --data-dir "$work/data" --only kafka --kafka-port "$port" >"$work/broker.log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 1 200); do
+    python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$port)))" && break
+    sleep 0.1
+done
+bootstrap="127.0.0.1:$port"
+echo "bench-kafka: broker on $bootstrap, $RECORDS records per round, $ROUNDS rounds after a warm-up" >&2
+
+results="$work/results.tsv"
+: >"$results"
+# Times one case: from its start until its consumer group has committed every input record (the
+# outputs of those records are then visible to read_committed readers).
+time_case() {  # group command...
+    local group=$1
+    shift
+    "$@" >"$work/case.log" 2>&1 &
+    local pid=$!
+    local seconds
+    seconds=$("$work/committed" "$bootstrap" "$group" "$input" 3 "$RECORDS" 600) || { cat "$work/case.log" >&2; exit 1; }
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    python3 -c "print(round($RECORDS / $seconds))"
+}
+for round in $(seq 0 "$ROUNDS"); do
+    input="in-$round"
+    "$work/produce" "$bootstrap" "$input" "$RECORDS" 3 >/dev/null
+    order=(c dedup)
+    [ $((round % 2)) -eq 1 ] && order=(dedup c)
+    for case in "${order[@]}"; do
+        case $case in
+        c)
+            "$work/produce" "$bootstrap" "out-c-$round" 0 3 >/dev/null
+            rate=$(time_case "loop-$round" "$work/loop" "$bootstrap" "loop-$round" "$input" "out-c-$round" "$RECORDS" 100)
+            ;;
+        dedup)
+            rate=$(time_case "dedup-$round" .build/release/dedup kafka --bootstrap-servers "$bootstrap" \
+                --application-id "dedup-$round" --input-topic "$input" --output-topic "out-dedup-$round" \
+                --key order.id --time-field ts --window 1h --state "$work/state-$round" --commit-interval 100ms --quiet)
+            ;;
+        esac
+        echo "bench-kafka: round $round, $case: $rate records/s" >&2
+        [ "$round" -gt 0 ] && printf '%s\t%s\t%s\n' "$round" "$case" "$rate" >>"$results"
+    done
+done
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
+by = {}
+for round_, case, rate in rows: by.setdefault(case, {})[round_] = float(rate)
+ratios = [by["dedup"][r] / by["c"][r] for r in by["c"] if r in by.get("dedup", {})]
+print("| case | records/s (median) |")
+print("|---|---:|")
+print(f"| C consume-transform-produce loop (librdkafka, transactions every 100 ms) | {statistics.median(by['c'].values()):,.0f} |")
+print(f"| dedup kafka, exactly-once, LMDB | {statistics.median(by['dedup'].values()):,.0f} |")
+print(f"dedup kafka / C loop, median of per-round ratios: {statistics.median(ratios):.2f} (target >= 0.8)")
+PY
