@@ -17,7 +17,7 @@
 // - StreamsDedup: the Deduplicator processor.
 // - StreamsTestKit: TopologyTestDriver for users' unit tests.
 // - StreamsEmbedded: the embedded JSON Lines engine (no processor, no app); DedupApp: the dedup job,
-//   its settings, inspect and verify; DedupCLI: the `dedup` executable;
+//   its settings, inspect and verify, and the Kafka job on StreamsKafka; DedupCLI: the `dedup` executable;
 //   CStreamsSystem declares the Linux file calls Glibc leaves out, for StreamsEmbedded's Descriptor.
 import PackageDescription
 
@@ -133,12 +133,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The dedup application: the job, its settings and errors, inspect and verify; on the
-        // embedded engine and the Deduplicator. The CLI is its command-line face.
+        // The dedup application: the jobs (`dedup run` on the embedded engine, `dedup kafka` on the
+        // Kafka engine, one topology), their settings and errors, inspect and verify. The CLI is
+        // its command-line face. Apps may depend on engines; engines never on apps or LMDB.
         .target(
             name: "DedupApp",
             dependencies: [
                 "StreamsEmbedded",
+                "StreamsKafka",
                 "StreamsDedup",
                 "StreamsCore",
                 "StreamsState",
@@ -190,7 +192,9 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsStateTests",
-            dependencies: ["StreamsStateLMDB", "StreamsState", "StreamsLMDB", "StreamsTestSupportTools", "StreamsTestSupport"],
+            dependencies: [
+                "StreamsStateLMDB", "StreamsState", "StreamsLMDB", "StreamsTestSupportTools", "StreamsTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -205,7 +209,9 @@ let package = Package(
         // `swift build --build-tests` build it (and lets the tests reach its parser).
         .testTarget(
             name: "DedupCLITests",
-            dependencies: ["DedupCLI", "DedupApp", "StreamsEmbedded", "StreamsJSON", "StreamsTestSupport"],
+            dependencies: [
+                "DedupCLI", "DedupApp", "StreamsEmbedded", "StreamsJSON", "StreamsKafka", "StreamsTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         // Against a real broker (noida-db, started by Tests/StreamsTestSupport/KafkaBroker.swift).
@@ -232,7 +238,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsDedupTests",
-            dependencies: ["StreamsStateLMDB", "StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState", "StreamsTestSupport"],
+            dependencies: [
+                "StreamsStateLMDB", "StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState",
+                "StreamsTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
     ]
