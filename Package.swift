@@ -44,6 +44,7 @@ let package = Package(
         .library(name: "DedupApp", targets: ["DedupApp"]),
         .executable(name: "dedup", targets: ["DedupCLI"]),
         .executable(name: "file-orders-example", targets: ["FileOrdersExample"]),
+        .executable(name: "kafka-console", targets: ["KafkaConsole"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -169,6 +170,13 @@ let package = Package(
             name: "FileOrdersExample",
             dependencies: ["StreamsCore", "StreamsDedup", "StreamsEmbedded", "StreamsStateLMDB"],
             path: "Examples/FileOrders",
+            swiftSettings: swiftSettings
+        ),
+        // README's Kafka quick start: create a topic, produce JSON lines, read a topic read_committed.
+        .executableTarget(
+            name: "KafkaConsole",
+            dependencies: ["StreamsKafka"],
+            path: "Examples/KafkaConsole",
             swiftSettings: swiftSettings
         ),
         // A child process for crash tests: writes and commits to a store in a loop until SIGKILLed.

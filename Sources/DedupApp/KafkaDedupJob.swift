@@ -71,7 +71,7 @@ public final class KafkaDedupJob {
         let streams = KafkaStreams(
             configuration: KafkaStreamsConfiguration(
                 bootstrapServers: configuration.bootstrapServers, applicationId: configuration.applicationId,
-                properties: configuration.properties,
+                properties: Self.routed(configuration.properties),
                 guarantee: configuration.guarantee == .exactlyOnce ? .exactlyOnce : .atLeastOnce),
             logger: logger)
         let streamsConfiguration = StreamsConfiguration(
@@ -149,6 +149,22 @@ public final class KafkaDedupJob {
         )
     }
 
+    /// Consumer-only properties given without prefix go to the consumers only, so that librdkafka
+    /// does not warn about them for every producer (`-X group.instance.id=…` is the common one).
+    static let consumerProperties: Set<String> = [
+        "group.instance.id", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
+        "partition.assignment.strategy", "auto.offset.reset", "fetch.wait.max.ms", "fetch.min.bytes",
+        "fetch.max.bytes", "max.partition.fetch.bytes", "queued.min.messages", "queued.max.messages.kbytes",
+    ]
+
+    static func routed(_ properties: [String: String]) -> [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in properties {
+            result[consumerProperties.contains(name) ? "consumer." + name : name] = value
+        }
+        return result
+    }
+
     /// `topic-partition@next offset` of each assigned partition, or what the job waits for.
     private static func position(_ engine: KafkaEngine) -> String {
         let positions = engine.positions.sorted { $0.key.description < $1.key.description }
@@ -160,7 +176,7 @@ public final class KafkaDedupJob {
     /// the input topics' partition counts differ (their partitions would not pair up into tasks).
     private func checkInputTopics() throws(DedupJobError) {
         var properties: [String: String] = [:]
-        for (name, value) in configuration.properties where !name.hasPrefix("consumer.") {
+        for (name, value) in Self.routed(configuration.properties) where !name.hasPrefix("consumer.") {
             properties[name.hasPrefix("producer.") ? String(name.dropFirst("producer.".count)) : name] = value
         }
         let admin: KafkaAdminClient
