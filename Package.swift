@@ -17,7 +17,7 @@
 // - StreamsDedup: the Deduplicator processor.
 // - StreamsTestKit: TopologyTestDriver for users' unit tests.
 // - StreamsEmbedded: the embedded JSON Lines engine (no processor, no app); DedupApp: the dedup job,
-//   its settings, inspect and verify; DedupCLI: the `dedup` executable;
+//   its settings, inspect and verify, and the Kafka job on StreamsKafka; DedupCLI: the `dedup` executable;
 //   CStreamsSystem declares the Linux file calls Glibc leaves out, for StreamsEmbedded's Descriptor.
 import PackageDescription
 
@@ -44,6 +44,7 @@ let package = Package(
         .library(name: "DedupApp", targets: ["DedupApp"]),
         .executable(name: "dedup", targets: ["DedupCLI"]),
         .executable(name: "file-orders-example", targets: ["FileOrdersExample"]),
+        .executable(name: "kafka-console", targets: ["KafkaConsole"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -133,12 +134,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The dedup application: the job, its settings and errors, inspect and verify; on the
-        // embedded engine and the Deduplicator. The CLI is its command-line face.
+        // The dedup application: the jobs (`dedup run` on the embedded engine, `dedup kafka` on the
+        // Kafka engine, one topology), their settings and errors, inspect and verify. The CLI is
+        // its command-line face. Apps may depend on engines; engines never on apps or LMDB.
         .target(
             name: "DedupApp",
             dependencies: [
                 "StreamsEmbedded",
+                "StreamsKafka",
                 "StreamsDedup",
                 "StreamsCore",
                 "StreamsState",
@@ -169,6 +172,13 @@ let package = Package(
             path: "Examples/FileOrders",
             swiftSettings: swiftSettings
         ),
+        // README's Kafka quick start: create a topic, produce JSON lines, read a topic read_committed.
+        .executableTarget(
+            name: "KafkaConsole",
+            dependencies: ["StreamsKafka"],
+            path: "Examples/KafkaConsole",
+            swiftSettings: swiftSettings
+        ),
         // A child process for crash tests: writes and commits to a store in a loop until SIGKILLed.
         .executableTarget(
             name: "StreamsTestSupportTools",
@@ -190,7 +200,9 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsStateTests",
-            dependencies: ["StreamsStateLMDB", "StreamsState", "StreamsLMDB", "StreamsTestSupportTools", "StreamsTestSupport"],
+            dependencies: [
+                "StreamsStateLMDB", "StreamsState", "StreamsLMDB", "StreamsTestSupportTools", "StreamsTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -205,7 +217,9 @@ let package = Package(
         // `swift build --build-tests` build it (and lets the tests reach its parser).
         .testTarget(
             name: "DedupCLITests",
-            dependencies: ["DedupCLI", "DedupApp", "StreamsEmbedded", "StreamsJSON", "StreamsTestSupport"],
+            dependencies: [
+                "DedupCLI", "DedupApp", "StreamsEmbedded", "StreamsJSON", "StreamsKafka", "StreamsTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         // Against a real broker (noida-db, started by Tests/StreamsTestSupport/KafkaBroker.swift).
@@ -232,7 +246,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamsDedupTests",
-            dependencies: ["StreamsStateLMDB", "StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState", "StreamsTestSupport"],
+            dependencies: [
+                "StreamsStateLMDB", "StreamsDedup", "StreamsTestKit", "StreamsCore", "StreamsState",
+                "StreamsTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -30,7 +30,7 @@ public final class DedupJob {
         self.logger = logger
     }
 
-    static let storeName = "dedup-store"
+    static let storeName = DedupTopology.storeName
 
     /// The longest encoded key (the source's key) whose store key, as the deduplicator builds
     /// it, fits the LMDB store's key limit (16 MiB). A line with a longer one is invalid; reaching
@@ -89,7 +89,7 @@ public final class DedupJob {
             // the input with the fewest buffered lines).
             maxRecordsPerIteration: 1 << 16,
             deserializationErrorPolicy: configuration.onInvalid == .fail
-                ? .fail : configuration.invalidOutput == nil ? .skip : .deadLetter(sink: "invalid"),
+                ? .fail : configuration.invalidOutput == nil ? .skip : .deadLetter(sink: DedupTopology.invalidSinkName),
             stateDirectory: configuration.stateDirectory
         )
         if let progress {
@@ -182,29 +182,11 @@ public final class DedupJob {
     }
 
     /// input → dedup → output, with duplicates to `duplicates` and invalid records dead-lettered
-    /// to `invalid` when those files are given: the same public pieces a library user takes.
+    /// to `invalid` when those files are given (``DedupTopology``, shared with `dedup kafka`).
     private func topology(
         state: StateDirectory?, changelog: ChangelogFile?, statistics: DeduplicationStatisticsCollector
     ) -> Topology {
         typealias Job = DedupJobConfiguration
-        var topology = Topology()
-        let timestamp: RecordTimestampExtractor =
-            configuration.timeField.map {
-                .jsonField($0, maxFuture: configuration.maxFuture, warnAhead: configuration.window)
-            } ?? .record
-        topology.addSource(
-            "input", topics: [Job.inputTopic],
-            key: .jsonFields(configuration.keyFields).limited(toBytes: Self.maxKeyBytes),
-            timestamp: timestamp)
-        let dedup = DeduplicatorConfiguration(
-            key: .recordKey,
-            time: .eventTime,
-            window: configuration.window,
-            grace: configuration.grace,
-            storeName: Self.storeName,
-            duplicatesChild: configuration.duplicatesOutput == nil ? nil : "duplicates",
-            statistics: statistics
-        )
         let factory: WindowStoreFactory
         if let state {
             let logger = self.logger
@@ -217,13 +199,13 @@ public final class DedupJob {
         } else {
             factory = .inMemory
         }
-        topology.addDeduplicator("dedup", parents: "input", configuration: dedup, store: factory)
-        topology.addSink("output", topic: Job.outputTopic, parents: "dedup")
-        if configuration.duplicatesOutput != nil {
-            topology.addSink("duplicates", topic: Job.duplicatesTopic, parents: "dedup")
-        }
-        if configuration.invalidOutput != nil { topology.addSink("invalid", topic: Job.invalidTopic) }
-        return topology
+        let shape = DedupTopology(
+            inputTopics: [Job.inputTopic], keyFields: configuration.keyFields, timeField: configuration.timeField,
+            maxFuture: configuration.maxFuture, window: configuration.window, grace: configuration.grace,
+            outputTopic: Job.outputTopic,
+            duplicatesTopic: configuration.duplicatesOutput == nil ? nil : Job.duplicatesTopic,
+            invalidTopic: configuration.invalidOutput == nil ? nil : Job.invalidTopic)
+        return shape.make(maxKeyBytes: Self.maxKeyBytes, store: factory, statistics: statistics)
     }
 
     /// Opens the LMDB store; a damaged store, one that cannot be trusted after an OS restart, or

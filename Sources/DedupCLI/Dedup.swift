@@ -7,11 +7,11 @@ struct Dedup: AsyncParsableCommand {
         commandName: "dedup",
         abstract: "Deduplicate JSON Lines event files by business key, exactly once, across producers and restarts.",
         discussion: """
-            Exit status: 0 when all inputs were consumed (or after SIGINT/SIGTERM, once committed), \
+            Exit status: 0 when all inputs were consumed (dedup kafka: after SIGINT/SIGTERM, once committed), \
             64 usage error, 65 invalid data, 74 I/O error (disk full included), 70 internal error.
             """,
         version: DedupVersion.string,
-        subcommands: [Run.self, Inspect.self, Verify.self, Generate.self]
+        subcommands: [Run.self, Kafka.self, Inspect.self, Verify.self, Generate.self]
     )
 
     /// Runs the command; a usage error is one line on standard error (`dedup: …`), like every

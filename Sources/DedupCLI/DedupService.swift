@@ -5,36 +5,45 @@ import StreamsEmbedded
 import DedupApp
 import Synchronization
 
-/// Runs a ``DedupJob`` on a thread of its own (its loop is synchronous: no `await` per record)
-/// as a ServiceLifecycle service: SIGINT/SIGTERM set the job's stop flag, the job commits what it
-/// processed and returns, and the service ends.
+/// Runs a job (``DedupJob`` or ``KafkaDedupJob``) on a thread of its own (its loop is
+/// synchronous: no `await` per record) as a ServiceLifecycle service: SIGINT/SIGTERM set the job's
+/// stop flag, the job commits what it processed and returns, and the service ends.
 final class DedupService: Service, Sendable {
-    private let configuration: DedupJobConfiguration
+    /// Runs the job: reports progress, polls the stop flag, returns its summary.
+    typealias Job =
+        @Sendable (_ progress: ProgressPrinter, _ shouldStop: () -> Bool) throws(DedupJobError) ->
+        DedupJobSummary
+
+    private let job: Job
     private let progress: ProgressPrinter
-    private let logger: Logger
     private let stop = StopFlag()
     private let result = Mutex<Result<DedupJobSummary, DedupJobError>?>(nil)
 
-    init(configuration: DedupJobConfiguration, progress: ProgressPrinter, logger: Logger) {
-        self.configuration = configuration
+    init(progress: ProgressPrinter, job: @escaping Job) {
         self.progress = progress
-        self.logger = logger
+        self.job = job
+    }
+
+    /// `dedup run`'s job.
+    convenience init(configuration: DedupJobConfiguration, progress: ProgressPrinter, logger: Logger) {
+        self.init(progress: progress) { (progress, shouldStop) throws(DedupJobError) in
+            let job = try DedupJob(configuration: configuration, logger: logger)
+            return try job.run(progress: { progress.show($0) }, shouldStop: shouldStop)
+        }
     }
 
     /// What the job returned, once ``run()`` has finished.
     var outcome: Result<DedupJobSummary, DedupJobError>? { result.withLock { $0 } }
 
     func run() async throws {
-        let configuration = self.configuration
+        let job = self.job
         let progress = self.progress
         let stop = self.stop
-        let logger = self.logger
         let outcome: Result<DedupJobSummary, DedupJobError> = await withGracefulShutdownHandler {
             await withCheckedContinuation { continuation in
                 let thread = Thread {
                     do throws(DedupJobError) {
-                        let job = try DedupJob(configuration: configuration, logger: logger)
-                        let summary = try job.run(progress: { progress.show($0) }, shouldStop: { stop.isSet })
+                        let summary = try job(progress, { stop.isSet })
                         continuation.resume(returning: .success(summary))
                     } catch {
                         continuation.resume(returning: .failure(error))

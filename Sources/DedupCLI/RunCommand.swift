@@ -146,24 +146,32 @@ extension Dedup {
             let logger = Logger(label: "dedup")
             let progress = ProgressPrinter(enabled: !quiet && isatty(STDERR_FILENO) == 1)
             let service = DedupService(configuration: jobConfiguration, progress: progress, logger: logger)
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-                    gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger
-                )
+            try await service.runUntilDone(progress: progress, stats: stats, logger: logger)
+        }
+    }
+}
+
+extension DedupService {
+    /// Runs the service in a group that stops it gracefully on SIGTERM/SIGINT, then prints the
+    /// summary (`--stats`) or the error, and throws the exit status of a failure.
+    func runUntilDone(progress: ProgressPrinter, stats: Bool, logger: Logger) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: self, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
             )
-            try await group.run()
-            progress.finish()
-            switch service.outcome {
-            case .success(let summary):
-                if stats { printToStandardError(summary.json) }
-            case .failure(let error):
-                printToStandardError("dedup: \(error.message)")
-                throw ExitCode(error.exitCode)
-            case nil:
-                throw ExitCode(70)
-            }
+        )
+        try await group.run()
+        progress.finish()
+        switch outcome {
+        case .success(let summary):
+            if stats { printToStandardError(summary.json) }
+        case .failure(let error):
+            printToStandardError("dedup: \(error.message)")
+            throw ExitCode(error.exitCode)
+        case nil:
+            throw ExitCode(70)
         }
     }
 }

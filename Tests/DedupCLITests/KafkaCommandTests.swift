@@ -1,0 +1,368 @@
+import Foundation
+import StreamsKafka
+import StreamsTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `dedup kafka`, the real executable, against a real broker (noida-db): the `read_committed`
+/// output equals the model, also after SIGKILLs at random moments, and invalid records follow
+/// `--on-invalid`. The process is stopped with SIGTERM once the group's committed offsets reached
+/// the end of every input partition (Kafka inputs do not end): that also checks the graceful stop.
+@Suite("dedup kafka", .enabled(if: KafkaBroker.isRunnable, KafkaBroker.skipMessage))
+struct KafkaCommandTests {
+    /// 3 producers' events, `ts` one second apart: new ids, and one in three a copy of an earlier
+    /// event from another producer (its own `seq` and `producer`), up to 15 minutes later, so that
+    /// with a 10-minute window some copies are duplicates and some are kept again.
+    static func events(count: Int, seed: UInt64) -> [Event] {
+        var random = SplitMix64(seed: seed)
+        var events: [Event] = []
+        var nextId = 0
+        for seq in 0..<count {
+            let ts = 1_700_000_000_000 + Int64(seq) * 1_000
+            let producer = ["a", "b", "c"][seq % 3]
+            if seq >= 10 && random.next() % 3 == 0 {
+                let back = Int(random.next() % UInt64(min(seq, 900))) + 1
+                events.append(Event(id: events[seq - back].id, seq: seq, ts: ts, producer: producer))
+            } else {
+                events.append(Event(id: "o-\(nextId)", seq: seq, ts: ts, producer: producer))
+                nextId += 1
+            }
+        }
+        return events
+    }
+
+    struct Event {
+        var id: String
+        var seq: Int
+        var ts: Int64
+        var producer: String
+        var json: String { #"{"order":{"id":"\#(id)"},"seq":\#(seq),"ts":\#(ts),"producer":"\#(producer)"}"# }
+    }
+
+    /// The contract's result for events of one partition each key (keyed by id) with growing times:
+    /// a record is kept unless an earlier kept one of its key is less than `windowMs` older.
+    static func model(_ events: [Event], windowMs: Int64) -> (kept: [String], duplicates: [String]) {
+        var lastKept: [String: Int64] = [:]
+        var kept: [String] = []
+        var duplicates: [String] = []
+        for event in events {
+            if let t0 = lastKept[event.id], event.ts - t0 < windowMs {
+                duplicates.append(event.json)
+            } else {
+                lastKept[event.id] = event.ts
+                kept.append(event.json)
+            }
+        }
+        return (kept.sorted(), duplicates.sorted())
+    }
+
+    static let windowMs: Int64 = 600_000
+
+    /// The command line of a run of application `app` over `events`.
+    static func arguments(
+        _ broker: KafkaBroker, app: String, state: String, inputs: [String] = ["events"], extra: [String] = []
+    ) -> [String] {
+        ["kafka", "--bootstrap-servers", broker.bootstrapServers, "--application-id", app]
+            + inputs.flatMap { ["--input-topic", $0] }
+            + [
+                "--output-topic", "\(app)-unique", "--key", "order.id", "--time-field", "ts", "--window", "10m",
+                "--state", state, "--stats", "-X", "reconnect.backoff.max.ms=500", "-X",
+                "consumer.fetch.wait.max.ms=20",
+            ] + extra
+    }
+
+    @Test(
+        "end to end: 3 partitions, cross-producer duplicates; read_committed output = the model; SIGTERM commits and exits 0"
+    )
+    func endToEnd() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.endToEnd(broker) } }
+    }
+
+    static func endToEnd(_ broker: KafkaBroker) throws {
+        try broker.createTopics(["events": 3])
+        let events = Self.events(count: 3_000, seed: 13)
+        try broker.produce(events.map { ($0.id, $0.json) }, to: "events")
+        let directory = TemporaryDirectory("kafka-cli-e2e")
+        defer { directory.remove() }
+        let app = "e2e"
+        let (process, _, stderr) = try DedupCLI.launch(
+            arguments(broker, app: app, state: directory.file("state"), extra: ["--duplicates-topic", "e2e-dups"]),
+            in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        let errors = Files.text(stderr)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(errors)")
+
+        let expected = model(events, windowMs: windowMs)
+        let output = try broker.readAll("e2e-unique")
+        #expect(output.count == expected.kept.count)
+        #expect(output.map(\.value).sorted() == expected.kept)
+        #expect(try broker.readAll("e2e-dups").map(\.value).sorted() == expected.duplicates)
+        // Keyed by the canonical business key: each copy of a key in one partition.
+        let partitionsPerKey = Dictionary(grouping: output, by: \.key).mapValues { Set($0.map(\.partition)).count }
+        #expect(partitionsPerKey.values.allSatisfy { $0 == 1 })
+        let stats = try statistics(errors)
+        #expect(stats["recordsRead"] as? Int == events.count)
+        #expect(stats["emitted"] as? Int == expected.kept.count)
+        #expect(stats["duplicates"] as? Int == expected.duplicates.count)
+    }
+
+    @Test(
+        "crash: SIGKILL at random moments, restart with the same state and group.instance.id: output exactly the model")
+    func crashes() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.crashes(broker) } }
+    }
+
+    static func crashes(_ broker: KafkaBroker) throws {
+        try broker.createTopics(["events": 3])
+        let events = Self.events(count: 3_000, seed: 5)
+        let directory = TemporaryDirectory("kafka-cli-crash")
+        defer { directory.remove() }
+        let app = "crash"
+        let arguments = arguments(
+            broker, app: app, state: directory.file("state"),
+            extra: ["-X", "group.instance.id=crash-1", "--commit-interval", "50ms"])
+        var random = SplitMix64(seed: 99)
+        let rounds = 5
+        let chunk = events.count / (rounds + 1)
+        let batches = 20
+        var produced = 0
+        var killedMidWork = 0
+        for round in 0..<rounds {
+            // Each instance gets its round's events in 20 batches while it runs, and is killed at a
+            // random batch once it has made progress (a commit past the previous instance's), so
+            // that the kill lands while records are being processed and committed.
+            let before = try broker.committedTotal(group: app, topics: ["events"])
+            let (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+            let killAt = 4 + Int(random.next() % 12)
+            for batch in 0..<batches {
+                let size = chunk / batches
+                try broker.produce(events[produced..<(produced + size)].map { ($0.id, $0.json) }, to: "events")
+                produced += size
+                usleep(20_000)
+                guard batch == killAt else { continue }
+                try broker.waitUntil("round \(round): a commit past \(before)", process: process, stderr: stderr) {
+                    try broker.committedTotal(group: app, topics: ["events"]) > before
+                }
+                usleep(UInt32(random.next() % 50_000))
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                #expect(process.terminationReason == .uncaughtSignal, "\(Files.text(stderr))")
+                if try broker.committedTotal(group: app, topics: ["events"]) < produced { killedMidWork += 1 }
+            }
+        }
+        #expect(killedMidWork > 0, "every kill landed after the instance had committed all it was given")
+        try broker.produce(events[produced...].map { ($0.id, $0.json) }, to: "events")
+        let (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+
+        let output = try broker.readAll("crash-unique").map(\.value)
+        #expect(Set(output).count == output.count, "no record twice")
+        #expect(output.sorted() == model(events, windowMs: windowMs).kept)
+    }
+
+    @Test("invalid records: --on-invalid fail exits 65 naming topic-partition@offset; skip dead-letters them")
+    func invalidRecords() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.invalidRecords(broker) } }
+    }
+
+    static func invalidRecords(_ broker: KafkaBroker) throws {
+        try broker.createTopics(["bad-json": 1, "bad-key": 1])
+        let good = Self.events(count: 6, seed: 1)
+        let json: [(String?, String)] = [
+            ("o-0", good[0].json), ("o-1", good[1].json), ("x", "not json {"), ("o-2", good[2].json),
+        ]
+        let key: [(String?, String)] = [
+            ("o-3", good[3].json), (nil, #"{"order":{},"ts":1700000003500}"#), ("o-4", good[4].json),
+        ]
+        try broker.produce(json, to: "bad-json")
+        try broker.produce(key, to: "bad-key")
+        let directory = TemporaryDirectory("kafka-cli-invalid")
+        defer { directory.remove() }
+
+        for (topic, place, before) in [("bad-json", "bad-json-0@2", 2), ("bad-key", "bad-key-0@1", 1)] {
+            let app = "fail-\(topic)"
+            let result = try DedupCLI.run(
+                arguments(broker, app: app, state: directory.file(app), inputs: [topic]), in: directory.path,
+                timeout: 60)
+            #expect(result.status == 65, "\(result)")
+            #expect(result.stderr.contains(place), "\(result.stderr)")
+            #expect(result.stderr.contains("--on-invalid skip"), "\(result.stderr)")
+            // The records before it were committed.
+            #expect(try broker.readAll("\(app)-unique").count == before)
+        }
+
+        let app = "skip"
+        let (process, _, stderr) = try DedupCLI.launch(
+            arguments(
+                broker, app: app, state: directory.file(app), inputs: ["bad-json", "bad-key"],
+                extra: ["--on-invalid", "skip", "--dead-letter-topic", "skip-dlq"]),
+            in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["bad-json", "bad-key"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        let errors = Files.text(stderr)
+        #expect(process.terminationStatus == 0, "\(errors)")
+        let dead = try broker.readAll("skip-dlq")
+        #expect(dead.map(\.value).sorted() == [#"{"order":{},"ts":1700000003500}"#, "not json {"].sorted())
+        #expect(dead.allSatisfy { $0.headers["streams.error.origin"] != nil })
+        #expect(try broker.readAll("skip-unique").map(\.value).sorted() == good[0..<5].map(\.json).sorted())
+        #expect(try statistics(errors)["invalid"] as? Int == 2)
+    }
+
+    /// The `--stats` JSON: the last line of standard error.
+    static func statistics(_ stderr: String) throws -> [String: Any] {
+        let line = stderr.split(separator: "\n").last.map(String.init) ?? ""
+        return try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(stderr)")
+    }
+}
+
+/// Runs `body` on a thread of its own: the Kafka tests block for seconds (see docs/kafka.md).
+private func runOnThread<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}
+
+/// A record as read back.
+struct ReadRecord {
+    var partition: Int32
+    var key: String?
+    var value: String
+    var headers: [String: String]
+}
+
+extension KafkaBroker {
+    static let patience: Duration = .seconds(60)
+
+    private func client(_ properties: [String: String] = [:]) -> KafkaConfiguration {
+        KafkaConfiguration(
+            bootstrapServers: bootstrapServers,
+            ["reconnect.backoff.ms": "20", "reconnect.backoff.max.ms": "500"].merging(properties) { _, new in new })
+    }
+
+    func createTopics(_ topics: [String: Int32]) throws {
+        try KafkaAdminClient(configuration: client()).createTopics(
+            topics.map { KafkaNewTopic(name: $0.key, partitions: $0.value) }, timeout: Self.patience)
+    }
+
+    /// Produces `records` (key, value) in order, idempotently (so a retry never reorders them).
+    func produce(_ records: [(String?, String)], to topic: String) throws {
+        let producer = try KafkaProducer(
+            configuration: client(["acks": "all", "enable.idempotence": "true", "partitioner": "murmur2_random"]))
+        for (key, value) in records {
+            try producer.produce(topic: topic, key: key.map { Array($0.utf8) }, value: Array(value.utf8))
+        }
+        try producer.flush(timeout: Self.patience)
+    }
+
+    /// The high watermarks of every partition of `topics`.
+    private func ends(_ topics: [String], consumer: KafkaConsumer) throws -> [KafkaTopicPartition: Int64] {
+        let admin = try KafkaAdminClient(configuration: client())
+        var ends: [KafkaTopicPartition: Int64] = [:]
+        for topic in topics {
+            for partition in try #require(try admin.describeTopic(topic, timeout: Self.patience)).partitions {
+                ends[KafkaTopicPartition(topic: topic, partition: partition)] =
+                    try consumer.watermarks(topic: topic, partition: partition, timeout: Self.patience).high
+            }
+        }
+        return ends
+    }
+
+    /// The group's committed offsets of every partition of `topics` (0 where none).
+    private func committed(group: String, _ partitions: [KafkaTopicPartition]) throws -> [KafkaTopicPartition: Int64] {
+        let consumer = try KafkaConsumer(configuration: client(["group.id": group, "enable.auto.commit": "false"]))
+        defer { try? consumer.close() }
+        var result: [KafkaTopicPartition: Int64] = [:]
+        for entry in try consumer.committed(partitions, timeout: Self.patience) {
+            result[entry.topicPartition] = entry.offset ?? 0
+        }
+        return result
+    }
+
+    /// The sum of the group's committed offsets over `topics`.
+    func committedTotal(group: String, topics: [String]) throws -> Int64 {
+        let reader = try KafkaConsumer(configuration: client(["group.id": "watermarks-\(group)"]))
+        defer { try? reader.close() }
+        return try committed(group: group, Array(ends(topics, consumer: reader).keys)).values.reduce(0, +)
+    }
+
+    /// Waits until `group` committed the end of every partition of `topics` (the inputs are
+    /// produced without transactions, so the end is the high watermark).
+    func waitUntilCommitted(group: String, topics: [String], process: Process, stderr: String) throws {
+        let reader = try KafkaConsumer(configuration: client(["group.id": "watermarks-\(group)"]))
+        defer { try? reader.close() }
+        let ends = try ends(topics, consumer: reader)
+        try waitUntil("\(group) committed \(ends)", process: process, stderr: stderr) {
+            try committed(group: group, Array(ends.keys)) == ends
+        }
+    }
+
+    /// Polls `condition` every 50 ms; fails when the process exits or after `patience`.
+    func waitUntil(_ what: String, process: Process, stderr: String, _ condition: () throws -> Bool) throws {
+        let deadline = ContinuousClock.now + Self.patience
+        while try !condition() {
+            guard process.isRunning else {
+                throw KafkaCommandFailure(
+                    "dedup exited (\(process.terminationStatus)) before \(what): \(Files.text(stderr))")
+            }
+            guard ContinuousClock.now < deadline else {
+                kill(process.processIdentifier, SIGKILL)
+                throw KafkaCommandFailure("not within \(Self.patience): \(what); dedup's stderr: \(Files.text(stderr))")
+            }
+            usleep(50_000)
+        }
+    }
+
+    /// Every record a `read_committed` reader sees in `topic`, all partitions, to their ends.
+    func readAll(_ topic: String) throws -> [ReadRecord] {
+        let admin = try KafkaAdminClient(configuration: client())
+        guard let description = try admin.describeTopic(topic, timeout: Self.patience) else { return [] }
+        let consumer = try KafkaConsumer(
+            configuration: client([
+                "group.id": "reader-\(UUID().uuidString)", "isolation.level": "read_committed",
+                "enable.partition.eof": "true", "enable.auto.commit": "false",
+            ]))
+        defer { try? consumer.close() }
+        try consumer.assign(
+            description.partitions.map {
+                KafkaTopicPartitionOffset(topic: topic, partition: $0, offset: KafkaTopicPartitionOffset.beginning)
+            })
+        var ended: Set<Int32> = []
+        var records: [ReadRecord] = []
+        var batch = KafkaMessageBatch(capacity: 500)
+        let deadline = ContinuousClock.now + Self.patience
+        while ended.count < description.partitions.count {
+            guard ContinuousClock.now < deadline else { throw KafkaCommandFailure("reading \(topic): no end seen") }
+            try consumer.poll(into: &batch, timeout: .milliseconds(50))
+            for i in 0..<batch.count {
+                let message = batch[i]
+                var headers: [String: String] = [:]
+                for header in message.headers {
+                    headers[header.name] = header.value.map { String(decoding: $0, as: UTF8.self) }
+                }
+                records.append(
+                    ReadRecord(
+                        partition: message.partition, key: message.keyBytes.map { String(decoding: $0, as: UTF8.self) },
+                        value: String(decoding: message.valueBytes ?? [], as: UTF8.self), headers: headers))
+                ended.remove(message.partition)
+            }
+            for end in batch.partitionEnds { ended.insert(end.topicPartition.partition) }
+        }
+        return records
+    }
+}
+
+struct KafkaCommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
