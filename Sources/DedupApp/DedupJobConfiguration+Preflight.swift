@@ -35,6 +35,20 @@ extension DedupJobConfiguration {
     ///   ``DedupJobError/Kind/io`` for an input that cannot be read.
     func preflight() throws(DedupJobError) {
         guard !inputs.isEmpty else { throw DedupJobError(.usage, "give at least one input") }
+        try Self.checkDeduplication(
+            keyFields: keyFields, timeField: timeField, window: window, grace: grace, commitInterval: commitInterval)
+        try checkFiles()
+        try checkInputsReadable()
+    }
+
+    /// The settings every dedup job shares (`dedup run`, `dedup kafka`): key fields and their
+    /// paths, the time field's path, the window and grace, the commit interval. Checked before
+    /// anything on disk or on the network is touched.
+    ///
+    /// - Throws: ``DedupJobError`` (usage) naming what is wrong.
+    static func checkDeduplication(
+        keyFields: [String], timeField: String?, window: Duration, grace: Duration, commitInterval: Duration?
+    ) throws(DedupJobError) {
         guard !keyFields.isEmpty else { throw DedupJobError(.usage, "give at least one key field") }
         guard window > .zero else {
             throw DedupJobError(
@@ -42,7 +56,7 @@ extension DedupJobConfiguration {
                 "the window must be positive; a record is a duplicate only of one less than the window apart")
         }
         guard grace >= .zero else { throw DedupJobError(.usage, "the grace cannot be negative") }
-        guard window <= Self.maxRetention, grace <= Self.maxRetention, window + grace <= Self.maxRetention else {
+        guard window <= maxRetention, grace <= maxRetention, window + grace <= maxRetention else {
             throw DedupJobError(
                 .usage,
                 "--window + --grace is \((window + grace).milliseconds / 86_400_000) days, more than 100 years (36500d), which is not supported; check the units"
@@ -58,8 +72,6 @@ extension DedupJobConfiguration {
         }
         let dedup = DeduplicatorConfiguration(key: .recordKey, time: .eventTime, window: window, grace: grace)
         do { try dedup.validate() } catch { throw DedupJobError(.usage, error.message) }
-        try checkFiles()
-        try checkInputsReadable()
     }
 
     /// The engine's file checks (``EmbeddedConfiguration/checkFiles(outputName:inputName:)``),

@@ -111,7 +111,12 @@ public struct DedupJobConfiguration: Sendable, Hashable {
 
     /// The commit interval in force.
     public var effectiveCommitInterval: Duration {
-        commitInterval ?? (guarantee == .exactlyOnce ? .milliseconds(100) : .seconds(5))
+        commitInterval ?? Self.defaultCommitInterval(guarantee)
+    }
+
+    /// The default commit interval of a guarantee (for `dedup run` and `dedup kafka`).
+    static func defaultCommitInterval(_ guarantee: Guarantee) -> Duration {
+        guarantee == .exactlyOnce ? .milliseconds(100) : .seconds(5)
     }
 }
 

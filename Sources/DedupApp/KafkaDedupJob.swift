@@ -26,6 +26,9 @@ public final class KafkaDedupJob {
     /// - Throws: ``DedupJobError`` (usage) naming the flag that is wrong.
     public init(configuration: KafkaDedupJobConfiguration, logger: Logger) throws(DedupJobError) {
         if let problem = configuration.problem() { throw DedupJobError(.usage, problem) }
+        try DedupJobConfiguration.checkDeduplication(
+            keyFields: configuration.keyFields, timeField: configuration.timeField, window: configuration.window,
+            grace: configuration.grace, commitInterval: configuration.commitInterval)
         self.configuration = configuration
         self.logger = logger
     }

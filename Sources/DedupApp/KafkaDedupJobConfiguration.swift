@@ -73,9 +73,9 @@ public struct KafkaDedupJobConfiguration: Sendable, Hashable {
         self.properties = properties
     }
 
-    /// The commit interval in force.
+    /// The commit interval in force (the same defaults as `dedup run`).
     public var effectiveCommitInterval: Duration {
-        commitInterval ?? (guarantee == .exactlyOnce ? .milliseconds(100) : .seconds(5))
+        commitInterval ?? DedupJobConfiguration.defaultCommitInterval(guarantee)
     }
 
     /// What is wrong with the settings, as a usage error naming the flag, or `nil`.

@@ -47,6 +47,27 @@ struct CommandLineTests {
         #expect(!Files.exists(dir.file("state")))
     }
 
+    @Test(
+        "dedup kafka refuses the settings dedup run refuses, before it connects or creates its --state",
+        arguments: [
+            (["--window", "1000000d"], "more than 100 years"), (["--key", "a..b"], "bad field path 'a..b'"),
+            (["--time-field", "ts."], "bad field path 'ts.'"),
+        ])
+    func kafkaSettings(_ change: [String], reason: String) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var arguments = [
+            "kafka", "--bootstrap-servers", "127.0.0.1:1", "--application-id", "a", "--input-topic", "in",
+            "--output-topic", "out", "--key", "k", "--window", "1h", "--state", dir.file("state"),
+        ]
+        if let i = arguments.firstIndex(of: change[0]) { arguments[i + 1] = change[1] } else { arguments += change }
+        // An unreachable cluster: a check made only after connecting would take its 30 s timeout.
+        let result = try DedupCLI.run(arguments, in: dir.path, timeout: 20)
+        #expect(result.status == 64, "\(result)")
+        #expect(result.stderr.contains(reason), "\(result)")
+        #expect(!Files.exists(dir.file("state")))
+    }
+
     @Test("a refused configuration changes nothing on disk: a sane rerun on the same --state works")
     func refusedLeavesNothing() throws {
         let dir = TemporaryDirectory()
