@@ -52,7 +52,8 @@ public struct DedupInspection: Sendable {
             if store.streamTimeMs != .min {
                 let floor = store.streamTimeMs - store.retentionMs + 1
                 lines.append(
-                    "time range:         \(Self.format(floor)) ... \(Self.format(store.streamTimeMs)) (stream time)")
+                    "time range:         \(TimeFormatting.timestamp(floor)) ... \(TimeFormatting.timestamp(store.streamTimeMs)) (stream time)"
+                )
             } else {
                 lines.append("time range:         empty")
             }
@@ -80,7 +81,9 @@ public struct DedupInspection: Sendable {
                 if times.isEmpty {
                     lines.append("key \(shown):   not live")
                 } else {
-                    lines.append("key \(shown):   live, stored at \(times.map(Self.format).joined(separator: ", "))")
+                    lines.append(
+                        "key \(shown):   live, stored at \(times.map(TimeFormatting.timestamp).joined(separator: ", "))"
+                    )
                 }
             }
         } catch let error as DedupJobError {
@@ -133,13 +136,6 @@ public struct DedupInspection: Sendable {
             object[first] = insert(value, at: path.dropFirst(), into: object[first] as? [String: Any] ?? [:])
         }
         return object
-    }
-
-    static func format(_ ms: Int64) -> String {
-        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return "\(formatter.string(from: date)) (\(ms))"
     }
 
     static func size(of directory: String) -> Int64 {

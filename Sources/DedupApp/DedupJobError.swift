@@ -49,7 +49,6 @@ extension DedupJobError {
     init(_ failure: EngineFailure) {
         switch failure.kind {
         case .usage: self.init(.usage, failure.message)
-        case .invalidData: self.init(.invalidData, failure.message)
         case .io: self.init(.io, failure.message)
         }
     }

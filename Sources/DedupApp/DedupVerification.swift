@@ -225,7 +225,7 @@ public struct DedupVerification: Sendable {
     }
 
     static func time(_ ms: Int64) -> String {
-        ms == .min ? "none (empty)" : DedupInspection.format(ms)
+        ms == .min ? "none (empty)" : TimeFormatting.timestamp(ms)
     }
 
     /// A store key for a message: the deduplicator's stream-time marker by name, a record key of

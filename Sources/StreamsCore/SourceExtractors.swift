@@ -117,7 +117,8 @@ public struct RecordTimestampExtractor: Sendable {
     ///     (a producer's wrong clock would otherwise move the stream time so far ahead that later
     ///     records fall out of every window); `nil` (the default) accepts any time.
     ///   - warnAhead: The first time further ahead of the wall clock than this (and within
-    ///     `maxFuture`) is logged once as a warning naming the record; `nil` never warns.
+    ///     `maxFuture`) in each input partition is logged as a warning naming the record; `nil`
+    ///     never warns.
     public static func jsonField(
         _ path: String, maxFuture: Duration? = nil, warnAhead: Duration? = nil
     ) -> RecordTimestampExtractor {

@@ -93,12 +93,12 @@ public struct EmbeddedConfiguration: Sendable {
 }
 
 /// Why the embedded engine stopped, sorted into classes the application maps to exit statuses:
-/// a usage problem (the state does not fit the inputs), invalid data, or an I/O failure.
+/// a usage problem (the state or the files do not fit the inputs) or an I/O failure. Invalid
+/// records are the runtime's (its deserialization policy), not the engine's.
 package struct EngineFailure: Error, Sendable {
     /// The class of failure.
     package enum Kind: Sendable, Hashable {
         case usage
-        case invalidData
         case io
     }
 
@@ -120,12 +120,11 @@ package struct EngineFailure: Error, Sendable {
     }
 
     /// The runtime's error: ``StreamsError/Code/invalidConfiguration`` for a usage problem,
-    /// ``StreamsError/Code/engine`` for I/O, ``StreamsError/Code/deserialization`` for data.
+    /// ``StreamsError/Code/engine`` for I/O.
     package var streamsError: StreamsError {
         switch kind {
         case .usage: StreamsError(.invalidConfiguration, message, underlying: self)
         case .io: StreamsError(.engine, message, underlying: self)
-        case .invalidData: StreamsError(.deserialization, message, underlying: self)
         }
     }
 }
