@@ -46,6 +46,8 @@ public final class EmbeddedStreams {
     /// The task of the last ``run(_:configuration:shouldStop:onIteration:)``.
     public private(set) var task: StreamTask?
     private var closed = false
+    /// Whether a topology was given to the engine (its changelog then belongs to it).
+    private var started = false
 
     /// Locks the state directory and opens the checkpoint, the changelog, the outputs (cut back to
     /// the last commit under exactly-once) and the inputs (at the last commit).
@@ -109,7 +111,8 @@ public final class EmbeddedStreams {
     ///   - shouldStop: Polled once per iteration; true commits what was processed and returns.
     ///   - onIteration: Called after each iteration (progress reporting).
     /// - Returns: Why the run ended.
-    /// - Throws: ``StreamsError``: the topology does not fit (``StreamsError/Code/invalidTopology``,
+    /// - Throws: ``StreamsError``: ``StreamsError/Code/illegalState`` when this object was closed or
+    ///   has run a topology already (one run per object); the topology does not fit (``StreamsError/Code/invalidTopology``,
     ///   ``StreamsError/Code/invalidConfiguration``), an invalid record under the `fail` policy
     ///   (named by file and line, after the records before it were committed), or a processing,
     ///   store or file failure. Everything committed before the error stays committed.
@@ -129,8 +132,17 @@ public final class EmbeddedStreams {
     package func makeThread(_ topology: Topology, configuration: StreamsConfiguration) throws(StreamsError)
         -> StreamThread
     {
-        precondition(!closed, "EmbeddedStreams used after close()")
+        guard !closed else {
+            throw StreamsError(.illegalState, "this EmbeddedStreams is closed; create a new one to run again")
+        }
+        guard !started else {
+            throw StreamsError(
+                .illegalState,
+                "this EmbeddedStreams has run a topology already (its inputs are read and its changelog belongs to that topology); create a new one to run again"
+            )
+        }
         try check(topology)
+        started = true
         var streams = configuration
         if let state { streams.stateDirectory = state.path }
         let task = try StreamTask(

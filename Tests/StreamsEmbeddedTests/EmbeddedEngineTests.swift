@@ -1,5 +1,6 @@
 import Foundation
 import StreamsCore
+import StreamsState
 import StreamsTestSupport
 import Testing
 
@@ -72,4 +73,45 @@ struct EmbeddedEngineTests {
             #expect(!FileManager.default.fileExists(atPath: dir.file("state")), "a refused run created its state")
         }
     }
+
+    @Test("EmbeddedStreams runs one topology: a second run, or a run after close(), throws illegalState")
+    func oneRunPerObject() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        Files.write(["{\"id\":1}", "{\"id\":1}"], to: dir.file("in.jsonl"))
+        func topology(store: String) -> Topology {
+            var topology = Topology()
+            topology.addSource("in", topics: ["in"], key: .jsonField("id"))
+            topology.addStateStore(store, connectedTo: ["pass"]) { _ in
+                try InMemoryWindowStore(configuration: WindowStoreConfiguration(name: store, retention: .seconds(60)))
+            }
+            topology.addProcessor("pass", parents: "in", stores: [store]) { context in PassThrough(context: context) }
+            topology.addSink("out", topic: "out", parents: "pass")
+            return topology
+        }
+        let streams = try EmbeddedStreams(
+            configuration: EmbeddedConfiguration(
+                inputs: [.init(topic: "in", files: [dir.file("in.jsonl")])],
+                outputs: [.init(topic: "out", file: dir.file("out.jsonl"))],
+                stateDirectory: dir.file("state")))
+        try streams.run(topology(store: "a"), configuration: StreamsConfiguration(applicationId: "once"))
+        #expect(Files.lines(dir.file("out.jsonl")).count == 2)
+        // A second topology (with another changelogged store) would restore the first one's changelog.
+        let again = #expect(throws: StreamsError.self) {
+            try streams.run(topology(store: "b"), configuration: StreamsConfiguration(applicationId: "once"))
+        }
+        #expect(again?.code == .illegalState)
+        streams.close()
+        let closed = #expect(throws: StreamsError.self) {
+            try streams.run(topology(store: "a"), configuration: StreamsConfiguration(applicationId: "once"))
+        }
+        #expect(closed?.code == .illegalState)
+    }
+}
+
+/// Forwards every record.
+final class PassThrough: Processor {
+    let context: ProcessorContext
+    init(context: ProcessorContext) { self.context = context }
+    func process(_ record: Record) throws { try context.forward(record) }
 }
