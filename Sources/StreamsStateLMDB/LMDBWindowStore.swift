@@ -253,6 +253,15 @@ public final class LMDBWindowStore: WindowStore {
             // ended here (see checkUsable); it is lost, as if the process had been killed.
             transaction.take()?.abandon()
             pendingPuts.removeAll()
+            // That thread still holds LMDB's writer mutex, a robust mutex that glibc links into
+            // the thread's list of held robust mutexes. Unmapping the lock file would leave that
+            // list pointing at freed memory, and the thread's next lock of any robust mutex
+            // (another store's transaction) would crash or corrupt memory. So the environment
+            // stays mapped and the directory claimed (reopening it in this process throws
+            // `.inUse`) until the process exits: a bounded leak, on a path that is already a
+            // programmer error.
+            _ = Unmanaged.passRetained(environment)
+            directoryLock.take()?.keepUntilExit()
             return
         }
         if !isClosed { try? close() }

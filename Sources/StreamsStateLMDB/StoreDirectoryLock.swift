@@ -72,6 +72,12 @@ struct StoreDirectoryLock: ~Copyable {
         self.descriptor = fd
     }
 
+    /// Keeps the directory claimed until the process exits (the descriptor stays open and the
+    /// registry keeps the directory): for a store whose LMDB environment must stay mapped.
+    consuming func keepUntilExit() {
+        discard self
+    }
+
     deinit {
         // Closing the descriptor releases the flock.
         close(descriptor)

@@ -344,6 +344,46 @@ extension StoreSafetyTests {
         try store.close()
     }
 
+    @Test(
+        "a store released on another thread than its open batch's stays mapped: that thread's next store works, the directory stays claimed"
+    )
+    func releasedAwayFromItsBatch() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        final class Box: @unchecked Sendable { var store: LMDBWindowStore? }
+        let box = Box()
+        box.store = try LMDBWindowStore(directory: dir.file("a"), configuration: configuration)
+        let thread = ParkedThread {
+            _ = try box.store!.insertIfAbsent(key: [1], timestampMs: 1, value: [1], conflictRange: 0...1)
+        }
+        try #require(thread.started())
+        box.store = nil  // the last reference, released here while the batch is open on `thread`
+        // LMDB's writer mutex of the released store is still in that thread's robust-mutex list:
+        // had its lock file been unmapped, the next lock there (another store's batch) would crash.
+        let other = thread.finish {
+            // First a robust mutex of the thread's own (no new mapping could take the old one's place).
+            let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+            defer { mutex.deallocate() }
+            var attributes = pthread_mutexattr_t()
+            pthread_mutexattr_init(&attributes)
+            pthread_mutexattr_setrobust(&attributes, Int32(PTHREAD_MUTEX_ROBUST))
+            pthread_mutex_init(mutex, &attributes)
+            pthread_mutex_lock(mutex)
+            pthread_mutex_unlock(mutex)
+            pthread_mutex_destroy(mutex)
+            let store = try LMDBWindowStore(directory: dir.file("b"), configuration: self.configuration)
+            _ = try store.insertIfAbsent(key: [2], timestampMs: 1, value: [1], conflictRange: 0...1)
+            try store.commit(metadata: [:])
+            try store.close()
+        }
+        try #require(other != nil, "hangs")
+        try other?.get()
+        let error = #expect(throws: StateStoreError.self) {
+            try LMDBWindowStore(directory: dir.file("a"), configuration: self.configuration)
+        }
+        #expect(error?.code == .inUse)
+    }
+
     @Test("read, await Task.sleep, insert and commit: works or throws .wrongThread, never hangs")
     func awaitBetweenCalls() async throws {
         let dir = TemporaryDirectory()
