@@ -178,7 +178,7 @@ public final class DedupJob {
     }
 
     private func position(_ engine: EmbeddedEngine) -> String {
-        engine.inputs.map { "\($0.path):\($0.reader.lineNumber)" }.joined(separator: " ")
+        engine.inputs.map { "\($0.path):\($0.deliveredLineNumber)" }.joined(separator: " ")
     }
 
     /// input → dedup → output, with duplicates to `duplicates` and invalid records dead-lettered

@@ -1,4 +1,4 @@
-public import StreamsJSON
+internal import StreamsJSON
 internal import StreamsState
 
 /// How a source node gives each record it reads its key: keep the key the engine delivered, take
@@ -136,9 +136,61 @@ public struct RecordTimestampExtractor: Sendable {
     }
 }
 
+/// The key and timestamp extraction of one input partition's source, detached from its task so
+/// that an engine can run it where it reads, on a thread of its own, while the task processes
+/// the batch before (a two-stage pipeline; see ``RecordPoller/adoptExtraction(_:for:)``).
+///
+/// It applies the source's ``RecordKeyExtractor`` and ``RecordTimestampExtractor`` to a polled
+/// batch in place and marks the batch as extracted; the task then only buffers it. Invalid
+/// records are listed in the batch with their errors, and the error policy applies when the task
+/// buffers (`fail`: the partition stops before the first one) or processes them (`skip`,
+/// `deadLetter`), exactly as when the task extracts itself. The first event time beyond the
+/// timestamp extractor's `warnAhead` is logged by the task, naming the record.
+///
+/// Kafka Streams counterpart: the deserialization in `RecordQueue.addRawRecords`
+/// (`RecordDeserializer`), which runs on the stream thread there.
+///
+/// - Important: A value: each copy keeps its own scratch space and its own "warned ahead" flag.
+///   Use one copy from one thread at a time.
+public struct RecordExtraction: Sendable {
+    var compiled: CompiledSourceExtractor
+    /// Under ``DeserializationErrorPolicy/fail`` extraction stops at the first invalid record:
+    /// the records after it are never processed.
+    let stopsAtInvalid: Bool
+
+    /// Extracts the keys and timestamps of `batch`'s records in place and marks it extracted.
+    ///
+    /// - Parameters:
+    ///   - batch: A batch of this extraction's partition, not yet extracted.
+    ///   - nowMs: The wall clock now, for `maxFuture` and `warnAhead`.
+    public mutating func extract(_ batch: inout InputBatch, nowMs: Int64) {
+        precondition(!batch.isExtracted, "the batch of \(batch.partition) is extracted already")
+        var records: [Record] = []
+        swap(&records, &batch.records)
+        var warning: (origin: RecordOrigin?, message: String)?
+        var start = 0
+        while start < records.count {
+            let failure = compiled.apply(to: &records, from: start, nowMs: nowMs) { origin, message in
+                warning = (origin, message)
+            }
+            guard let (at, error) = failure else { break }
+            batch.invalidRecords.append((at, error))
+            if stopsAtInvalid { break }
+            // Kept in its place, without key and at the earliest time, so that it does not hold back
+            // the other inputs; the policy applies when it is processed.
+            records[at].key = nil
+            records[at].timestampMs = .min
+            start = at + 1
+        }
+        swap(&records, &batch.records)
+        batch.aheadWarning = warning
+        batch.isExtracted = true
+    }
+}
+
 /// A source's extractors compiled for one input of one task: the JSON paths parsed once, the
 /// field extractor's storage reused for every record.
-struct CompiledSourceExtractor {
+struct CompiledSourceExtractor: Sendable {
     private enum Key {
         case recordKey
         case jsonFields(count: Int)

@@ -108,8 +108,8 @@ public final class StreamTask {
     /// Per input: the source node that reads it.
     private let inputSources: [Int]
     @exclusivity(unchecked) private var queues: [RecordQueue]
-    /// Per input: its source's key and time extractors, `nil` when both keep the engine's.
-    @exclusivity(unchecked) private var extractors: [CompiledSourceExtractor?]
+    /// Per input: its source's key and time extraction, `nil` when both keep the engine's.
+    @exclusivity(unchecked) private var extractions: [RecordExtraction?]
     /// Per input: the invalid record it stopped at under ``DeserializationErrorPolicy/fail``.
     private var inputFailures: [StreamsError?]
     /// Per input: the offset of the last record consumed.
@@ -177,7 +177,13 @@ public final class StreamTask {
         contexts = Array(repeating: nil, count: resolved.nodes.count)
 
         var sources: [Int] = []
-        var extractors: [CompiledSourceExtractor?] = []
+        var extractions: [RecordExtraction?] = []
+        let stopsAtInvalid: Bool
+        if case .fail = configuration.deserializationErrorPolicy {
+            stopsAtInvalid = true
+        } else {
+            stopsAtInvalid = false
+        }
         var index: [TopicPartition: Int] = [:]
         for (i, input) in inputs.enumerated() {
             guard let source = resolved.sourceForTopic[input.topic] else {
@@ -193,9 +199,12 @@ public final class StreamTask {
             guard case .source(_, let key, let timestamp) = resolved.nodes[source].kind else {
                 preconditionFailure("a topic's node is a source")
             }
-            extractors.append(try CompiledSourceExtractor(key: key, timestamp: timestamp))
+            extractions.append(
+                try CompiledSourceExtractor(key: key, timestamp: timestamp).map {
+                    RecordExtraction(compiled: $0, stopsAtInvalid: stopsAtInvalid)
+                })
         }
-        self.extractors = extractors
+        self.extractions = extractions
         self.inputFailures = Array(repeating: nil, count: inputs.count)
         self.inputs = inputs
         self.inputSources = sources
@@ -424,51 +433,69 @@ public final class StreamTask {
     /// place, without key and with timestamp `Int64.min` (so it does not hold back the other
     /// inputs), and the policy applies when it is processed.
     public func addRecords(_ records: some Collection<Record>, for partition: TopicPartition) {
-        addRecords(Array(records), for: partition)
+        addBatch(InputBatch(partition: partition, records: Array(records)))
     }
 
     /// ``addRecords(_:for:)`` taking the array: when the caller passes the only reference (the
     /// task manager moves each polled batch here), keys and timestamps are set in place and an
     /// empty queue takes the array as it is, without copying a record.
     public func addRecords(_ records: consuming [Record], for partition: TopicPartition) {
-        guard let i = inputIndex[partition] else {
-            preconditionFailure("task \(id) does not own input \(partition)")
+        addBatch(InputBatch(partition: partition, records: records))
+    }
+
+    /// Buffers a polled batch as ``addRecords(_:for:)`` does; a batch its engine already extracted
+    /// (``InputBatch/isExtracted``, see ``RecordPoller/adoptExtraction(_:for:)``) is only
+    /// buffered, with the invalid records and the ahead warning the extraction found.
+    public func addBatch(_ batch: consuming InputBatch) {
+        var batch = batch
+        guard let i = inputIndex[batch.partition] else {
+            preconditionFailure("task \(id) does not own input \(batch.partition)")
         }
         guard inputFailures[i] == nil else { return }
-        guard extractors[i] != nil else {
-            queues[i].append(contentsOf: records)
-            return
-        }
-        var batch = records
-        var start = 0
-        let nowMs = clock.nowMs
-        while start < batch.count {
-            let failure = extractors[i]!.apply(to: &batch, from: start, nowMs: nowMs) { origin, message in
-                let place = origin.map { collector.describe($0) + ": " } ?? ""
-                logger.warning("\(place)\(message)")
-            }
-            guard let (at, error) = failure else {
-                if start == 0 {
-                    queues[i].append(contentsOf: batch)
-                } else {
-                    queues[i].append(contentsOf: batch[start...])
-                }
+        if !batch.isExtracted {
+            guard extractions[i] != nil else {
+                queues[i].append(contentsOf: take(&batch.records))
                 return
             }
-            queues[i].append(contentsOf: batch[start..<at])
+            extractions[i]!.extract(&batch, nowMs: clock.nowMs)
+        }
+        if let (origin, message) = batch.aheadWarning {
+            let place = origin.map { collector.describe($0) + ": " } ?? ""
+            logger.warning("\(place)\(message)")
+        }
+        guard !batch.invalidRecords.isEmpty else {
+            queues[i].append(contentsOf: take(&batch.records))
+            return
+        }
+        var start = 0
+        for (at, error) in batch.invalidRecords {
+            queues[i].append(contentsOf: batch.records[start..<at])
             if case .fail = configuration.deserializationErrorPolicy {
                 var error = error
                 if error.node == nil { error.node = nodes[inputSources[i]].name }
-                error.message = locate(error.message, origin: batch[at].origin)
+                error.message = locate(error.message, origin: batch.records[at].origin)
                 inputFailures[i] = error
                 return
             }
-            var invalid = batch[at]
-            invalid.key = nil
-            invalid.timestampMs = .min
-            queues[i].append(invalid, failure: error)
+            queues[i].append(batch.records[at], failure: error)
             start = at + 1
         }
+        queues[i].append(contentsOf: batch.records[start...])
+    }
+
+    /// `records`, leaving an empty array behind: moves the only reference out.
+    @inline(__always)
+    private func take(_ records: inout [Record]) -> [Record] {
+        var taken: [Record] = []
+        swap(&taken, &records)
+        return taken
+    }
+
+    /// The key and timestamp extraction of `partition`'s source, to run off the task's thread
+    /// (``RecordPoller/adoptExtraction(_:for:)``); `nil` when the source keeps the engine's keys
+    /// and timestamps.
+    public func extraction(for partition: TopicPartition) -> RecordExtraction? {
+        inputIndex[partition].flatMap { extractions[$0] }
     }
 
     /// The invalid record `partition` stopped at under ``DeserializationErrorPolicy/fail``

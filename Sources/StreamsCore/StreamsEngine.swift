@@ -81,6 +81,15 @@ public protocol RecordPoller: AnyObject {
     /// inside ``poll(maxRecords:timeout:)``, on the stream thread: a revocation commits and closes
     /// the affected tasks before the call returns, as Kafka's eager rebalance protocol requires.
     func setRebalanceListener(_ listener: (any RebalanceListener)?)
+
+    /// Offers the engine the source extraction of `partition` (keys and event times from the
+    /// records' bytes), once, when the task owning the partition is created: an engine that reads
+    /// on a thread of its own can run it there, so that batch N+1 is read and extracted while
+    /// the stream thread processes batch N. Such an engine calls
+    /// ``RecordExtraction/extract(_:nowMs:)`` on every batch of the partition before returning it
+    /// from ``poll(maxRecords:timeout:)``; a batch not marked extracted is extracted by its task.
+    /// The default ignores the offer (the task extracts on the stream thread).
+    func adoptExtraction(_ extraction: RecordExtraction, for partition: TopicPartition)
 }
 
 /// Receives an engine's partition assignment changes (``RecordPoller/setRebalanceListener(_:)``);
@@ -105,6 +114,9 @@ public protocol RebalanceListener: AnyObject {
 extension RecordPoller {
     /// Ignores the listener: the engine's partitions never change.
     public func setRebalanceListener(_ listener: (any RebalanceListener)?) {}
+
+    /// Ignores the offer: the task extracts keys and timestamps itself.
+    public func adoptExtraction(_ extraction: RecordExtraction, for partition: TopicPartition) {}
 }
 
 /// Where an input partition stands, as its engine reports it
@@ -134,6 +146,13 @@ public struct InputBatch: Sendable {
     public var partition: TopicPartition
     /// The records, in offset order, with ``Record/origin`` set.
     public var records: [Record]
+    /// Whether the partition's ``RecordExtraction`` already gave the records their keys and
+    /// timestamps (an engine that adopted it; ``RecordPoller/adoptExtraction(_:for:)``).
+    public internal(set) var isExtracted = false
+    /// The invalid records the extraction found: index in ``records`` and error, in order.
+    var invalidRecords: [(index: Int, error: StreamsError)] = []
+    /// The first record the extraction found beyond its `warnAhead`, with the warning.
+    var aheadWarning: (origin: RecordOrigin?, message: String)?
 
     /// Creates a batch.
     public init(partition: TopicPartition, records: [Record]) {

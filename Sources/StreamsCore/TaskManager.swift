@@ -60,6 +60,14 @@ public final class TaskManager {
                 precondition(
                     taskForInput.updateValue(task.id, forKey: input) == nil, "input \(input) belongs to two tasks")
             }
+            offerExtractions(of: task)
+        }
+    }
+
+    /// Offers the engine each input's source extraction (``RecordPoller/adoptExtraction(_:for:)``).
+    private func offerExtractions(of task: StreamTask) {
+        for input in task.inputs {
+            if let extraction = task.extraction(for: input) { engine.adoptExtraction(extraction, for: input) }
         }
     }
 
@@ -138,6 +146,7 @@ public final class TaskManager {
         for task in created {
             tasks.append(task)
             for input in task.inputs { taskForInput[input] = task.id }
+            offerExtractions(of: task)
         }
     }
 
@@ -302,9 +311,9 @@ public final class TaskManager {
             // Moved, not copied: the task then owns the only reference to the batch's array and
             // can set keys and timestamps in place (a shared array would be copied, record by
             // record, with a retain and a release of every field).
-            var records: [Record] = []
-            swap(&records, &batches[i].records)
-            task.addRecords(records, for: partition)
+            var batch = InputBatch(partition: partition, records: [])
+            swap(&batch, &batches[i])
+            task.addBatch(batch)
         }
     }
 

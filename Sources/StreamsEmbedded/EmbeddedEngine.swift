@@ -39,12 +39,26 @@ package final class EmbeddedEngine: StreamsEngine {
         var committed: Checkpoint.Input
         /// The offset `committed.fingerprint` was computed for (-1: not yet).
         var fingerprintOffset: Int64 = -1
+        /// The number of the last line handed to the task (or committed before this run).
+        package private(set) var deliveredLineNumber: Int64
+        /// The source's key and time extraction, run where the input is read ahead.
+        var extraction: RecordExtraction?
+        /// The read-ahead failure already thrown: thrown again by every later poll.
+        var readFailure: EngineFailure?
 
         init(path: String, partition: TopicPartition, reader: LineReader, committed: Checkpoint.Input) {
             self.path = path
             self.partition = partition
             self.reader = reader
             self.committed = committed
+            self.deliveredLineNumber = committed.lineNumber
+        }
+
+        /// Takes a batch read (here or ahead): its lines become pending until committed.
+        func deliver(_ lines: [(endOffset: Int64, line: Int64)]) {
+            idle = false
+            pending.append(contentsOf: lines)
+            if let last = lines.last { deliveredLineNumber = last.line }
         }
 
         /// Brings `committed.fingerprint` up to `committed.byteOffset` (at a commit: reads at most
@@ -91,6 +105,10 @@ package final class EmbeddedEngine: StreamsEngine {
     @exclusivity(unchecked) package private(set) var recordsRead = 0
     /// Changelog entries handed to a restoring store in this run.
     package private(set) var restoredEntries = 0
+
+    deinit {
+        readAhead?.stop()
+    }
 
     private var isExactlyOnce: Bool { configuration.guarantee == .exactlyOnce && state != nil }
 
@@ -199,8 +217,8 @@ package final class EmbeddedEngine: StreamsEngine {
 
     // MARK: Reading
 
-    /// Reads one batch of input `i` as records (see the type's documentation); empty at the end
-    /// of the input or when no data is there yet.
+    /// Reads one batch of input `i` as records (see the type's documentation), on the calling
+    /// thread; empty at the end of the input or when no data is there yet.
     package func readBatch(_ i: Int) throws(EngineFailure) -> [Record] {
         let input = inputs[i]
         guard !input.exhausted else { return [] }
@@ -214,20 +232,31 @@ package final class EmbeddedEngine: StreamsEngine {
             input.idle = true
             return []
         case .lines:
-            input.idle = false
+            break
         }
+        // The wall clock once per batch: the time of every record until a source's timestamp
+        // extractor gives it another.
+        let read = Self.records(of: input.reader, partition: input.partition, nowMs: clock.nowMs)
+        input.deliver(read.lines)
+        recordsRead += read.lines.count
+        return read.batch.records
+    }
+
+    /// The lines of `reader`'s current batch as records: values copied into one buffer per batch,
+    /// no key, timestamp `nowMs`, origin offset the byte offset after the line; with each line's
+    /// end offset and number.
+    static func records(
+        of reader: LineReader, partition: TopicPartition, nowMs: Int64
+    ) -> (batch: InputBatch, lines: [(endOffset: Int64, line: Int64)]) {
         var values: [UInt8] = []
         var spans: [(value: Range<Int>, endOffset: Int64)] = []
-        input.reader.forEachLine { line in
+        var lines: [(endOffset: Int64, line: Int64)] = []
+        reader.forEachLine { line in
             let valueStart = values.count
             values.appendBytes(line.bytes)
             spans.append((valueStart..<values.count, line.endOffset))
-            input.pending.append((line.endOffset, line.number))
+            lines.append((line.endOffset, line.number))
         }
-        recordsRead += spans.count
-        // The wall clock once per batch: the time of every record until a source's timestamp
-        // extractor gives it another.
-        let nowMs = clock.nowMs
         var records: [Record] = []
         records.reserveCapacity(spans.count)
         for span in spans {
@@ -236,11 +265,61 @@ package final class EmbeddedEngine: StreamsEngine {
                     key: nil,
                     value: values[span.value],
                     timestampMs: nowMs,
-                    origin: RecordOrigin(partition: input.partition, offset: span.endOffset)
+                    origin: RecordOrigin(partition: partition, offset: span.endOffset)
                 )
             )
         }
-        return records
+        return (InputBatch(partition: partition, records: records), lines)
+    }
+
+    /// Takes input `i`'s next item from the read-ahead thread: a batch (already extracted when
+    /// the input has an extraction), nothing when a followed input has no new data, the end, or
+    /// the read's failure.
+    private func takeReadAhead(_ i: Int, from readAhead: InputReadAhead) throws(EngineFailure) -> InputBatch? {
+        let input = inputs[i]
+        if let failure = input.readFailure { throw failure }
+        guard !input.exhausted else { return nil }
+        switch readAhead.take(i) {
+        case nil:
+            input.idle = true
+            return nil
+        case .endOfInput:
+            input.exhausted = true
+            input.idle = false
+            return nil
+        case .failure(let error):
+            input.readFailure = EngineFailure(error)
+            throw EngineFailure(error)
+        case .batch(let batch, let lines):
+            input.deliver(lines)
+            recordsRead += lines.count
+            return batch
+        }
+    }
+
+    /// Starts reading ahead on a thread of its own at the first poll, when the clock is the
+    /// system clock, which may be read from any thread (with a test's manual clock, reading
+    /// stays on the stream thread).
+    private func startReadAheadIfPossible() throws(EngineFailure) {
+        guard !readAheadDecided else { return }
+        readAheadDecided = true
+        guard let clock = clock as? SystemWallClock else { return }
+        let sources = inputs.map {
+            InputReadAhead.Source(reader: $0.reader, partition: $0.partition, extraction: $0.extraction)
+        }
+        let readAhead = InputReadAhead(sources: sources, clock: clock)
+        try Self.wrap { () throws(EmbeddedError) in try readAhead.start() }
+        self.readAhead = readAhead
+    }
+
+    /// The read-ahead thread, once the first poll started it.
+    private var readAhead: InputReadAhead?
+    private var readAheadDecided = false
+
+    package func adoptExtraction(_ extraction: RecordExtraction, for partition: TopicPartition) {
+        // Only before reading starts; a batch read without it is extracted by its task.
+        guard !readAheadDecided, let i = inputByPartition[partition] else { return }
+        inputs[i].extraction = extraction
     }
 
     /// `<file>:<line>` for a record read and not yet committed (or the last committed one);
@@ -262,10 +341,17 @@ package final class EmbeddedEngine: StreamsEngine {
     package func poll(maxRecords: Int, timeout: Duration) throws(StreamsError) -> [InputBatch] {
         do {
             try writeAhead()
+            try startReadAheadIfPossible()
             var batches: [InputBatch] = []
             for i in inputs.indices where !paused.contains(i) {
-                let records = try readBatch(i)
-                if !records.isEmpty { batches.append(InputBatch(partition: inputs[i].partition, records: records)) }
+                if let readAhead {
+                    if let batch = try takeReadAhead(i, from: readAhead) { batches.append(batch) }
+                } else {
+                    let records = try readBatch(i)
+                    if !records.isEmpty {
+                        batches.append(InputBatch(partition: inputs[i].partition, records: records))
+                    }
+                }
             }
             return batches
         } catch {
@@ -503,8 +589,9 @@ package final class EmbeddedEngine: StreamsEngine {
         ChangelogFilePosition(packed: position.offset)
     }
 
-    /// Closes the files (after the final commit).
+    /// Closes the files (after the final commit), once the read-ahead thread has stopped.
     package func close() {
+        readAhead?.stop()
         for output in outputs.values { try? output.close() }
         changelog?.close()
     }

@@ -51,6 +51,14 @@ public final class InMemoryEngine: StreamsEngine {
     /// When set, the next ``commit(_:)`` fails (with code ``StreamsError/Code/engine``) and the flag
     /// resets, to test that nothing of a failed commit becomes visible.
     public var failNextCommit = false
+    /// When set, ``poll(maxRecords:timeout:)`` extracts keys and timestamps itself, reading this
+    /// clock, with the extractions its tasks offered (``adoptExtraction(_:for:)``), as an engine
+    /// reading on a thread of its own does, so that tests can check both paths give the same
+    /// results. `nil` (the default): the tasks extract.
+    public var extractionClock: (any WallClock)?
+    /// How many batches ``poll(maxRecords:timeout:)`` returned extracted.
+    public private(set) var extractedBatchCount = 0
+    private var extractions: [TopicPartition: RecordExtraction] = [:]
 
     /// Creates an empty engine.
     public init() {}
@@ -108,9 +116,20 @@ public final class InMemoryEngine: StreamsEngine {
             records.removeFirst(taken.count)
             pendingInput[partition] = records
             budget -= taken.count
-            batches.append(InputBatch(partition: partition, records: taken))
+            var batch = InputBatch(partition: partition, records: taken)
+            if let extractionClock, var extraction = extractions[partition] {
+                extraction.extract(&batch, nowMs: extractionClock.nowMs)
+                extractions[partition] = extraction
+                extractedBatchCount += 1
+            }
+            batches.append(batch)
         }
         return batches
+    }
+
+    /// Keeps the extraction of `partition`, used when ``extractionClock`` is set.
+    public func adoptExtraction(_ extraction: RecordExtraction, for partition: TopicPartition) {
+        extractions[partition] = extraction
     }
 
     /// ``InputPartitionStatus/active`` while `partition` has records to poll, otherwise

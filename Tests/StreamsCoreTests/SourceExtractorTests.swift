@@ -1,28 +1,40 @@
 import Foundation
 import StreamsCore
 import StreamsTestKit
+import Synchronization
 import Testing
 
 /// Sources' key and timestamp extractors, applied by the runtime for every engine (here the test
 /// driver's in-memory engine).
 @Suite("Source extractors")
 struct SourceExtractorTests {
+    /// Where keys and times are extracted: by the task, or by the engine when it polls (as the
+    /// embedded engine does on its read-ahead thread, ``RecordPoller/adoptExtraction(_:for:)``).
+    enum Place: String, CaseIterable, CustomTestStringConvertible {
+        case task, engine
+        var testDescription: String { "extracted by the \(rawValue)" }
+    }
+
     private func driver(
         key: RecordKeyExtractor, timestamp: RecordTimestampExtractor = .record,
-        policy: DeserializationErrorPolicy = .fail
+        policy: DeserializationErrorPolicy = .fail, place: Place = .task
     ) throws -> TopologyTestDriver {
         var topology = Topology()
         topology.addSource("in", topics: ["input"], key: key, timestamp: timestamp)
         topology.addSink("out", topic: "output", parents: "in")
         if case .deadLetter = policy { topology.addSink("dlq", topic: "dead-letters") }
-        return try TopologyTestDriver(
+        let driver = try TopologyTestDriver(
             topology,
             configuration: StreamsConfiguration(applicationId: "extractors", deserializationErrorPolicy: policy))
+        if place == .engine { driver.engine.extractionClock = driver.clock }
+        return driver
     }
 
-    @Test("JSON fields give the canonical key (numbers by value, strings decoded) and the event time")
-    func jsonKeyAndTime() throws {
-        let driver = try driver(key: .jsonFields(["c", "o.id"]), timestamp: .jsonField("ts"))
+    @Test(
+        "JSON fields give the canonical key (numbers by value, strings decoded) and the event time",
+        arguments: Place.allCases)
+    func jsonKeyAndTime(place: Place) throws {
+        let driver = try driver(key: .jsonFields(["c", "o.id"]), timestamp: .jsonField("ts"), place: place)
         let input = try driver.inputTopic("input")
         try input.pipeInput(#"{"c":"x","o":{"id":1},"ts":10}"#, timestampMs: 999)
         try input.pipeInput(#"{"o":{"id":1.0},"c":"\u0078","ts":"1970-01-01T00:00:00.020Z"}"#, timestampMs: 999)
@@ -33,9 +45,11 @@ struct SourceExtractorTests {
         #expect(records[0].key != records[2].key)
     }
 
-    @Test("an invalid record under fail: the records before it are processed, the error names it")
-    func failStopsThePartition() throws {
-        let driver = try driver(key: .jsonField("id"), timestamp: .jsonField("ts"))
+    @Test(
+        "an invalid record under fail: the records before it are processed, the error names it",
+        arguments: Place.allCases)
+    func failStopsThePartition(place: Place) throws {
+        let driver = try driver(key: .jsonField("id"), timestamp: .jsonField("ts"), place: place)
         let input = try driver.inputTopic("input")
         let error = try #require(throws: StreamsError.self) {
             try input.pipeRecords([
@@ -50,9 +64,11 @@ struct SourceExtractorTests {
         #expect(try driver.outputTopic("output").readValuesToList() == [#"{"id":1,"ts":1}"#])
     }
 
-    @Test("an invalid record under deadLetter keeps its place and is committed with its position")
-    func deadLetterInPlace() throws {
-        let driver = try driver(key: .jsonField("id"), policy: .deadLetter(sink: "dlq"))
+    @Test(
+        "an invalid record under deadLetter keeps its place and is committed with its position",
+        arguments: Place.allCases)
+    func deadLetterInPlace(place: Place) throws {
+        let driver = try driver(key: .jsonField("id"), policy: .deadLetter(sink: "dlq"), place: place)
         let input = try driver.inputTopic("input")
         for value in [#"{"id":1}"#, "not json", #"{"id":[1]}"#, #"{"id":2}"#] { try input.pipeInput(value) }
         #expect(try driver.outputTopic("output").readValuesToList() == [#"{"id":1}"#, #"{"id":2}"#])
@@ -64,11 +80,13 @@ struct SourceExtractorTests {
         #expect(driver.engine.committedOffsets[TopicPartition(topic: "input")] == 3)
     }
 
-    @Test("maxFuture makes a time too far ahead of the wall clock invalid; a limited key refuses long keys")
-    func limits() throws {
+    @Test(
+        "maxFuture makes a time too far ahead of the wall clock invalid; a limited key refuses long keys",
+        arguments: Place.allCases)
+    func limits(place: Place) throws {
         let driver = try driver(
             key: .jsonField("id").limited(toBytes: 8), timestamp: .jsonField("ts", maxFuture: .seconds(60)),
-            policy: .skip)
+            policy: .skip, place: place)
         let input = try driver.inputTopic("input")
         let now = driver.clock.nowMs
         try input.pipeInput(#"{"id":"a","ts":\#(now)}"#)
@@ -77,6 +95,32 @@ struct SourceExtractorTests {
         try input.pipeInput(#"{"id":"c","ts":\#(now)}"#)
         #expect(try driver.outputTopic("output").readValuesToList().count == 2)
         #expect(driver.task.invalidRecordCount == 2)
+    }
+
+    @Test("an engine that extracts on poll: every batch arrives extracted and each record is extracted once")
+    func engineExtractsOnce() throws {
+        let calls = Mutex(0)
+        let timestamp = RecordTimestampExtractor.custom { record in
+            calls.withLock { $0 += 1 }
+            // The digit before the closing brace.
+            let digit = record.value[record.value.endIndex - 2]
+            guard (48...57).contains(digit) else { throw TestFailure(value: "no time") }
+            return Int64(digit - 48)
+        }
+        for place in Place.allCases {
+            calls.withLock { $0 = 0 }
+            let driver = try driver(key: .jsonField("id"), timestamp: timestamp, policy: .skip, place: place)
+            let input = try driver.inputTopic("input")
+            try input.pipeRecords(
+                [#"{"id":1,"t":3}"#, #"{"id":2,"t":"x"}"#, "not json", #"{"id":3,"t":5}"#].map {
+                    TestRecord(key: nil, value: Array($0.utf8), timestampMs: 0)
+                })
+            #expect(try driver.outputTopic("output").readValuesToList() == [#"{"id":1,"t":3}"#, #"{"id":3,"t":5}"#])
+            #expect(driver.task.invalidRecordCount == 2)
+            // Once per record whose key could be extracted (the non-JSON one fails before it).
+            #expect(calls.withLock { $0 } == 3, "\(place)")
+            #expect(driver.engine.extractedBatchCount == (place == .engine ? 1 : 0))
+        }
     }
 
     @Test("a bad field path is a configuration problem found by validation")

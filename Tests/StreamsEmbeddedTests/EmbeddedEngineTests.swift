@@ -44,6 +44,81 @@ struct EmbeddedEngineTests {
         #expect(engine.recordsRead == 4)
     }
 
+    @Test("read ahead: batches arrive extracted on the reading thread, in file order, invalid lines in place")
+    func readAhead() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        // Three batches per input (a batch is at most 4,096 lines), one invalid line in each.
+        for (name, first) in [("a.jsonl", 0), ("b.jsonl", 100_000)] {
+            var lines = (0..<10_000).map { #"{"id":\#(first + $0),"ts":\#($0)}"# }
+            lines[5_000] = "not json"
+            Files.write(lines, to: dir.file(name))
+        }
+        let configuration = EmbeddedConfiguration(
+            inputs: [.init(topic: "in", files: [dir.file("a.jsonl"), dir.file("b.jsonl")])],
+            outputs: [.init(topic: "out", file: dir.file("out.jsonl"))],
+            stateDirectory: dir.file("state"))
+        let streams = try EmbeddedStreams(configuration: configuration)
+        defer { streams.close() }
+        var topology = Topology()
+        topology.addSource("in", topics: ["in"], key: .jsonField("id"), timestamp: .jsonField("ts"))
+        topology.addSink("out", topic: "out", parents: "in")
+        _ = try streams.makeThread(
+            topology, configuration: StreamsConfiguration(applicationId: "ahead", deserializationErrorPolicy: .skip))
+        var records: [TopicPartition: [Record]] = [:]
+        while true {
+            let batches = try streams.engine.poll(maxRecords: 100_000, timeout: .zero)
+            if batches.isEmpty { break }
+            for batch in batches {
+                let extracted = batch.isExtracted
+                #expect(extracted, "a batch of \(batch.partition) came unextracted")
+                records[batch.partition, default: []].append(contentsOf: batch.records)
+            }
+        }
+        for (i, partition) in streams.engine.partitions.enumerated() {
+            let read = try #require(records[partition])
+            #expect(read.count == 10_000)
+            #expect(read.map(\.timestampMs) == (0..<10_000).map { $0 == 5_000 ? Int64.min : Int64($0) })
+            #expect(read.filter { $0.key == nil }.count == 1)
+            // describe(_:) knows every line handed over.
+            #expect(streams.engine.describe(read[5_000].origin!) == "\(streams.engine.inputs[i].path):5001")
+        }
+        #expect(streams.engine.recordsRead == 20_000)
+    }
+
+    @Test("read ahead: a failure on the reading thread is thrown by the poll that reaches it, and by every later one")
+    func readAheadFailure() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let input = dir.file("in.jsonl")
+        Files.write((0..<100).map { #"{"id":\#($0)}"# }, to: input)
+        let configuration = EmbeddedConfiguration(
+            inputs: [.init(topic: "in", files: [input])], outputs: [.init(topic: "out", file: dir.file("out.jsonl"))],
+            stateDirectory: dir.file("state"), follow: true)
+        let state = try StateDirectory(path: dir.file("state"))
+        defer { state.unlock() }
+        let engine = try EmbeddedEngine(configuration: configuration, state: state, clock: SystemWallClock())
+        var read = 0
+        for _ in 0..<1_000 where read < 100 {
+            read += try engine.poll(maxRecords: 100, timeout: .zero).reduce(0) { $0 + $1.records.count }
+            usleep(1_000)
+        }
+        #expect(read == 100)
+        // Cut the followed file below what was read: the reading thread finds it on its next read.
+        #expect(truncate(input, 3) == 0)
+        var failures = 0
+        for _ in 0..<1_000 where failures == 0 {
+            do { _ = try engine.poll(maxRecords: 100, timeout: .zero) } catch {
+                #expect(error.message.contains("shrank"), "\(error)")
+                failures += 1
+            }
+            usleep(1_000)
+        }
+        #expect(failures == 1)
+        #expect(throws: StreamsError.self) { try engine.poll(maxRecords: 100, timeout: .zero) }
+        engine.close()
+    }
+
     @Test("EmbeddedStreams refuses files that would destroy data, before it creates or changes anything")
     func dangerousFiles() throws {
         let dir = TemporaryDirectory()
