@@ -155,6 +155,7 @@ public final class StreamTask {
         self.id = id
         self.configuration = configuration
         self.clock = clock
+        self.lastStoreCommitMs = clock.nowMs
         self.collector = collector
         var logger = logger
         logger[metadataKey: "task"] = "\(id)"
@@ -804,18 +805,42 @@ public final class StreamTask {
         return TaskCommit(taskId: id, consumedOffsets: offsets, streamTimeMs: streamTimeMs, changelogs: changelogIDs)
     }
 
-    /// After the engine's commit: commits every store's transaction, recording for changelogged
-    /// stores the changelog position now durable, then calls every processor's
-    /// ``Processor/postCommit()``.
+    /// After the engine's commit: commits every store's transaction when due (at least
+    /// ``StreamsConfiguration/storeCommitInterval`` since the stores' last commit, or
+    /// `commitStores`), recording for changelogged stores the changelog position now durable,
+    /// then calls every processor's ``Processor/postCommit()``.
     ///
-    /// Kafka Streams counterpart: `StreamTask.postCommit()` (which writes the checkpoint).
+    /// Between store commits the stores keep their writes in their open transactions: they are
+    /// behind their changelogs, never ahead, and a crash costs a longer replay, not a record.
     ///
-    /// - Parameter changelogPositions: What ``CommitCoordinator/commit(_:)`` returned.
+    /// Kafka Streams counterpart: `StreamTask.postCommit(enforceCheckpoint)` (which writes the
+    /// checkpoint when due, or when enforced).
+    ///
+    /// - Parameters:
+    ///   - changelogPositions: What ``CommitCoordinator/commit(_:)`` returned.
+    ///   - commitStores: Commit the stores whatever the interval (before the task is closed).
     /// - Throws: ``StreamsError`` with code ``StreamsError/Code/stateStore`` (the store is then behind
     ///   its changelog; close the task dirty and restore), or ``StreamsError/Code/engine`` if a
     ///   changelog position is missing.
-    public func postCommit(changelogPositions: [ChangelogID: ChangelogPosition]) throws(StreamsError) {
+    public func postCommit(
+        changelogPositions: [ChangelogID: ChangelogPosition], commitStores: Bool = false
+    ) throws(StreamsError) {
         precondition(state == .running || state == .suspended, "task \(id): postCommit in state \(state)")
+        let nowMs = clock.nowMs
+        if commitStores || nowMs - lastStoreCommitMs >= configuration.storeCommitInterval.milliseconds {
+            try commitAllStores(changelogPositions: changelogPositions)
+            lastStoreCommitMs = nowMs
+        }
+        commitRequested = false
+        for processor in processors {
+            processor?.postCommit()
+        }
+    }
+
+    /// When the stores last committed (wall clock), for ``StreamsConfiguration/storeCommitInterval``.
+    private var lastStoreCommitMs: Int64 = 0
+
+    private func commitAllStores(changelogPositions: [ChangelogID: ChangelogPosition]) throws(StreamsError) {
         for name in storeNames {
             guard let store = stores[name] else { continue }
             var metadata: [String: [UInt8]] = [:]
@@ -830,10 +855,6 @@ public final class StreamTask {
             } catch {
                 throw StreamsError(.stateStore, "cannot commit store '\(name)': \(error)", underlying: error)
             }
-        }
-        commitRequested = false
-        for processor in processors {
-            processor?.postCommit()
         }
     }
 

@@ -24,6 +24,22 @@ public struct StreamsConfiguration: Sendable {
     /// How often a task commits, in wall-clock time; default 100 ms, Kafka Streams' default under
     /// exactly-once.
     public var commitInterval: Duration
+    /// How often, at most, a task commits its stores' own transactions: every commit makes
+    /// output, changelog and input positions durable, and the stores commit (recording the
+    /// changelog position they reflect) at the first commit at least this long after their last
+    /// one, and always when the task is closed or its partitions are revoked. Default 1 s; zero
+    /// commits them at every commit.
+    ///
+    /// A store never gets ahead of its changelog, only behind: after a crash it is caught up by
+    /// replaying the changelog from the position it recorded, so a longer interval means more
+    /// replay after a crash and fewer, larger store transactions while running (an LMDB store
+    /// then rewrites each page it changes once per interval rather than once per commit, which
+    /// is what keeps large stores fast).
+    ///
+    /// Kafka Streams counterpart: under exactly-once a task writes its checkpoint (and flushes its
+    /// stores) only once the changelogs moved 10,000 records past the last one
+    /// (`StateManagerUtil.checkpointNeeded`), and always when it closes.
+    public var storeCommitInterval: Duration = .seconds(1)
     /// The most records a task processes in one ``StreamTask/process(maxRecords:)`` call of the
     /// engine loop; default 1 000.
     public var maxRecordsPerIteration: Int

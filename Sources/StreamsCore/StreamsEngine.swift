@@ -15,8 +15,10 @@ public import StreamsState
 ///    buffers (sent through ``RecordCollector`` and the stores' ``ChangelogSink``s).
 /// 2. ``CommitCoordinator/commit(_:)`` makes all of it durable atomically and returns, per
 ///    changelog, the position now durable (just past its last entry).
-/// 3. Only then each task's ``StreamTask/postCommit(changelogPositions:)`` commits its stores'
-///    own transactions with metadata `["changelog.position": position]`.
+/// 3. Only then each task's ``StreamTask/postCommit(changelogPositions:commitStores:)`` commits
+///    its stores' own transactions with metadata `["changelog.position": position]`, when due
+///    (``StreamsConfiguration/storeCommitInterval``; always before a task closes); in between
+///    the stores keep their writes in their open transactions, behind their changelogs.
 ///
 /// A crash between 2 and 3 leaves a store *behind* its changelog, never ahead; on restart the task
 /// (state RESTORING) reads the store's recorded position, asks ``ChangelogReader`` for the entries

@@ -160,7 +160,7 @@ public final class TaskManager {
         guard !affected.isEmpty else { return }
         let running = affected.filter { $0.state == .running || $0.state == .suspended }
         do {
-            if !running.isEmpty { try commit(running) }
+            if !running.isEmpty { try commit(running, commitStores: true) }
         } catch {
             for task in affected { closeDirty(task) }
             remove(affected)
@@ -369,7 +369,8 @@ public final class TaskManager {
 
     /// Commits all tasks as one unit, in the exactly-once order: the engine makes output, changelog
     /// entries and input positions durable first; then each store commits its own transaction with
-    /// the changelog position it reflects.
+    /// the changelog position it reflects, when due (``StreamsConfiguration/storeCommitInterval``;
+    /// always before tasks close or are revoked).
     ///
     /// - Throws: ``StreamsError``; the engine's transaction is aborted and every task closed dirty.
     public func commit() throws(StreamsError) {
@@ -378,7 +379,7 @@ public final class TaskManager {
 
     /// Commits `active` as one unit (see ``commit()``); with no task to commit (all still
     /// restoring) there is nothing to make durable, and the engine is not asked.
-    private func commit(_ active: [StreamTask]) throws(StreamsError) {
+    private func commit(_ active: [StreamTask], commitStores: Bool = false) throws(StreamsError) {
         guard !active.isEmpty else {
             lastCommitMs = clock.nowMs
             return
@@ -389,7 +390,7 @@ public final class TaskManager {
             let unit = CommitUnit(tasks: commits)
             let positions = try engine.commit(unit)
             for task in active {
-                try task.postCommit(changelogPositions: positions)
+                try task.postCommit(changelogPositions: positions, commitStores: commitStores)
             }
             try engine.didCommit(active)
             lastCommitMs = clock.nowMs
@@ -402,7 +403,7 @@ public final class TaskManager {
     ///   closing a store.
     public func close() throws(StreamsError) {
         guard !isFailed else { return }
-        try commit()
+        try commit(tasks.filter { $0.state == .running || $0.state == .suspended }, commitStores: true)
         var firstError: StreamsError?
         for task in tasks where task.state != .closed {
             if task.state != .suspended { task.suspend() }

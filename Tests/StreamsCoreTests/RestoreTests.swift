@@ -104,7 +104,8 @@ struct RestoreTests {
     @Test func crashBetweenEngineAndStoreCommitLeavesStoreBehindAndRestoreCatchesUp() throws {
         let directory = makeTemporaryDirectory()
         defer { removeDirectory(directory) }
-        let configuration = StreamsConfiguration(applicationId: "restore", stateDirectory: directory)
+        var configuration = StreamsConfiguration(applicationId: "restore", stateDirectory: directory)
+        configuration.storeCommitInterval = .zero  // the store commits at every commit
         let engine = InMemoryEngine()
         let changelog = ChangelogID(taskId: TaskId(partition: 0), storeName: "seen")
 
@@ -157,6 +158,55 @@ struct RestoreTests {
         try driver.inputTopic("input").pipeInput("c", timestampMs: 3_000)
         #expect(try store.metadata(forKey: ChangelogPosition.metadataKey) == ChangelogPosition(3).metadata)
         try driver.close()
+    }
+
+    @Test("stores commit once per storeCommitInterval and when closed; in between they lag, and a restart catches up")
+    func storesCommitLessOften() throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeDirectory(directory) }
+        var configuration = StreamsConfiguration(applicationId: "restore", stateDirectory: directory)
+        configuration.storeCommitInterval = .seconds(3_600)
+        let engine = InMemoryEngine()
+        let changelog = ChangelogID(taskId: TaskId(partition: 0), storeName: "seen")
+        let seen = WindowStoreConfiguration(name: "seen", retention: .seconds(3600))
+        func keys(_ store: some WindowStore) throws -> [String] {
+            try store.allEntries().map { String(decoding: $0.key, as: UTF8.self) }.sorted()
+        }
+
+        do {
+            let driver = try TopologyTestDriver(
+                topology(failCommit: false), configuration: configuration, engine: engine)
+            try driver.inputTopic("input").pipeInput("a", timestampMs: 1_000)
+            try driver.inputTopic("input").pipeInput("b", timestampMs: 2_000)
+            // Dropped without close: a crash after two engine commits and no store commit.
+        }
+        #expect(engine.committedChangelogs[changelog]?.count == 2)
+        #expect(engine.committedOffsets[TopicPartition(topic: "input")] == 1)
+        do {
+            let store = try LMDBWindowStore(directory: "\(directory)/restore/0_0/seen", configuration: seen)
+            #expect(try keys(store) == [], "the store committed before its interval")
+            #expect(try store.metadata(forKey: ChangelogPosition.metadataKey) == nil)
+            try store.close()
+        }
+
+        engine.restartAfterCrash()
+        let driver = try TopologyTestDriver(topology(failCommit: false), configuration: configuration, engine: engine)
+        let store = try #require(driver.windowStore(named: "seen"))
+        #expect(try keys(store) == ["a", "b"])  // restored from the changelog
+        #expect(try store.metadata(forKey: ChangelogPosition.metadataKey) == ChangelogPosition(2).metadata)
+        try driver.inputTopic("input").pipeInput("c", timestampMs: 3_000)
+        #expect(try store.metadata(forKey: ChangelogPosition.metadataKey) == ChangelogPosition(2).metadata)
+        // The interval passes: the commit that follows (the driver's, on the wall clock) commits the store.
+        try driver.advanceWallClockTime(by: .seconds(3_600))
+        #expect(try store.metadata(forKey: ChangelogPosition.metadataKey) == ChangelogPosition(3).metadata)
+        try driver.inputTopic("input").pipeInput("d", timestampMs: 4_000)
+        try driver.inputTopic("input").pipeInput("e", timestampMs: 5_000)
+        #expect(try store.metadata(forKey: ChangelogPosition.metadataKey) == ChangelogPosition(3).metadata)
+        try driver.close()  // commits the store whatever the interval
+        let reopened = try LMDBWindowStore(directory: "\(directory)/restore/0_0/seen", configuration: seen)
+        #expect(try keys(reopened) == ["a", "b", "c", "d", "e"])
+        #expect(try reopened.metadata(forKey: ChangelogPosition.metadataKey) == ChangelogPosition(5).metadata)
+        try reopened.close()
     }
 
     @Test func inMemoryStoreIsRebuiltFromTheWholeChangelog() throws {
