@@ -217,6 +217,86 @@ struct KafkaCommandTests {
         #expect(try statistics(errors)["invalid"] as? Int == 2)
     }
 
+    @Test(
+        "oversized records: a 2 MiB key or a value past message.max.bytes follows --on-invalid (fail 65, skip dead-letters them cut to fit); -X message.max.bytes raises the limit"
+    )
+    func oversizedRecords() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.oversizedRecords(broker) } }
+    }
+
+    static func oversizedRecords(_ broker: KafkaBroker) throws {
+        // The broker takes records up to 10 MB in these topics (the input, and the output where the
+        // raised limit lets a 1.2 MB record through).
+        try broker.createTopics(["big": 1, "fail-raised-unique": 1], configs: ["max.message.bytes": "10000000"])
+        let good = Self.events(count: 3, seed: 1).map(\.json)
+        // 1.2 MB of value under a small key; a 2 MiB key (its value a little more).
+        let bigValue =
+            #"{"order":{"id":"o-big"},"ts":1700000000500,"pad":""# + String(repeating: "v", count: 1_200_000) + #""}"#
+        let bigKey = #"{"order":{"id":""# + String(repeating: "k", count: 2 << 20) + #""},"ts":1700000001500}"#
+        // big-0@0 good, @1 big value, @2 good, @3 big key, @4 good.
+        try broker.produce(
+            [(nil, good[0]), (nil, bigValue), (nil, good[1]), (nil, bigKey), (nil, good[2])], to: "big",
+            properties: ["message.max.bytes": "10000000"])
+        let directory = TemporaryDirectory("kafka-cli-big")
+        defer { directory.remove() }
+
+        // The default limit (librdkafka's message.max.bytes, 1,000,000, less 1,024): the big value fails first.
+        let failing = try DedupCLI.run(
+            arguments(broker, app: "fail-default", state: directory.file("fail-default"), inputs: ["big"]),
+            in: directory.path, timeout: 60)
+        #expect(failing.status == 65, "\(failing)")
+        #expect(failing.stderr.contains("big-0@1"), "\(failing.stderr)")
+        #expect(failing.stderr.contains("more than the limit of 998976 bytes"), "\(failing.stderr)")
+        #expect(failing.stderr.contains("-X message.max.bytes"), "\(failing.stderr)")
+        #expect(failing.stderr.contains("--on-invalid skip"), "\(failing.stderr)")
+        #expect(try broker.readAll("fail-default-unique").map(\.value) == [good[0]])
+
+        // Raised to 3,000,000: the big value is kept; the record of the 2 MiB key (4 MiB with its
+        // value) fails.
+        let raised = try DedupCLI.run(
+            arguments(
+                broker, app: "fail-raised", state: directory.file("fail-raised"), inputs: ["big"],
+                extra: ["-X", "message.max.bytes=3000000"]),
+            in: directory.path, timeout: 60)
+        #expect(raised.status == 65, "\(raised)")
+        #expect(raised.stderr.contains("big-0@3"), "\(raised.stderr)")
+        #expect(raised.stderr.contains("(key 2097157, "), "\(raised.stderr)")
+        #expect(raised.stderr.contains("more than the limit of 2998976 bytes"), "\(raised.stderr)")
+        #expect(
+            try broker.readAll("fail-raised-unique").map(\.value).sorted() == [good[0], bigValue, good[1]].sorted())
+
+        // skip with a dead-letter topic: both dead-lettered, each cut to fit, with its length.
+        let app = "skip-big"
+        let (process, _, stderr) = try DedupCLI.launch(
+            arguments(
+                broker, app: app, state: directory.file(app), inputs: ["big"],
+                extra: ["--on-invalid", "skip", "--dead-letter-topic", "big-dlq"]),
+            in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["big"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        let errors = Files.text(stderr)
+        #expect(process.terminationStatus == 0, "\(errors)")
+        #expect(try broker.readAll("skip-big-unique").map(\.value).sorted() == good.sorted())
+        let dead = try broker.readAll("big-dlq")
+        #expect(dead.count == 2)
+        for (record, original) in zip(dead, [bigValue, bigKey]) {
+            #expect(original.hasPrefix(record.value) && record.value.utf8.count < original.utf8.count)
+            #expect(record.value.utf8.count > 990_000)
+            #expect(record.headers["streams.error.value.bytes"] == String(original.utf8.count))
+            let size =
+                record.value.utf8.count + record.headers.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            #expect(size <= 998_976)
+        }
+        #expect(dead.map { $0.headers["streams.error.origin"] } == ["big-0@1", "big-0@3"])
+        // The key's canonical encoding: 5 bytes of type and length before the 2 MiB.
+        #expect(
+            dead.last?.headers["streams.error.message"]?.hasPrefix(
+                "the key is 2097157 bytes, more than the limit of 998976 bytes") == true,
+            "\(dead.last?.headers ?? [:])")
+        #expect(try statistics(errors)["invalid"] as? Int == 2)
+    }
+
     /// The `--stats` JSON: the last line of standard error.
     static func statistics(_ stderr: String) throws -> [String: Any] {
         let line = stderr.split(separator: "\n").last.map(String.init) ?? ""
@@ -250,15 +330,18 @@ extension KafkaBroker {
             ["reconnect.backoff.ms": "20", "reconnect.backoff.max.ms": "500"].merging(properties) { _, new in new })
     }
 
-    func createTopics(_ topics: [String: Int32]) throws {
+    func createTopics(_ topics: [String: Int32], configs: [String: String] = [:]) throws {
         try KafkaAdminClient(configuration: client()).createTopics(
-            topics.map { KafkaNewTopic(name: $0.key, partitions: $0.value) }, timeout: Self.patience)
+            topics.map { KafkaNewTopic(name: $0.key, partitions: $0.value, configs: configs) }, timeout: Self.patience)
     }
 
     /// Produces `records` (key, value) in order, idempotently (so a retry never reorders them).
-    func produce(_ records: [(String?, String)], to topic: String) throws {
+    func produce(_ records: [(String?, String)], to topic: String, properties: [String: String] = [:]) throws {
         let producer = try KafkaProducer(
-            configuration: client(["acks": "all", "enable.idempotence": "true", "partitioner": "murmur2_random"]))
+            configuration: client(
+                ["acks": "all", "enable.idempotence": "true", "partitioner": "murmur2_random"].merging(properties) {
+                    _, new in new
+                }))
         for (key, value) in records {
             try producer.produce(topic: topic, key: key.map { Array($0.utf8) }, value: Array(value.utf8))
         }
