@@ -112,6 +112,111 @@ struct KafkaCommandTests {
     }
 
     @Test(
+        "at-least-once: 3 partitions; without a crash the output and duplicates equal the model, offsets committed, exit 0"
+    )
+    func atLeastOnce() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.atLeastOnce(broker) } }
+    }
+
+    static func atLeastOnce(_ broker: KafkaBroker) throws {
+        try broker.createTopics(["events": 3])
+        let events = Self.events(count: 3_000, seed: 21)
+        let directory = TemporaryDirectory("kafka-cli-alo")
+        defer { directory.remove() }
+        let app = "alo"
+        // The events' times (2023) become the output records' timestamps, and the broker's time
+        // retention (7 days by default) deletes non-transactional records that old at once: keep them.
+        try broker.createTopics(["alo-unique": 3, "alo-dups": 3], configs: ["retention.ms": "-1"])
+        // The default commit interval of at-least-once (5 s); half the events before the start,
+        // half while it runs.
+        try broker.produce(events[..<1_500].map { ($0.id, $0.json) }, to: "events")
+        let (process, _, stderr) = try DedupCLI.launch(
+            arguments(
+                broker, app: app, state: directory.file("state"),
+                extra: ["--guarantee", "at-least-once", "--duplicates-topic", "alo-dups"]),
+            in: directory.path)
+        try broker.waitUntil("a first commit", process: process, stderr: stderr) {
+            try broker.committedTotal(group: app, topics: ["events"]) > 0
+        }
+        try broker.produce(events[1_500...].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        let errors = Files.text(stderr)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(errors)")
+
+        let expected = model(events, windowMs: windowMs)
+        let output = try broker.readAll("alo-unique").map(\.value)
+        #expect(output.count == expected.kept.count, "no record twice without a crash")
+        #expect(output.sorted() == expected.kept)
+        #expect(try broker.readAll("alo-dups").map(\.value).sorted() == expected.duplicates)
+        let stats = try statistics(errors)
+        #expect(stats["recordsRead"] as? Int == events.count)
+        #expect(stats["emitted"] as? Int == expected.kept.count)
+    }
+
+    @Test(
+        "at-least-once: a run that dies with its changelog delivered and its output not loses no first occurrence on restart"
+    )
+    func atLeastOnceUndelivered() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.atLeastOnceUndelivered(broker) } }
+    }
+
+    static func atLeastOnceUndelivered(_ broker: KafkaBroker) throws {
+        try broker.createTopics(["events": 3])
+        let keep = ["retention.ms": "-1"]
+        try broker.createTopics(["alou-unique": 3], configs: keep)
+        let events = Self.events(count: 2_000, seed: 29)
+        let directory = TemporaryDirectory("kafka-cli-alo-undelivered")
+        defer { directory.remove() }
+        let app = "alou"
+        let arguments = arguments(
+            broker, app: app, state: directory.file("state"),
+            extra: ["--guarantee", "at-least-once", "--commit-interval", "100ms", "-X", "group.instance.id=alou-1"])
+        let model = model(events, windowMs: windowMs).kept
+
+        // 1. The first half, committed; SIGTERM.
+        try broker.produce(events[..<1_000].map { ($0.id, $0.json) }, to: "events")
+        var (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        var output = try broker.readAll("alou-unique").map(\.value)
+        let changelog = "\(app)-dedup-store-changelog"
+        let changelogBefore = try broker.readAll(changelog).count
+
+        // 2. The output topic now refuses every record (max.message.bytes 100) while the changelog
+        // takes them: the second half is processed, its changelog records delivered, its output
+        // not; the flush before the offsets' commit fails: exit 74, nothing committed after step 1.
+        let admin = try KafkaAdminClient(
+            configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, [:]))
+        try admin.deleteTopics(["alou-unique"], timeout: KafkaBroker.patience)
+        try broker.createTopics(["alou-unique": 3], configs: ["max.message.bytes": "100"])
+        let committed = try broker.committedTotal(group: app, topics: ["events"])
+        try broker.produce(events[1_000...].map { ($0.id, $0.json) }, to: "events")
+        let failed = try DedupCLI.run(arguments, in: directory.path, timeout: 120)
+        #expect(failed.status == 74, "\(failed)")
+        #expect(failed.stderr.contains("alou-unique"), "\(failed.stderr)")
+        #expect(try broker.committedTotal(group: app, topics: ["events"]) == committed)
+        #expect(try broker.readAll(changelog).count > changelogBefore)
+
+        // 3. The output topic takes records again: the restart processes the second half again,
+        // from a store restored up to step 1's commit (not to the changelog's end, where the
+        // second half's keys would make their first occurrences duplicates).
+        try admin.deleteTopics(["alou-unique"], timeout: KafkaBroker.patience)
+        try broker.createTopics(["alou-unique": 3], configs: keep)
+        (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        output += try broker.readAll("alou-unique").map(\.value)
+        #expect(output.count == model.count, "no record twice, none lost")
+        #expect(output.sorted() == model)
+    }
+
+    @Test(
         "crash: SIGKILL at random moments, restart with the same state and group.instance.id: output exactly the model")
     func crashes() async throws {
         try await KafkaBroker.with { broker in try await runOnThread { try Self.crashes(broker) } }
