@@ -217,6 +217,73 @@ struct KafkaCommandTests {
     }
 
     @Test(
+        "scale out and in: a second instance joins mid-stream and leaves with SIGTERM; tasks move both ways, output exactly the model"
+    )
+    func scaleOutAndIn() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.scaleOutAndIn(broker) } }
+    }
+
+    static func scaleOutAndIn(_ broker: KafkaBroker) throws {
+        try broker.createTopics(["events": 3])
+        let events = Self.events(count: 3_000, seed: 31)
+        let directory = TemporaryDirectory("kafka-cli-scale")
+        defer { directory.remove() }
+        let app = "scale"
+        // Dynamic members (no group.instance.id): a member that closes leaves the group at once.
+        func instance(_ name: String) throws -> (Process, String) {
+            let (process, _, stderr) = try DedupCLI.launch(
+                arguments(broker, app: app, state: directory.file(name), extra: ["--duplicates-topic", "scale-dups"]),
+                in: directory.path)
+            return (process, stderr)
+        }
+        let third = events.count / 3
+        let (first, firstErrors) = try instance("a")
+        try broker.produce(events[..<third].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: first, stderr: firstErrors)
+
+        // Scale out: the second instance takes over some tasks, restoring their stores.
+        let (second, secondErrors) = try instance("b")
+        // Once it has a task (its directory under STATE/<application id>/), the rest of this third.
+        try broker.waitUntil("the second instance has a task", process: second, stderr: secondErrors) {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: directory.file("b/\(app)"))) ?? []
+            return !tasks.isEmpty
+        }
+        for batch in stride(from: third, to: 2 * third, by: 100) {
+            try broker.produce(events[batch..<(batch + 100)].map { ($0.id, $0.json) }, to: "events")
+            usleep(100_000)
+        }
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: second, stderr: secondErrors)
+        #expect(first.isRunning)
+
+        // Scale in: it leaves; the first takes its tasks back, restoring what it processed.
+        kill(second.processIdentifier, SIGTERM)
+        DedupCLI.wait(second)
+        let secondLog = Files.text(secondErrors)
+        #expect(second.terminationStatus == 0, "\(secondLog)")
+        try broker.produce(events[(2 * third)...].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: first, stderr: firstErrors)
+        kill(first.processIdentifier, SIGTERM)
+        DedupCLI.wait(first)
+        let firstLog = Files.text(firstErrors)
+        #expect(first.terminationStatus == 0, "\(firstLog)")
+
+        let expected = model(events, windowMs: windowMs)
+        let output = try broker.readAll("scale-unique").map(\.value)
+        #expect(output.count == expected.kept.count, "no record twice")
+        #expect(output.sorted() == expected.kept)
+        #expect(try broker.readAll("scale-dups").map(\.value).sorted() == expected.duplicates)
+        let a = try statistics(firstLog)
+        let b = try statistics(secondLog)
+        let readA = a["recordsRead"] as? Int ?? 0
+        let readB = b["recordsRead"] as? Int ?? 0
+        #expect(readB > 0, "the second instance processed nothing: \(secondLog)")
+        #expect(readA + readB >= events.count)
+        // Tasks moved both ways, each restoring the other's work from the changelog topic.
+        #expect(b["restoredEntries"] as? Int ?? 0 > 0, "\(b)")
+        #expect(a["restoredEntries"] as? Int ?? 0 > 0, "\(a)")
+    }
+
+    @Test(
         "crash: SIGKILL at random moments, restart with the same state and group.instance.id: output exactly the model")
     func crashes() async throws {
         try await KafkaBroker.with { broker in try await runOnThread { try Self.crashes(broker) } }
