@@ -30,15 +30,23 @@ struct DedupTopology {
     ///
     /// - Parameters:
     ///   - maxKeyBytes: The longest encoded key; a record with a longer one is invalid.
+    ///   - maxRecordBytes: The longest record (key, value, headers); a longer one is invalid (and
+    ///     cut to fit when dead-lettered). `nil`: no limit.
+    ///   - limitNote: Ends the messages of records over a limit (why it is what it is).
     ///   - store: The window store factory of the deduplicator.
     ///   - statistics: Collects the deduplicator's counts.
-    func make(maxKeyBytes: Int, store: WindowStoreFactory, statistics: DeduplicationStatisticsCollector) -> Topology {
+    func make(
+        maxKeyBytes: Int, maxRecordBytes: Int? = nil, limitNote: String = "", store: WindowStoreFactory,
+        statistics: DeduplicationStatisticsCollector
+    ) -> Topology {
         var topology = Topology()
         let timestamp: RecordTimestampExtractor =
             timeField.map { .jsonField($0, maxFuture: maxFuture, warnAhead: window) } ?? .record
+        let key = RecordKeyExtractor.jsonFields(keyFields)
         topology.addSource(
             Self.sourceName, topics: inputTopics,
-            key: .jsonFields(keyFields).limited(toBytes: maxKeyBytes),
+            key: maxRecordBytes.map { key.limited(toBytes: maxKeyBytes, recordBytes: $0, note: limitNote) }
+                ?? key.limited(toBytes: maxKeyBytes),
             timestamp: timestamp)
         let dedup = DeduplicatorConfiguration(
             key: .recordKey,

@@ -17,6 +17,8 @@ public final class KafkaDedupJob {
     /// The settings.
     public let configuration: KafkaDedupJobConfiguration
     private let logger: Logger
+    /// The longest business key and record, and the note their messages end with.
+    private let limits: (key: Int, record: Int, note: String)
 
     /// How long the start may wait for the cluster's metadata (the input topics) before giving up.
     static let metadataTimeout: Duration = .seconds(30)
@@ -26,6 +28,7 @@ public final class KafkaDedupJob {
     /// - Throws: ``DedupJobError`` (usage) naming the flag that is wrong.
     public init(configuration: KafkaDedupJobConfiguration, logger: Logger) throws(DedupJobError) {
         if let problem = configuration.problem() { throw DedupJobError(.usage, problem) }
+        limits = try configuration.recordLimits(storeKeyBytes: DedupJob.maxKeyBytes).get()
         try DedupJobConfiguration.checkDeduplication(
             keyFields: configuration.keyFields, timeField: configuration.timeField, window: configuration.window,
             grace: configuration.grace, commitInterval: configuration.commitInterval)
@@ -70,7 +73,9 @@ public final class KafkaDedupJob {
             timeField: configuration.timeField, maxFuture: nil, window: configuration.window,
             grace: configuration.grace, outputTopic: configuration.outputTopic,
             duplicatesTopic: configuration.duplicatesTopic, invalidTopic: configuration.deadLetterTopic
-        ).make(maxKeyBytes: DedupJob.maxKeyBytes, store: store, statistics: statistics)
+        ).make(
+            maxKeyBytes: limits.key, maxRecordBytes: limits.record, limitNote: limits.note, store: store,
+            statistics: statistics)
         let streams = KafkaStreams(
             configuration: KafkaStreamsConfiguration(
                 bootstrapServers: configuration.bootstrapServers, applicationId: configuration.applicationId,

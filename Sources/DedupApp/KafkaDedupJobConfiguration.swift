@@ -17,7 +17,8 @@ public struct KafkaDedupJobConfiguration: Sendable, Hashable {
     /// Where dropped duplicates are produced, if anywhere.
     public var duplicatesTopic: String?
     /// Where invalid records go with ``DedupJobConfiguration/InvalidRecordPolicy/skip``, unchanged,
-    /// with headers `streams.error.code`, `streams.error.message`, `streams.error.origin`.
+    /// with headers `streams.error.code`, `streams.error.message`, `streams.error.origin`; a record
+    /// over the size limit has its value cut to fit, and the header `streams.error.value.bytes`.
     public var deadLetterTopic: String?
     /// Dotted paths of the business key's fields in the JSON value.
     public var keyFields: [String]
@@ -76,6 +77,42 @@ public struct KafkaDedupJobConfiguration: Sendable, Hashable {
     /// The commit interval in force (the same defaults as `dedup run`).
     public var effectiveCommitInterval: Duration {
         commitInterval ?? DedupJobConfiguration.defaultCommitInterval(guarantee)
+    }
+
+    /// librdkafka's default `message.max.bytes`: the producers refuse a larger record.
+    static let defaultMessageMaxBytes = 1_000_000
+    /// What a record's limit keeps free of its producer's `message.max.bytes`: Kafka's framing of
+    /// a record and its headers, and what a changelog record adds to the key (the store's prefix
+    /// and the 8-byte time).
+    static let recordOverheadBytes = 1_024
+
+    /// The producers' `message.max.bytes` (`-X producer.message.max.bytes` or `-X
+    /// message.max.bytes`; librdkafka's default otherwise).
+    func messageMaxBytes() -> Result<Int, DedupJobError> {
+        let name = properties["producer.message.max.bytes"] != nil ? "producer.message.max.bytes" : "message.max.bytes"
+        guard let text = properties[name] else { return .success(Self.defaultMessageMaxBytes) }
+        let minimum = 4 * Self.recordOverheadBytes
+        guard let bytes = Int(text), bytes >= minimum else {
+            return .failure(
+                DedupJobError(
+                    .usage,
+                    "-X \(name)=\(text): give a number of bytes of at least \(minimum) (dedup kafka keeps \(Self.recordOverheadBytes) of each record's limit for Kafka's framing)"
+                ))
+        }
+        return .success(bytes)
+    }
+
+    /// The longest record (key + value + headers) the job produces, and the longest business key:
+    /// the producers' `message.max.bytes` less ``recordOverheadBytes``, the key also within the
+    /// store's limit. A record over either is invalid (`--on-invalid`), before it reaches the
+    /// store or a producer; the note says so in its message.
+    func recordLimits(storeKeyBytes: Int) -> Result<(key: Int, record: Int, note: String), DedupJobError> {
+        messageMaxBytes().map { bytes in
+            let record = bytes - Self.recordOverheadBytes
+            let note =
+                " (the producers' message.max.bytes, \(bytes), less \(Self.recordOverheadBytes) for Kafka's framing; for larger records raise it with -X message.max.bytes=N, and the brokers' message.max.bytes or the topics' max.message.bytes with it)"
+            return (min(storeKeyBytes, record), record, note)
+        }
     }
 
     /// What is wrong with the settings, as a usage error naming the flag, or `nil`.

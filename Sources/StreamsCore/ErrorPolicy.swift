@@ -9,7 +9,11 @@ public enum DeserializationErrorPolicy: Sendable, Hashable {
     /// Log the error, count it and consume the record without output.
     case skip
     /// Send the record, unchanged, to the named sink with headers `streams.error.code`,
-    /// `streams.error.message`, `streams.error.node` and `streams.error.origin`, then go on.
+    /// `streams.error.message`, `streams.error.node` and `streams.error.origin`, then go on. A
+    /// record from a source with a record size limit
+    /// (``RecordKeyExtractor/limited(toBytes:recordBytes:note:)``) that would not fit it with
+    /// these headers has its value cut to fit, and the header `streams.error.value.bytes` (the
+    /// value's length before the cut).
     case deadLetter(sink: String)
 }
 

@@ -68,6 +68,14 @@ public struct Record: Sendable {
         )
     }
 
+    /// The bytes of the headers' names and values (what a record's size counts for them).
+    @inlinable
+    public var headerBytes: Int {
+        var count = 0
+        for header in headers { count += header.name.utf8.count + (header.value?.count ?? 0) }
+        return count
+    }
+
     /// The value of the first header named `name`, or `nil` if there is none (or it has no value).
     @inlinable
     public func header(named name: String) -> [UInt8]? {

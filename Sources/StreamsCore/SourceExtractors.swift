@@ -23,6 +23,10 @@ public struct RecordKeyExtractor: Sendable {
     let kind: Kind
     /// Keys longer than this make the record invalid.
     var maxBytes: Int?
+    /// Records (key, value and headers) longer than this are invalid.
+    var maxRecordBytes: Int?
+    /// Said after the limit in the messages of the records over it (why the limit, how to raise it).
+    var limitNote = ""
 
     /// Keeps the key the engine delivered (the default): the Kafka record key; no key for a line
     /// of a file.
@@ -59,6 +63,26 @@ public struct RecordKeyExtractor: Sendable {
         return limited
     }
 
+    /// The same extractor, with keys longer than `keyBytes`, or records whose key, value and
+    /// headers (names and values) together are longer than `recordBytes`, making the record
+    /// invalid: a record a sink could not write (Kafka's `message.max.bytes`) is then an invalid
+    /// record under the error policy, rather than a producer failure that stops the task at that
+    /// record on every run. A record dead-lettered from such a source is cut to fit `recordBytes`
+    /// (see ``DeserializationErrorPolicy/deadLetter(sink:)``).
+    ///
+    /// - Parameters:
+    ///   - keyBytes: The longest key.
+    ///   - recordBytes: The longest record: key + value + headers.
+    ///   - note: Said after the limit in the invalid records' messages, for example why the limit
+    ///     is what it is and how to raise it.
+    public func limited(toBytes keyBytes: Int, recordBytes: Int, note: String = "") -> RecordKeyExtractor {
+        var limited = self
+        limited.maxBytes = keyBytes
+        limited.maxRecordBytes = recordBytes
+        limited.limitNote = note
+        return limited
+    }
+
     /// Runs a custom key closure: its bytes, or ``StreamsError/Code/invalidRecord`` when it
     /// throws or finds no key (shared with the Deduplicator's custom key parts).
     package static func customKey(
@@ -76,7 +100,7 @@ public struct RecordKeyExtractor: Sendable {
     }
 
     var isRecordKey: Bool {
-        if case .recordKey = kind { return maxBytes == nil }
+        if case .recordKey = kind { return maxBytes == nil && maxRecordBytes == nil }
         return false
     }
 }
@@ -205,6 +229,9 @@ struct CompiledSourceExtractor: Sendable {
 
     private let key: Key
     private let maxKeyBytes: Int
+    /// The longest record (key + value + headers); `.max`: no limit.
+    let maxRecordBytes: Int
+    private let limitNote: String
     private let time: Time
     private let maxFutureMs: Int64?
     private let warnAheadMs: Int64?
@@ -239,6 +266,8 @@ struct CompiledSourceExtractor: Sendable {
         case .custom(let body): time = .custom(body)
         }
         maxKeyBytes = key.maxBytes ?? .max
+        maxRecordBytes = key.maxRecordBytes ?? .max
+        limitNote = key.limitNote
         maxFutureMs = timestamp.maxFuture.map(\.milliseconds)
         warnAheadMs = timestamp.warnAhead.map(\.milliseconds)
         json = paths.isEmpty ? nil : JSONFieldExtractor(paths: paths)
@@ -261,6 +290,7 @@ struct CompiledSourceExtractor: Sendable {
         let extractsKey: Bool
         if case .recordKey = key { extractsKey = false } else { extractsKey = true }
         let checksRecordKey = !extractsKey && maxKeyBytes != .max
+        let checksRecordSize = maxRecordBytes != .max
         if extractsKey { ranges.reserveCapacity(records.count - start) }
         let maxFuture = maxFutureMs.map { nowMs.addingSaturatedCore($0) } ?? .max
         var warnAt = warnedAhead ? Int64.max : (warnAheadMs.map { nowMs.addingSaturatedCore($0) } ?? .max)
@@ -287,12 +317,17 @@ struct CompiledSourceExtractor: Sendable {
                     records[i].timestampMs = timestamp
                 }
                 if checksRecordKey, let count = records[i].key?.count, count > maxKeyBytes {
-                    throw Self.keyTooLarge(count, maxKeyBytes, origin: records[i].origin)
+                    throw Self.keyTooLarge(count, maxKeyBytes, note: limitNote, origin: records[i].origin)
+                }
+                if extractsKey && keyScratch.count > maxKeyBytes {
+                    throw Self.keyTooLarge(keyScratch.count, maxKeyBytes, note: limitNote, origin: records[i].origin)
+                }
+                if checksRecordSize {
+                    let keyCount = extractsKey ? keyScratch.count : (records[i].key?.count ?? 0)
+                    let size = keyCount + records[i].value.count + records[i].headerBytes
+                    if size > maxRecordBytes { throw recordTooLarge(size, keyCount, origin: records[i].origin) }
                 }
                 if extractsKey {
-                    if keyScratch.count > maxKeyBytes {
-                        throw Self.keyTooLarge(keyScratch.count, maxKeyBytes, origin: records[i].origin)
-                    }
                     let keyStart = keys.count
                     keys.append(contentsOf: keyScratch)
                     ranges.append(keyStart..<keys.count)
@@ -376,9 +411,17 @@ struct CompiledSourceExtractor: Sendable {
         return timestamp
     }
 
-    static func keyTooLarge(_ count: Int, _ limit: Int, origin: RecordOrigin?) -> StreamsError {
+    static func keyTooLarge(_ count: Int, _ limit: Int, note: String = "", origin: RecordOrigin?) -> StreamsError {
         StreamsError(
-            .invalidRecord, "the key is \(count) bytes, more than the limit of \(limit) bytes", origin: origin)
+            .invalidRecord, "the key is \(count) bytes, more than the limit of \(limit) bytes\(note)", origin: origin)
+    }
+
+    @inline(never)
+    private func recordTooLarge(_ size: Int, _ keyCount: Int, origin: RecordOrigin?) -> StreamsError {
+        StreamsError(
+            .invalidRecord,
+            "the record is \(size) bytes (key \(keyCount), value and headers \(size - keyCount)), more than the limit of \(maxRecordBytes) bytes\(limitNote)",
+            origin: origin)
     }
 
     /// `2026-01-01T00:00:00.001Z (1767225600001)`.

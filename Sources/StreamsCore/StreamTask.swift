@@ -574,7 +574,7 @@ public final class StreamTask {
                 try deliver(record, to: child)
             }
         } catch {
-            try handleFailure(error, record: record, fromNode: inputSources[input])
+            try handleFailure(error, record: record, fromNode: inputSources[input], input: input)
         }
         if let offset = record.origin?.offset { consumedOffsets[input] = offset }
     }
@@ -585,7 +585,7 @@ public final class StreamTask {
         currentOrigin = record.origin
         failedNode = nil
         defer { currentOrigin = nil }
-        try handleFailure(failure, record: record, fromNode: inputSources[input])
+        try handleFailure(failure, record: record, fromNode: inputSources[input], input: input)
         if let offset = record.origin?.offset { consumedOffsets[input] = offset }
     }
 
@@ -612,8 +612,10 @@ public final class StreamTask {
     }
 
     /// Applies the error policies to a failure while processing `record` (or a punctuation when
-    /// `record` is `nil`); throws when the task must stop.
-    private func handleFailure(_ error: any Error, record: Record?, fromNode: Int) throws(StreamsError) {
+    /// `record` is `nil`, read from input `input`); throws when the task must stop.
+    private func handleFailure(
+        _ error: any Error, record: Record?, fromNode: Int, input: Int? = nil
+    ) throws(StreamsError) {
         let nodeName = failedNode.map { nodes[$0].name } ?? nodes[fromNode].name
         var failure: StreamsError
         if let error = error as? StreamsError {
@@ -644,6 +646,7 @@ public final class StreamTask {
                 dead.headers.append(RecordHeader(name: "streams.error.node", string: failure.node ?? ""))
                 dead.headers.append(
                     RecordHeader(name: "streams.error.origin", string: failure.origin?.description ?? ""))
+                if let input, let limit = extractions[input]?.compiled.maxRecordBytes { Self.cut(&dead, toFit: limit) }
                 try collector.send(dead, to: deadLetterSink.handle)
                 deadLetterRecordCount += 1
                 invalidRecordCount += 1
@@ -658,6 +661,20 @@ public final class StreamTask {
                 logger.log(level: configuration.recordErrorLogLevel, "skipping after processing error: \(failure)")
             }
         }
+    }
+
+    /// Cuts a dead-lettered record's value so that the record (key, value, headers) fits the
+    /// source's record limit, and says so in the header `streams.error.value.bytes` (the value's
+    /// length before the cut): a record refused for its size is then still dead-lettered, its
+    /// first bytes kept and `streams.error.origin` naming where the whole record is.
+    private static func cut(_ record: inout Record, toFit limit: Int) {
+        let size = (record.key?.count ?? 0) + record.value.count + record.headerBytes
+        guard size > limit else { return }
+        let length = String(record.value.count)
+        let header = RecordHeader(name: "streams.error.value.bytes", string: length)
+        let excess = size + header.name.utf8.count + length.utf8.count - limit
+        record.value = record.value.prefix(max(0, record.value.count - excess))
+        record.headers.append(header)
     }
 
     /// Logs a skipped or dead-lettered invalid record: `<place>: skipped an invalid record:

@@ -59,6 +59,11 @@ package final class KafkaEngine: StreamsEngine {
         let tag: Int
         /// The position after the last durable entry known: the restore's end, then each commit's.
         var position: ChangelogPosition?
+        /// At-least-once: the position committed with the input offsets (in their metadata). A
+        /// restore stops there: the entries after it are of records processed after the last
+        /// commit, which are processed again, and whose output may not have been delivered (a
+        /// store restored with them would call those records duplicates and drop them).
+        var committedEnd: Int64?
 
         init(id: ChangelogID, topic: String, partition: Int32, tag: Int) {
             self.id = id
@@ -100,6 +105,9 @@ package final class KafkaEngine: StreamsEngine {
     /// An error of a rebalance callback or of a call that cannot throw, thrown by the next poll.
     private var pendingError: StreamsError?
     private var committedStreamTimes: [TaskId: Int64] = [:]
+    /// At-least-once: the tasks none of whose partitions has a committed offset; their changelogs
+    /// hold only entries of uncommitted work, so a restore reads none of them.
+    private var tasksWithoutCommit: Set<TaskId> = []
     /// Topic names by librdkafka topic handle, so that a record's origin costs no string copy.
     private var topicNames: [(handle: OpaquePointer, name: String)] = []
     private var closed = false
@@ -495,8 +503,9 @@ package final class KafkaEngine: StreamsEngine {
     package func changelogEnd(_ id: ChangelogID) throws(StreamsError) -> ChangelogPosition? {
         let log = changelog(id)
         try ensureChangelogTopic(log)
+        if log.committedEnd == nil && tasksWithoutCommit.contains(id.taskId) { log.committedEnd = 0 }
         let watermarks = try watermarks(log.topic, log.partition, task: id.taskId)
-        let end = ChangelogPosition(watermarks.high)
+        let end = ChangelogPosition(min(watermarks.high, log.committedEnd ?? .max))
         logger.debug("restoring \(log.topic)[\(log.partition)] up to \(end)")
         log.position = end
         return end
@@ -541,7 +550,8 @@ package final class KafkaEngine: StreamsEngine {
         entries.reserveCapacity(restoreBatch.count)
         for i in 0..<restoreBatch.count {
             let message = restoreBatch[i]
-            guard message.partition == log.partition, message.offset >= next, let key = message.key, key.count >= 8
+            guard message.partition == log.partition, message.offset >= next,
+                message.offset < log.committedEnd ?? .max, let key = message.key, key.count >= 8
             else { continue }
             var timestamp: Int64 = 0
             for byte in key[(key.count - 8)...] { timestamp = timestamp << 8 | Int64(byte) }
@@ -563,6 +573,7 @@ package final class KafkaEngine: StreamsEngine {
         {
             next = position
         }
+        if let limit = log.committedEnd, next > limit { next = max(limit, position.offset) }
         restoreBatch.removeAll()
         logger.trace("read \(entries.count) entries of \(log.topic)[\(log.partition)] from \(position): next \(next)")
         restoreAssignment?.next = next
@@ -660,6 +671,10 @@ package final class KafkaEngine: StreamsEngine {
 
     // MARK: CommitCoordinator
 
+    /// At-least-once: in the committed offsets' metadata, after the stream time, each
+    /// changelog's position as `;changelog.<store>=<offset>`.
+    static let changelogMetadataPrefix = "changelog."
+
     package func commit(_ unit: CommitUnit) throws(StreamsError) -> [ChangelogID: ChangelogPosition] {
         var positions: [ChangelogID: ChangelogPosition] = [:]
         for part in unit.tasks {
@@ -690,6 +705,18 @@ package final class KafkaEngine: StreamsEngine {
                     try task.producer.flush(timeout: settings.requestTimeout)
                 }
                 if !offsets.isEmpty {
+                    // The changelogs' positions after the flush go with the offsets (see
+                    // `Changelog.committedEnd`).
+                    var described = metadata ?? ""
+                    for id in part.changelogs.sorted(by: { $0.storeName < $1.storeName }) {
+                        let log = changelog(id)
+                        let end = max(
+                            log.position?.offset ?? 0, (task.producer.lastDeliveredOffset(tag: log.tag) ?? -1) + 1)
+                        described += ";\(Self.changelogMetadataPrefix)\(id.storeName)=\(end)"
+                    }
+                    let offsets = offsets.map {
+                        KafkaTopicPartitionOffset($0.topicPartition, offset: $0.offset, metadata: described)
+                    }
                     do { try consumer.commit(offsets) } catch {
                         throw StreamsError(
                             .taskMigrated, "cannot commit the offsets of task \(part.taskId): \(error)",
@@ -736,6 +763,12 @@ package final class KafkaEngine: StreamsEngine {
             }
             var streamTime: Int64?
             var seeks: [KafkaTopicPartitionOffset] = []
+            for (changelog, log) in changelogs where changelog.taskId == id { log.committedEnd = nil }
+            if settings.guarantee == .atLeastOnce && committed.allSatisfy({ $0.offset == nil }) {
+                tasksWithoutCommit.insert(id)
+            } else {
+                tasksWithoutCommit.remove(id)
+            }
             for entry in committed {
                 let tp = TopicPartition(topic: entry.topicPartition.topic, partition: entry.topicPartition.partition)
                 atEnd.remove(tp)
@@ -750,7 +783,19 @@ package final class KafkaEngine: StreamsEngine {
                     seeks.append(.init(entry.topicPartition, offset: resetOffset))
                 }
                 positions[tp] = entry.offset ?? 0
-                if let time = entry.metadata.flatMap({ Int64($0) }) { streamTime = max(streamTime ?? .min, time) }
+                let fields = entry.metadata?.split(separator: ";", omittingEmptySubsequences: false) ?? []
+                if let time = fields.first.flatMap({ Int64($0) }) { streamTime = max(streamTime ?? .min, time) }
+                if settings.guarantee == .atLeastOnce {
+                    for field in fields.dropFirst() where field.hasPrefix(Self.changelogMetadataPrefix) {
+                        guard let equals = field.lastIndex(of: "="),
+                            let end = Int64(field[field.index(after: equals)...])
+                        else { continue }
+                        let store = String(
+                            field[field.index(field.startIndex, offsetBy: Self.changelogMetadataPrefix.count)..<equals])
+                        let log = changelog(ChangelogID(taskId: id, storeName: store))
+                        log.committedEnd = min(log.committedEnd ?? .max, end)
+                    }
+                }
             }
             // Explicitly, also for a partition just assigned: librdkafka's own committed-offset
             // fetch ran before init_transactions (a zombie's transaction may have been open), and

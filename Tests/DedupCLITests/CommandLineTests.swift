@@ -52,6 +52,7 @@ struct CommandLineTests {
         arguments: [
             (["--window", "1000000d"], "more than 100 years"), (["--key", "a..b"], "bad field path 'a..b'"),
             (["--time-field", "ts."], "bad field path 'ts.'"),
+            (["-X", "message.max.bytes=1000"], "-X message.max.bytes=1000: give a number of bytes of at least 4096"),
         ])
     func kafkaSettings(_ change: [String], reason: String) throws {
         let dir = TemporaryDirectory()

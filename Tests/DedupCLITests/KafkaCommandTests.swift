@@ -112,6 +112,178 @@ struct KafkaCommandTests {
     }
 
     @Test(
+        "at-least-once: 3 partitions; without a crash the output and duplicates equal the model, offsets committed, exit 0"
+    )
+    func atLeastOnce() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.atLeastOnce(broker) } }
+    }
+
+    static func atLeastOnce(_ broker: KafkaBroker) throws {
+        try broker.createTopics(["events": 3])
+        let events = Self.events(count: 3_000, seed: 21)
+        let directory = TemporaryDirectory("kafka-cli-alo")
+        defer { directory.remove() }
+        let app = "alo"
+        // The events' times (2023) become the output records' timestamps, and the broker's time
+        // retention (7 days by default) deletes non-transactional records that old at once: keep them.
+        try broker.createTopics(["alo-unique": 3, "alo-dups": 3], configs: ["retention.ms": "-1"])
+        // The default commit interval of at-least-once (5 s); half the events before the start,
+        // half while it runs.
+        try broker.produce(events[..<1_500].map { ($0.id, $0.json) }, to: "events")
+        let (process, _, stderr) = try DedupCLI.launch(
+            arguments(
+                broker, app: app, state: directory.file("state"),
+                extra: ["--guarantee", "at-least-once", "--duplicates-topic", "alo-dups"]),
+            in: directory.path)
+        try broker.waitUntil("a first commit", process: process, stderr: stderr) {
+            try broker.committedTotal(group: app, topics: ["events"]) > 0
+        }
+        try broker.produce(events[1_500...].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        let errors = Files.text(stderr)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(errors)")
+
+        let expected = model(events, windowMs: windowMs)
+        let output = try broker.readAll("alo-unique").map(\.value)
+        #expect(output.count == expected.kept.count, "no record twice without a crash")
+        #expect(output.sorted() == expected.kept)
+        #expect(try broker.readAll("alo-dups").map(\.value).sorted() == expected.duplicates)
+        let stats = try statistics(errors)
+        #expect(stats["recordsRead"] as? Int == events.count)
+        #expect(stats["emitted"] as? Int == expected.kept.count)
+    }
+
+    @Test(
+        "at-least-once: a run that dies with its changelog delivered and its output not loses no first occurrence on restart"
+    )
+    func atLeastOnceUndelivered() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.atLeastOnceUndelivered(broker) } }
+    }
+
+    static func atLeastOnceUndelivered(_ broker: KafkaBroker) throws {
+        try broker.createTopics(["events": 3])
+        let keep = ["retention.ms": "-1"]
+        try broker.createTopics(["alou-unique": 3], configs: keep)
+        let events = Self.events(count: 2_000, seed: 29)
+        let directory = TemporaryDirectory("kafka-cli-alo-undelivered")
+        defer { directory.remove() }
+        let app = "alou"
+        let arguments = arguments(
+            broker, app: app, state: directory.file("state"),
+            extra: ["--guarantee", "at-least-once", "--commit-interval", "100ms", "-X", "group.instance.id=alou-1"])
+        let model = model(events, windowMs: windowMs).kept
+
+        // 1. The first half, committed; SIGTERM.
+        try broker.produce(events[..<1_000].map { ($0.id, $0.json) }, to: "events")
+        var (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        var output = try broker.readAll("alou-unique").map(\.value)
+        let changelog = "\(app)-dedup-store-changelog"
+        let changelogBefore = try broker.readAll(changelog).count
+
+        // 2. The output topic now refuses every record (max.message.bytes 100) while the changelog
+        // takes them: the second half is processed, its changelog records delivered, its output
+        // not; the flush before the offsets' commit fails: exit 74, nothing committed after step 1.
+        let admin = try KafkaAdminClient(
+            configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, [:]))
+        try admin.deleteTopics(["alou-unique"], timeout: KafkaBroker.patience)
+        try broker.createTopics(["alou-unique": 3], configs: ["max.message.bytes": "100"])
+        let committed = try broker.committedTotal(group: app, topics: ["events"])
+        try broker.produce(events[1_000...].map { ($0.id, $0.json) }, to: "events")
+        let failed = try DedupCLI.run(arguments, in: directory.path, timeout: 120)
+        #expect(failed.status == 74, "\(failed)")
+        #expect(failed.stderr.contains("alou-unique"), "\(failed.stderr)")
+        #expect(try broker.committedTotal(group: app, topics: ["events"]) == committed)
+        #expect(try broker.readAll(changelog).count > changelogBefore)
+
+        // 3. The output topic takes records again: the restart processes the second half again,
+        // from a store restored up to step 1's commit (not to the changelog's end, where the
+        // second half's keys would make their first occurrences duplicates).
+        try admin.deleteTopics(["alou-unique"], timeout: KafkaBroker.patience)
+        try broker.createTopics(["alou-unique": 3], configs: keep)
+        (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        output += try broker.readAll("alou-unique").map(\.value)
+        #expect(output.count == model.count, "no record twice, none lost")
+        #expect(output.sorted() == model)
+    }
+
+    @Test(
+        "scale out and in: a second instance joins mid-stream and leaves with SIGTERM; tasks move both ways, output exactly the model"
+    )
+    func scaleOutAndIn() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.scaleOutAndIn(broker) } }
+    }
+
+    static func scaleOutAndIn(_ broker: KafkaBroker) throws {
+        try broker.createTopics(["events": 3])
+        let events = Self.events(count: 3_000, seed: 31)
+        let directory = TemporaryDirectory("kafka-cli-scale")
+        defer { directory.remove() }
+        let app = "scale"
+        // Dynamic members (no group.instance.id): a member that closes leaves the group at once.
+        func instance(_ name: String) throws -> (Process, String) {
+            let (process, _, stderr) = try DedupCLI.launch(
+                arguments(broker, app: app, state: directory.file(name), extra: ["--duplicates-topic", "scale-dups"]),
+                in: directory.path)
+            return (process, stderr)
+        }
+        let third = events.count / 3
+        let (first, firstErrors) = try instance("a")
+        try broker.produce(events[..<third].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: first, stderr: firstErrors)
+
+        // Scale out: the second instance takes over some tasks, restoring their stores.
+        let (second, secondErrors) = try instance("b")
+        // Once it has a task (its directory under STATE/<application id>/), the rest of this third.
+        try broker.waitUntil("the second instance has a task", process: second, stderr: secondErrors) {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: directory.file("b/\(app)"))) ?? []
+            return !tasks.isEmpty
+        }
+        for batch in stride(from: third, to: 2 * third, by: 100) {
+            try broker.produce(events[batch..<(batch + 100)].map { ($0.id, $0.json) }, to: "events")
+            usleep(100_000)
+        }
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: second, stderr: secondErrors)
+        #expect(first.isRunning)
+
+        // Scale in: it leaves; the first takes its tasks back, restoring what it processed.
+        kill(second.processIdentifier, SIGTERM)
+        DedupCLI.wait(second)
+        let secondLog = Files.text(secondErrors)
+        #expect(second.terminationStatus == 0, "\(secondLog)")
+        try broker.produce(events[(2 * third)...].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: first, stderr: firstErrors)
+        kill(first.processIdentifier, SIGTERM)
+        DedupCLI.wait(first)
+        let firstLog = Files.text(firstErrors)
+        #expect(first.terminationStatus == 0, "\(firstLog)")
+
+        let expected = model(events, windowMs: windowMs)
+        let output = try broker.readAll("scale-unique").map(\.value)
+        #expect(output.count == expected.kept.count, "no record twice")
+        #expect(output.sorted() == expected.kept)
+        #expect(try broker.readAll("scale-dups").map(\.value).sorted() == expected.duplicates)
+        let a = try statistics(firstLog)
+        let b = try statistics(secondLog)
+        let readA = a["recordsRead"] as? Int ?? 0
+        let readB = b["recordsRead"] as? Int ?? 0
+        #expect(readB > 0, "the second instance processed nothing: \(secondLog)")
+        #expect(readA + readB >= events.count)
+        // Tasks moved both ways, each restoring the other's work from the changelog topic.
+        #expect(b["restoredEntries"] as? Int ?? 0 > 0, "\(b)")
+        #expect(a["restoredEntries"] as? Int ?? 0 > 0, "\(a)")
+    }
+
+    @Test(
         "crash: SIGKILL at random moments, restart with the same state and group.instance.id: output exactly the model")
     func crashes() async throws {
         try await KafkaBroker.with { broker in try await runOnThread { try Self.crashes(broker) } }
@@ -148,7 +320,12 @@ struct KafkaCommandTests {
                 try broker.waitUntil("round \(round): a commit past \(before)", process: process, stderr: stderr) {
                     try broker.committedTotal(group: app, topics: ["events"]) > before
                 }
-                usleep(UInt32(random.next() % 50_000))
+                // Fresh input just before the kill, so that it lands while records are in flight
+                // (the commit interval is 50 ms; the wait above may have let every record commit).
+                let extra = min(size, events.count - produced)
+                try broker.produce(events[produced..<(produced + extra)].map { ($0.id, $0.json) }, to: "events")
+                produced += extra
+                usleep(UInt32(random.next() % 20_000))
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
                 #expect(process.terminationReason == .uncaughtSignal, "\(Files.text(stderr))")
@@ -217,6 +394,86 @@ struct KafkaCommandTests {
         #expect(try statistics(errors)["invalid"] as? Int == 2)
     }
 
+    @Test(
+        "oversized records: a 2 MiB key or a value past message.max.bytes follows --on-invalid (fail 65, skip dead-letters them cut to fit); -X message.max.bytes raises the limit"
+    )
+    func oversizedRecords() async throws {
+        try await KafkaBroker.with { broker in try await runOnThread { try Self.oversizedRecords(broker) } }
+    }
+
+    static func oversizedRecords(_ broker: KafkaBroker) throws {
+        // The broker takes records up to 10 MB in these topics (the input, and the output where the
+        // raised limit lets a 1.2 MB record through).
+        try broker.createTopics(["big": 1, "fail-raised-unique": 1], configs: ["max.message.bytes": "10000000"])
+        let good = Self.events(count: 3, seed: 1).map(\.json)
+        // 1.2 MB of value under a small key; a 2 MiB key (its value a little more).
+        let bigValue =
+            #"{"order":{"id":"o-big"},"ts":1700000000500,"pad":""# + String(repeating: "v", count: 1_200_000) + #""}"#
+        let bigKey = #"{"order":{"id":""# + String(repeating: "k", count: 2 << 20) + #""},"ts":1700000001500}"#
+        // big-0@0 good, @1 big value, @2 good, @3 big key, @4 good.
+        try broker.produce(
+            [(nil, good[0]), (nil, bigValue), (nil, good[1]), (nil, bigKey), (nil, good[2])], to: "big",
+            properties: ["message.max.bytes": "10000000"])
+        let directory = TemporaryDirectory("kafka-cli-big")
+        defer { directory.remove() }
+
+        // The default limit (librdkafka's message.max.bytes, 1,000,000, less 1,024): the big value fails first.
+        let failing = try DedupCLI.run(
+            arguments(broker, app: "fail-default", state: directory.file("fail-default"), inputs: ["big"]),
+            in: directory.path, timeout: 60)
+        #expect(failing.status == 65, "\(failing)")
+        #expect(failing.stderr.contains("big-0@1"), "\(failing.stderr)")
+        #expect(failing.stderr.contains("more than the limit of 998976 bytes"), "\(failing.stderr)")
+        #expect(failing.stderr.contains("-X message.max.bytes"), "\(failing.stderr)")
+        #expect(failing.stderr.contains("--on-invalid skip"), "\(failing.stderr)")
+        #expect(try broker.readAll("fail-default-unique").map(\.value) == [good[0]])
+
+        // Raised to 3,000,000: the big value is kept; the record of the 2 MiB key (4 MiB with its
+        // value) fails.
+        let raised = try DedupCLI.run(
+            arguments(
+                broker, app: "fail-raised", state: directory.file("fail-raised"), inputs: ["big"],
+                extra: ["-X", "message.max.bytes=3000000"]),
+            in: directory.path, timeout: 60)
+        #expect(raised.status == 65, "\(raised)")
+        #expect(raised.stderr.contains("big-0@3"), "\(raised.stderr)")
+        #expect(raised.stderr.contains("(key 2097157, "), "\(raised.stderr)")
+        #expect(raised.stderr.contains("more than the limit of 2998976 bytes"), "\(raised.stderr)")
+        #expect(
+            try broker.readAll("fail-raised-unique").map(\.value).sorted() == [good[0], bigValue, good[1]].sorted())
+
+        // skip with a dead-letter topic: both dead-lettered, each cut to fit, with its length.
+        let app = "skip-big"
+        let (process, _, stderr) = try DedupCLI.launch(
+            arguments(
+                broker, app: app, state: directory.file(app), inputs: ["big"],
+                extra: ["--on-invalid", "skip", "--dead-letter-topic", "big-dlq"]),
+            in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["big"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        let errors = Files.text(stderr)
+        #expect(process.terminationStatus == 0, "\(errors)")
+        #expect(try broker.readAll("skip-big-unique").map(\.value).sorted() == good.sorted())
+        let dead = try broker.readAll("big-dlq")
+        #expect(dead.count == 2)
+        for (record, original) in zip(dead, [bigValue, bigKey]) {
+            #expect(original.hasPrefix(record.value) && record.value.utf8.count < original.utf8.count)
+            #expect(record.value.utf8.count > 990_000)
+            #expect(record.headers["streams.error.value.bytes"] == String(original.utf8.count))
+            let size =
+                record.value.utf8.count + record.headers.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            #expect(size <= 998_976)
+        }
+        #expect(dead.map { $0.headers["streams.error.origin"] } == ["big-0@1", "big-0@3"])
+        // The key's canonical encoding: 5 bytes of type and length before the 2 MiB.
+        #expect(
+            dead.last?.headers["streams.error.message"]?.hasPrefix(
+                "the key is 2097157 bytes, more than the limit of 998976 bytes") == true,
+            "\(dead.last?.headers ?? [:])")
+        #expect(try statistics(errors)["invalid"] as? Int == 2)
+    }
+
     /// The `--stats` JSON: the last line of standard error.
     static func statistics(_ stderr: String) throws -> [String: Any] {
         let line = stderr.split(separator: "\n").last.map(String.init) ?? ""
@@ -250,15 +507,18 @@ extension KafkaBroker {
             ["reconnect.backoff.ms": "20", "reconnect.backoff.max.ms": "500"].merging(properties) { _, new in new })
     }
 
-    func createTopics(_ topics: [String: Int32]) throws {
+    func createTopics(_ topics: [String: Int32], configs: [String: String] = [:]) throws {
         try KafkaAdminClient(configuration: client()).createTopics(
-            topics.map { KafkaNewTopic(name: $0.key, partitions: $0.value) }, timeout: Self.patience)
+            topics.map { KafkaNewTopic(name: $0.key, partitions: $0.value, configs: configs) }, timeout: Self.patience)
     }
 
     /// Produces `records` (key, value) in order, idempotently (so a retry never reorders them).
-    func produce(_ records: [(String?, String)], to topic: String) throws {
+    func produce(_ records: [(String?, String)], to topic: String, properties: [String: String] = [:]) throws {
         let producer = try KafkaProducer(
-            configuration: client(["acks": "all", "enable.idempotence": "true", "partitioner": "murmur2_random"]))
+            configuration: client(
+                ["acks": "all", "enable.idempotence": "true", "partitioner": "murmur2_random"].merging(properties) {
+                    _, new in new
+                }))
         for (key, value) in records {
             try producer.produce(topic: topic, key: key.map { Array($0.utf8) }, value: Array(value.utf8))
         }

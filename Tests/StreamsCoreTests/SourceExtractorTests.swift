@@ -123,6 +123,46 @@ struct SourceExtractorTests {
         }
     }
 
+    @Test(
+        "a record limit makes records whose key, value and headers exceed it invalid; dead-lettered, they are cut to fit"
+    )
+    func recordLimit() throws {
+        let driver = try driver(
+            key: .jsonField("id").limited(toBytes: 1_000, recordBytes: 300, note: " (raise it)"),
+            policy: .deadLetter(sink: "dlq"))
+        let input = try driver.inputTopic("input")
+        let long = #"{"id":1,"pad":""# + String(repeating: "x", count: 400) + #""}"#
+        try input.pipeInput(#"{"id":1}"#)
+        try input.pipeInput(long)
+        // 290 bytes of value fit alone, not with a 20-byte header.
+        let headed = #"{"id":2,"pad":""# + String(repeating: "y", count: 290 - 17) + #""}"#
+        try input.pipeRecords([
+            TestRecord(
+                key: nil, value: Array(headed.utf8), timestampMs: 0,
+                headers: [RecordHeader(name: "trace", string: String(repeating: "t", count: 15))])
+        ])
+        try input.pipeInput(#"{"id":3}"#)
+        #expect(try driver.outputTopic("output").readValuesToList() == [#"{"id":1}"#, #"{"id":3}"#])
+        let dead = try driver.outputTopic("dead-letters").readRecordsToList()
+        #expect(dead.count == 2)
+        for (record, original) in zip(dead, [long, headed]) {
+            let size =
+                (record.key?.count ?? 0) + record.value.count
+                + record.headers.reduce(0) {
+                    $0 + $1.name.utf8.count + ($1.value?.count ?? 0)
+                }
+            #expect(size == 300, "cut to exactly the limit")
+            #expect(original.hasPrefix(record.valueString))
+            #expect(
+                record.headers.contains {
+                    $0.name == "streams.error.value.bytes" && $0.value == Array(String(original.utf8.count).utf8)
+                })
+        }
+        let message = try #require(dead[0].headers.first { $0.name == "streams.error.message" }?.value)
+        #expect(String(decoding: message, as: UTF8.self).hasSuffix("more than the limit of 300 bytes (raise it)"))
+        #expect(driver.task.invalidRecordCount == 2)
+    }
+
     @Test("a bad field path is a configuration problem found by validation")
     func badPath() throws {
         var topology = Topology()
