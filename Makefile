@@ -5,13 +5,14 @@
 #               make bench-10m adds the 10M-operation suite (see docs/benchmarks.md)
 #   make bench-peers  dedup against DuckDB, polars, Python + orjson and a C floor program
 #   make bench-kafka  dedup kafka against a C librdkafka consume-transform-produce loop, on noida-db
+#   make bench-scale  dedup run with 1M, 4M and 10M keys live: records/s, max RSS, store size
 SWIFT ?= swift
 # Name under which benchmark results are saved in Benchmarks/.benchmarkBaselines (git-ignored).
 BENCH_BASELINE ?= current
 BENCH_RUN = cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark \
 	baseline update $(BENCH_BASELINE) --no-progress
 
-.PHONY: deps build test demo install bench bench-10m bench-report bench-pipeline bench-peers bench-kafka clean
+.PHONY: deps build test demo install bench bench-10m bench-report bench-pipeline bench-peers bench-kafka bench-scale clean
 
 deps:
 	@scripts/install-deps.sh
@@ -49,6 +50,10 @@ bench-peers: deps
 # dedup kafka against a C librdkafka loop on a real broker (issue 13); ROUNDS=n (default 3), RECORDS=n.
 bench-kafka: deps
 	Benchmarks/kafka.sh $(or $(ROUNDS),3) $(or $(RECORDS),200000)
+
+# dedup run with 1M, 4M and 10M keys live in one window (issue 12's scale target); ROUNDS=n (default 3).
+bench-scale: deps
+	Benchmarks/scale.sh $(or $(ROUNDS),3)
 
 clean:
 	rm -rf .build Benchmarks/.build
