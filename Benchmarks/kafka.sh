@@ -24,7 +24,11 @@ trap cleanup EXIT
 
 noida=${NOIDA_DB:-$(command -v noida-db || echo "${XDG_DATA_HOME:-$HOME/.local/share}/swift-dedup/noida-db/bin/noida-db")}
 [ -x "$noida" ] || { echo "bench-kafka: noida-db not found; run scripts/install-deps.sh" >&2; exit 69; }
-swift build -c release --product dedup >/dev/null
+# DEDUP_BINARY=/path/to/dedup measures another build (for paired comparisons); default: build this tree's.
+if [ -n "${DEDUP_BINARY:-}" ]; then dedup=$(realpath "$DEDUP_BINARY"); else
+    swift build -c release --product dedup >/dev/null
+    dedup=$PWD/.build/release/dedup
+fi
 cflags=$(pkg-config --cflags --libs rdkafka)
 gcc -O2 -o "$work/loop" Benchmarks/KafkaLoop/loop.c $cflags
 gcc -O2 -o "$work/produce" Benchmarks/KafkaLoop/produce.c $cflags
@@ -67,7 +71,7 @@ for round in $(seq 0 "$ROUNDS"); do
             rate=$(time_case "loop-$round" "$work/loop" "$bootstrap" "loop-$round" "$input" "out-c-$round" "$RECORDS" 100)
             ;;
         dedup)
-            rate=$(time_case "dedup-$round" .build/release/dedup kafka --bootstrap-servers "$bootstrap" \
+            rate=$(time_case "dedup-$round" "$dedup" kafka --bootstrap-servers "$bootstrap" \
                 --application-id "dedup-$round" --input-topic "$input" --output-topic "out-dedup-$round" \
                 --key order.id --time-field ts --window 1h --state "$work/state-$round" --commit-interval 100ms --quiet)
             ;;
