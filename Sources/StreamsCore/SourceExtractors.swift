@@ -182,13 +182,14 @@ public struct RecordExtraction: Sendable {
     /// the records after it are never processed.
     let stopsAtInvalid: Bool
 
-    /// Extracts the keys and timestamps of `batch`'s records in place and marks it extracted.
+    /// Extracts the keys and timestamps of `batch`'s records in place and marks it extracted; a
+    /// batch already extracted is left as it is.
     ///
     /// - Parameters:
-    ///   - batch: A batch of this extraction's partition, not yet extracted.
+    ///   - batch: A batch of this extraction's partition.
     ///   - nowMs: The wall clock now, for `maxFuture` and `warnAhead`.
     public mutating func extract(_ batch: inout InputBatch, nowMs: Int64) {
-        precondition(!batch.isExtracted, "the batch of \(batch.partition) is extracted already")
+        guard !batch.isExtracted else { return }
         var records: [Record] = []
         swap(&records, &batch.records)
         var warning: (origin: RecordOrigin?, message: String)?

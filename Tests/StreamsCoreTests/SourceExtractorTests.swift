@@ -121,6 +121,17 @@ struct SourceExtractorTests {
             #expect(calls.withLock { $0 } == 3, "\(place)")
             #expect(driver.engine.extractedBatchCount == (place == .engine ? 1 : 0))
         }
+        // Extracting a batch twice does it once.
+        let driver = try driver(key: .jsonField("id"), timestamp: timestamp, policy: .skip)
+        var extraction = try #require(driver.task.extraction(for: TopicPartition(topic: "input")))
+        var batch = InputBatch(
+            partition: TopicPartition(topic: "input"),
+            records: [Record(key: nil, value: Array(#"{"id":7,"t":4}"#.utf8), timestampMs: 0)])
+        calls.withLock { $0 = 0 }
+        extraction.extract(&batch, nowMs: 0)
+        extraction.extract(&batch, nowMs: 0)
+        #expect(calls.withLock { $0 } == 1)
+        #expect(batch.isExtracted && batch.records[0].timestampMs == 4 && batch.records[0].key != nil)
     }
 
     @Test(
