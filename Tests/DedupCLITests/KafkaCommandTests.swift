@@ -61,6 +61,15 @@ struct KafkaCommandTests {
 
     static let windowMs: Int64 = 600_000
 
+    /// A run's setting: topic `events` (3 partitions) created, `count` events of `seed` made (not
+    /// produced), and a temporary directory named `directory` (the caller removes it).
+    static func setUp(
+        _ broker: KafkaBroker, count: Int = 3_000, seed: UInt64, directory: String
+    ) throws -> (events: [Event], directory: TemporaryDirectory) {
+        try broker.createTopics(["events": 3])
+        return (events(count: count, seed: seed), TemporaryDirectory(directory))
+    }
+
     /// The command line of a run of application `app` over `events`.
     static func arguments(
         _ broker: KafkaBroker, app: String, state: String, inputs: [String] = ["events"], extra: [String] = []
@@ -78,15 +87,13 @@ struct KafkaCommandTests {
         "end to end: 3 partitions, cross-producer duplicates; read_committed output = the model; SIGTERM commits and exits 0"
     )
     func endToEnd() async throws {
-        try await KafkaBroker.with { broker in try await runOnThread { try Self.endToEnd(broker) } }
+        try await onBroker { try Self.endToEnd($0) }
     }
 
     static func endToEnd(_ broker: KafkaBroker) throws {
-        try broker.createTopics(["events": 3])
-        let events = Self.events(count: 3_000, seed: 13)
-        try broker.produce(events.map { ($0.id, $0.json) }, to: "events")
-        let directory = TemporaryDirectory("kafka-cli-e2e")
+        let (events, directory) = try setUp(broker, seed: 13, directory: "kafka-cli-e2e")
         defer { directory.remove() }
+        try broker.produce(events.map { ($0.id, $0.json) }, to: "events")
         let app = "e2e"
         let (process, _, stderr) = try DedupCLI.launch(
             arguments(broker, app: app, state: directory.file("state"), extra: ["--duplicates-topic", "e2e-dups"]),
@@ -115,13 +122,11 @@ struct KafkaCommandTests {
         "at-least-once: 3 partitions; without a crash the output and duplicates equal the model, offsets committed, exit 0"
     )
     func atLeastOnce() async throws {
-        try await KafkaBroker.with { broker in try await runOnThread { try Self.atLeastOnce(broker) } }
+        try await onBroker { try Self.atLeastOnce($0) }
     }
 
     static func atLeastOnce(_ broker: KafkaBroker) throws {
-        try broker.createTopics(["events": 3])
-        let events = Self.events(count: 3_000, seed: 21)
-        let directory = TemporaryDirectory("kafka-cli-alo")
+        let (events, directory) = try setUp(broker, seed: 21, directory: "kafka-cli-alo")
         defer { directory.remove() }
         let app = "alo"
         // The events' times (2023) become the output records' timestamps, and the broker's time
@@ -159,16 +164,14 @@ struct KafkaCommandTests {
         "at-least-once: a run that dies with its changelog delivered and its output not loses no first occurrence on restart"
     )
     func atLeastOnceUndelivered() async throws {
-        try await KafkaBroker.with { broker in try await runOnThread { try Self.atLeastOnceUndelivered(broker) } }
+        try await onBroker { try Self.atLeastOnceUndelivered($0) }
     }
 
     static func atLeastOnceUndelivered(_ broker: KafkaBroker) throws {
-        try broker.createTopics(["events": 3])
+        let (events, directory) = try setUp(broker, count: 2_000, seed: 29, directory: "kafka-cli-alo-undelivered")
+        defer { directory.remove() }
         let keep = ["retention.ms": "-1"]
         try broker.createTopics(["alou-unique": 3], configs: keep)
-        let events = Self.events(count: 2_000, seed: 29)
-        let directory = TemporaryDirectory("kafka-cli-alo-undelivered")
-        defer { directory.remove() }
         let app = "alou"
         let arguments = arguments(
             broker, app: app, state: directory.file("state"),
@@ -220,13 +223,11 @@ struct KafkaCommandTests {
         "scale out and in: a second instance joins mid-stream and leaves with SIGTERM; tasks move both ways, output exactly the model"
     )
     func scaleOutAndIn() async throws {
-        try await KafkaBroker.with { broker in try await runOnThread { try Self.scaleOutAndIn(broker) } }
+        try await onBroker { try Self.scaleOutAndIn($0) }
     }
 
     static func scaleOutAndIn(_ broker: KafkaBroker) throws {
-        try broker.createTopics(["events": 3])
-        let events = Self.events(count: 3_000, seed: 31)
-        let directory = TemporaryDirectory("kafka-cli-scale")
+        let (events, directory) = try setUp(broker, seed: 31, directory: "kafka-cli-scale")
         defer { directory.remove() }
         let app = "scale"
         // Dynamic members (no group.instance.id): a member that closes leaves the group at once.
@@ -286,13 +287,11 @@ struct KafkaCommandTests {
     @Test(
         "crash: SIGKILL at random moments, restart with the same state and group.instance.id: output exactly the model")
     func crashes() async throws {
-        try await KafkaBroker.with { broker in try await runOnThread { try Self.crashes(broker) } }
+        try await onBroker { try Self.crashes($0) }
     }
 
     static func crashes(_ broker: KafkaBroker) throws {
-        try broker.createTopics(["events": 3])
-        let events = Self.events(count: 3_000, seed: 5)
-        let directory = TemporaryDirectory("kafka-cli-crash")
+        let (events, directory) = try setUp(broker, seed: 5, directory: "kafka-cli-crash")
         defer { directory.remove() }
         let app = "crash"
         let arguments = arguments(
@@ -347,7 +346,7 @@ struct KafkaCommandTests {
 
     @Test("invalid records: --on-invalid fail exits 65 naming topic-partition@offset; skip dead-letters them")
     func invalidRecords() async throws {
-        try await KafkaBroker.with { broker in try await runOnThread { try Self.invalidRecords(broker) } }
+        try await onBroker { try Self.invalidRecords($0) }
     }
 
     static func invalidRecords(_ broker: KafkaBroker) throws {
@@ -398,7 +397,7 @@ struct KafkaCommandTests {
         "oversized records: a 2 MiB key or a value past message.max.bytes follows --on-invalid (fail 65, skip dead-letters them cut to fit); -X message.max.bytes raises the limit"
     )
     func oversizedRecords() async throws {
-        try await KafkaBroker.with { broker in try await runOnThread { try Self.oversizedRecords(broker) } }
+        try await onBroker { try Self.oversizedRecords($0) }
     }
 
     static func oversizedRecords(_ broker: KafkaBroker) throws {
@@ -482,6 +481,13 @@ struct KafkaCommandTests {
 }
 
 /// Runs `body` on a thread of its own: the Kafka tests block for seconds (see docs/kafka.md).
+/// Runs `body` with a fresh broker (named after the calling test) on a thread of its own.
+private func onBroker(_ label: String = #function, _ body: @escaping @Sendable (KafkaBroker) throws -> Void)
+    async throws
+{
+    try await KafkaBroker.with(label) { broker in try await runOnThread { try body(broker) } }
+}
+
 private func runOnThread<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread { continuation.resume(with: Result { try body() }) }
