@@ -530,9 +530,17 @@ package final class KafkaEngine: StreamsEngine {
             // the store keeps) or compacted away (superseded by later records of the same key):
             // reading on from the low watermark gives the same store.
             let start = max(position.offset, range.low)
+            // The fetch starts at the low watermark, not at `start`; the records before `start`
+            // are read and dropped (`next`). A read_committed fetch that starts past the marker
+            // of an aborted transaction may get that transaction in its aborted list anyway
+            // (noida-db 0.2.3 does), and librdkafka then skips every later batch of its producer
+            // id (the task's, whatever its epoch), up to an abort marker that never comes: the
+            // committed entries after the store's position would be lost. From the low watermark
+            // every abort marker is read, which ends the skipping.
             do {
-                try reader.assign([KafkaTopicPartitionOffset(topic: log.topic, partition: log.partition, offset: start)]
-                )
+                try reader.assign([
+                    KafkaTopicPartitionOffset(topic: log.topic, partition: log.partition, offset: range.low)
+                ])
             } catch {
                 throw StreamsError(.engine, "cannot read the changelog \(log.topic): \(error)", underlying: error)
             }
