@@ -30,12 +30,10 @@ public struct StreamsConfiguration: Sendable {
     /// one, and always when the task is closed or its partitions are revoked. Default zero: they
     /// commit at every commit.
     ///
-    /// - Important: On the Kafka engine against the test broker noida-db 0.2.3, keep it zero: a
-    ///   restore that starts its `read_committed` fetch past an aborted transaction's end marker
-    ///   gets nothing from that producer after it (the broker still lists the transaction as
-    ///   aborted, and librdkafka skips the producer's later batches), so a store that lags by
-    ///   committed transactions would miss their entries. A real Kafka broker does not do this.
-    ///   The embedded engine's crash tests pass with 1 s.
+    /// The Kafka engine's restores read each changelog partition from its low watermark (a
+    /// `read_committed` fetch that starts past an aborted transaction loses later records on the
+    /// test broker noida-db), so there a lagging store costs a restore of the whole partition
+    /// after a crash.
     ///
     /// A store never gets ahead of its changelog, only behind: after a crash it is caught up by
     /// replaying the changelog from the position it recorded, so a longer interval means more
