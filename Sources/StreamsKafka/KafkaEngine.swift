@@ -494,7 +494,10 @@ package final class KafkaEngine: StreamsEngine {
                 throw failure(error, task: task, "produce to \(log.topic)")
             }
         } catch {
-            throw StateStoreError(.storage, "cannot write the changelog \(log.topic)[\(log.partition)]: \(error)")
+            // The engine's error stays underneath: a fenced or failed producer is the task's
+            // error (the runtime closes or restarts that task), not a failed store.
+            throw StateStoreError(
+                .storage, "cannot write the changelog \(log.topic)[\(log.partition)]: \(error)", underlying: error)
         }
     }
 

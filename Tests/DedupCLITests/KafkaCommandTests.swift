@@ -330,7 +330,10 @@ struct KafkaCommandTests {
         DedupCLI.wait(first, timeout: 20)
         let firstLog = Files.text(firstErrors)
         #expect(first.terminationReason == .exit && first.terminationStatus == 74, "\(firstLog)")
-        #expect(firstLog.contains("fenced"), "\(firstLog)")
+        // The last line: what stopped it, naming the fencing and what to do.
+        let reason = firstLog.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(reason.hasPrefix("dedup: ") && reason.contains("fenced by another instance"), "\(firstLog)")
+        #expect(reason.contains("run it again"), "\(reason)")
         #expect(ContinuousClock.now - fencedAt < .seconds(20))
 
         // B goes on with the last third and commits everything.
@@ -356,6 +359,57 @@ struct KafkaCommandTests {
         let everything = try broker.readAll("fence-unique", isolation: "read_uncommitted")
         #expect(everything.count > expected.kept.count, "A had no output in flight when fenced: \(firstLog)")
         #expect(try statistics(secondLog)["recordsRead"] as? Int ?? 0 > 0, "\(secondLog)")
+    }
+
+    @Test(
+        "fencing one task: a producer with its transactional.id fences task 0_0; the instance closes only that task and exits 74 naming it; a restart ends exactly at the model"
+    )
+    func fencingOneTask() async throws {
+        try await onBroker { try Self.fencingOneTask($0) }
+    }
+
+    static func fencingOneTask(_ broker: KafkaBroker) throws {
+        let (events, directory) = try setUp(broker, seed: 41, directory: "kafka-cli-fence-one")
+        defer { directory.remove() }
+        let app = "fence1"
+        try broker.createTopics(["fence1-unique": 3], configs: ["retention.ms": "-1"])
+        let arguments = arguments(
+            broker, app: app, state: directory.file("state"), extra: ["-X", "group.instance.id=fence1-1"])
+        let half = events.count / 2
+        var (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.produce(events[..<half].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+
+        // Another producer takes over task 0_0's transactional.id (`<application id>-<task>`), as
+        // a second instance's task would: the instance's next produce or commit for it is fenced.
+        let usurper = try KafkaProducer(
+            configuration: KafkaConfiguration(
+                bootstrapServers: broker.bootstrapServers, ["transactional.id": "\(app)-0_0"]))
+        try usurper.initTransactions(timeout: KafkaBroker.patience)
+        let fencedAt = ContinuousClock.now
+        try broker.produce(events[half...].map { ($0.id, $0.json) }, to: "events")
+        DedupCLI.wait(process, timeout: 20)
+        let log = Files.text(stderr)
+        #expect(ContinuousClock.now - fencedAt < .seconds(20))
+        #expect(process.terminationReason == .exit && process.terminationStatus == 74, "\(log)")
+        // Only that task closed: the job saw its partition without a task and stopped, naming it.
+        let reason = log.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(
+            reason.hasPrefix("dedup: the task of events-0 was closed after an error") && reason.contains("fenced")
+                && reason.contains("run it again"), "\(log)")
+        #expect(log.contains("closing task 0_0 dirty: fenced"), "\(log)")
+
+        // Run again: it takes the task back (fencing the other producer) from the committed offsets.
+        (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        let expected = model(events, windowMs: windowMs).kept
+        let output = try broker.readAll("fence1-unique").map(\.value)
+        let lost = Set(expected).subtracting(output)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) lost, e.g. \(lost.sorted().prefix(3))")
+        #expect(output.count == expected.count, "no record twice")
     }
 
     @Test(
