@@ -330,6 +330,11 @@ package final class KafkaEngine: StreamsEngine {
         let wait = paused.isEmpty ? max(timeout, settings.pollTimeout) : timeout
         do {
             try consumer.poll(into: &batch, maxMessages: max(1, min(maxRecords, batch.capacity)), timeout: wait)
+        } catch  where error.codeName == "FENCED_INSTANCE_ID" {
+            throw StreamsError(
+                .engine,
+                "the consumer was fenced by another member of group \(settings.applicationId) with the same group.instance.id, which took over its partitions (\(error)); every instance needs its own group.instance.id: this one stops, its open transactions aborted",
+                underlying: error)
         } catch {
             throw StreamsError(.engine, "polling Kafka failed: \(error)", underlying: error)
         }
