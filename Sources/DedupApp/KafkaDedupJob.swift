@@ -230,6 +230,12 @@ public final class KafkaDedupJob {
             )
         case .invalidConfiguration:
             return DedupJobError(.usage, "\(error.message) (check the -X properties)")
+        case .fenced, .taskMigrated, .taskCorrupted:
+            // A task's error that reached the stop (its commit there failed): the others are closed.
+            return DedupJobError(
+                .io,
+                "\(error.message); this instance stopped: run it again to rejoin the group of --application-id \(configuration.applicationId)"
+            )
         default:
             return DedupJobError(error)
         }

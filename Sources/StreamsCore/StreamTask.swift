@@ -621,7 +621,9 @@ public final class StreamTask {
         if let error = error as? StreamsError {
             failure = error
         } else if let error = error as? StateStoreError {
-            failure = StreamsError(.stateStore, "a store failed in '\(nodeName)': \(error)", underlying: error)
+            failure =
+                error.taskError
+                ?? StreamsError(.stateStore, "a store failed in '\(nodeName)': \(error)", underlying: error)
         } else {
             failure = StreamsError(.processing, "processor '\(nodeName)' failed: \(error)", underlying: error)
         }
@@ -806,6 +808,10 @@ public final class StreamTask {
                 if error.node == nil { error.node = nodes[i].name }
                 throw error
             } catch let error as StateStoreError {
+                if var taskError = error.taskError {
+                    taskError.node = nodes[i].name
+                    throw taskError
+                }
                 throw StreamsError(
                     .stateStore, "a store failed in '\(nodes[i].name)': \(error)", node: nodes[i].name,
                     underlying: error)
@@ -944,5 +950,16 @@ public final class StreamTask {
             do { try stores[name]?.close() } catch { logger.error("cannot close store '\(name)': \(error)") }
         }
         stores.removeAll()
+    }
+}
+
+extension StateStoreError {
+    /// The task-scoped error of the engine underneath a changelog write that failed (its task's
+    /// producer fenced, or failed so that the task must start again), if that is what failed: the
+    /// task manager then closes (or restarts) that task only, rather than the store failing every
+    /// task.
+    var taskError: StreamsError? {
+        guard let error = underlying as? StreamsError, error.isTaskScoped else { return nil }
+        return error
     }
 }

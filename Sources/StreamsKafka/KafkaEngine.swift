@@ -330,6 +330,11 @@ package final class KafkaEngine: StreamsEngine {
         let wait = paused.isEmpty ? max(timeout, settings.pollTimeout) : timeout
         do {
             try consumer.poll(into: &batch, maxMessages: max(1, min(maxRecords, batch.capacity)), timeout: wait)
+        } catch  where error.codeName == "FENCED_INSTANCE_ID" {
+            throw StreamsError(
+                .engine,
+                "the consumer was fenced by another member of group \(settings.applicationId) with the same group.instance.id, which took over its partitions (\(error)); every instance needs its own group.instance.id: this one stops, its open transactions aborted",
+                underlying: error)
         } catch {
             throw StreamsError(.engine, "polling Kafka failed: \(error)", underlying: error)
         }
@@ -494,7 +499,10 @@ package final class KafkaEngine: StreamsEngine {
                 throw failure(error, task: task, "produce to \(log.topic)")
             }
         } catch {
-            throw StateStoreError(.storage, "cannot write the changelog \(log.topic)[\(log.partition)]: \(error)")
+            // The engine's error stays underneath: a fenced or failed producer is the task's
+            // error (the runtime closes or restarts that task), not a failed store.
+            throw StateStoreError(
+                .storage, "cannot write the changelog \(log.topic)[\(log.partition)]: \(error)", underlying: error)
         }
     }
 

@@ -285,6 +285,138 @@ struct KafkaCommandTests {
     }
 
     @Test(
+        "fencing: a second instance with the same group.instance.id takes the tasks over; the first stops (exit 74, fenced), none of its open transactions' output is visible, output exactly the model"
+    )
+    func fencing() async throws {
+        try await onBroker { try Self.fencing($0) }
+    }
+
+    static func fencing(_ broker: KafkaBroker) throws {
+        let (events, directory) = try setUp(broker, seed: 37, directory: "kafka-cli-fence")
+        defer { directory.remove() }
+        let app = "fence"
+        // The same static member id: B's join replaces A in the group, B gets A's partitions and
+        // its tasks' init_transactions (same transactional.id) fence A's producers. A commits every
+        // 2 s, so that it has open transactions with output when B takes over.
+        func instance(_ name: String, commitInterval: String) throws -> (Process, String) {
+            let (process, _, stderr) = try DedupCLI.launch(
+                arguments(
+                    broker, app: app, state: directory.file(name),
+                    extra: [
+                        "--duplicates-topic", "fence-dups", "--commit-interval", commitInterval, "-X",
+                        "group.instance.id=fence-1",
+                    ]),
+                in: directory.path)
+            return (process, stderr)
+        }
+        let third = events.count / 3
+        // The events' times (2023) are the output's timestamps: keep them from the time retention.
+        try broker.createTopics(["fence-unique": 3, "fence-dups": 3], configs: ["retention.ms": "-1"])
+        let (first, firstErrors) = try instance("a", commitInterval: "2s")
+        try broker.produce(events[..<third].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: first, stderr: firstErrors)
+
+        // The second third while A runs: A processes it into open transactions; B starts midway.
+        var second: (process: Process, stderr: String)?
+        for batch in stride(from: third, to: 2 * third, by: 100) {
+            try broker.produce(events[batch..<(batch + 100)].map { ($0.id, $0.json) }, to: "events")
+            usleep(50_000)
+            if batch == third + 500 { second = try instance("b", commitInterval: "100ms") }
+        }
+        let (secondProcess, secondErrors) = try #require(second)
+
+        // A stops by itself, within a bound: never a hang.
+        let fencedAt = ContinuousClock.now
+        DedupCLI.wait(first, timeout: 20)
+        let firstLog = Files.text(firstErrors)
+        #expect(first.terminationReason == .exit && first.terminationStatus == 74, "\(firstLog)")
+        // The last line: what stopped it, naming the fencing and what to do. Which fence comes
+        // first depends on timing: a producer's (B's init_transactions) or the consumer's (the
+        // broker gives B the static member id).
+        let reason = firstLog.split(separator: "\n").last.map(String.init) ?? ""
+        let producerFenced = reason.contains("fenced by another instance") && reason.contains("run it again")
+        let consumerFenced =
+            reason.contains("the consumer was fenced by another member of group fence with the same group.instance.id")
+        #expect(reason.hasPrefix("dedup: ") && (producerFenced || consumerFenced), "\(firstLog)")
+        #expect(ContinuousClock.now - fencedAt < .seconds(20))
+
+        // B goes on with the last third and commits everything.
+        try broker.produce(events[(2 * third)...].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: secondProcess, stderr: secondErrors)
+        kill(secondProcess.processIdentifier, SIGTERM)
+        DedupCLI.wait(secondProcess)
+        let secondLog = Files.text(secondErrors)
+        #expect(secondProcess.terminationStatus == 0, "\(secondLog)")
+
+        let expected = model(events, windowMs: windowMs)
+        let output = try broker.readAll("fence-unique").map(\.value)
+        let lost = Set(expected.kept).subtracting(output)
+        let extra = Set(output).subtracting(expected.kept)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.kept.count) lost, e.g. \(lost.sorted().prefix(3))")
+        #expect(extra.isEmpty, "\(extra.count) not in the model, e.g. \(extra.sorted().prefix(3))")
+        #expect(output.count == expected.kept.count, "no record twice")
+        let duplicates = try broker.readAll("fence-dups").map(\.value).sorted()
+        #expect(
+            duplicates == expected.duplicates, "\(duplicates.count) duplicates, the model \(expected.duplicates.count)")
+        // A's open transactions did write output, which the fence aborted: a read_uncommitted
+        // reader sees more than the model.
+        let everything = try broker.readAll("fence-unique", isolation: "read_uncommitted")
+        #expect(everything.count > expected.kept.count, "A had no output in flight when fenced: \(firstLog)")
+        #expect(try statistics(secondLog)["recordsRead"] as? Int ?? 0 > 0, "\(secondLog)")
+    }
+
+    @Test(
+        "fencing one task: a producer with its transactional.id fences task 0_0; the instance closes only that task and exits 74 naming it; a restart ends exactly at the model"
+    )
+    func fencingOneTask() async throws {
+        try await onBroker { try Self.fencingOneTask($0) }
+    }
+
+    static func fencingOneTask(_ broker: KafkaBroker) throws {
+        let (events, directory) = try setUp(broker, seed: 41, directory: "kafka-cli-fence-one")
+        defer { directory.remove() }
+        let app = "fence1"
+        try broker.createTopics(["fence1-unique": 3], configs: ["retention.ms": "-1"])
+        let arguments = arguments(
+            broker, app: app, state: directory.file("state"), extra: ["-X", "group.instance.id=fence1-1"])
+        let half = events.count / 2
+        var (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.produce(events[..<half].map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+
+        // Another producer takes over task 0_0's transactional.id (`<application id>-<task>`), as
+        // a second instance's task would: the instance's next produce or commit for it is fenced.
+        let usurper = try KafkaProducer(
+            configuration: KafkaConfiguration(
+                bootstrapServers: broker.bootstrapServers, ["transactional.id": "\(app)-0_0"]))
+        try usurper.initTransactions(timeout: KafkaBroker.patience)
+        let fencedAt = ContinuousClock.now
+        try broker.produce(events[half...].map { ($0.id, $0.json) }, to: "events")
+        DedupCLI.wait(process, timeout: 20)
+        let log = Files.text(stderr)
+        #expect(ContinuousClock.now - fencedAt < .seconds(20))
+        #expect(process.terminationReason == .exit && process.terminationStatus == 74, "\(log)")
+        // Only that task closed: the job saw its partition without a task and stopped, naming it.
+        let reason = log.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(
+            reason.hasPrefix("dedup: the task of events-0 was closed after an error") && reason.contains("fenced")
+                && reason.contains("run it again"), "\(log)")
+        #expect(log.contains("closing task 0_0 dirty: fenced"), "\(log)")
+
+        // Run again: it takes the task back (fencing the other producer) from the committed offsets.
+        (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        let expected = model(events, windowMs: windowMs).kept
+        let output = try broker.readAll("fence1-unique").map(\.value)
+        let lost = Set(expected).subtracting(output)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) lost, e.g. \(lost.sorted().prefix(3))")
+        #expect(output.count == expected.count, "no record twice")
+    }
+
+    @Test(
         "crash: SIGKILL at random moments, restart with the same state and group.instance.id: output exactly the model")
     func crashes() async throws {
         try await onBroker { try Self.crashes($0) }
@@ -590,12 +722,12 @@ extension KafkaBroker {
     }
 
     /// Every record a `read_committed` reader sees in `topic`, all partitions, to their ends.
-    func readAll(_ topic: String) throws -> [ReadRecord] {
+    func readAll(_ topic: String, isolation: String = "read_committed") throws -> [ReadRecord] {
         let admin = try KafkaAdminClient(configuration: client())
         guard let description = try admin.describeTopic(topic, timeout: Self.patience) else { return [] }
         let consumer = try KafkaConsumer(
             configuration: client([
-                "group.id": "reader-\(UUID().uuidString)", "isolation.level": "read_committed",
+                "group.id": "reader-\(UUID().uuidString)", "isolation.level": isolation,
                 "enable.partition.eof": "true", "enable.auto.commit": "false",
             ]))
         defer { try? consumer.close() }

@@ -9,16 +9,24 @@ import Testing
 final class TaskErrorProcessor: Processor {
     let context: ProcessorContext
     let failOn: [String: StreamsError.Code]
+    /// Whether the error comes out of a store, as the Kafka engine's does when a changelog write
+    /// finds the task's producer fenced: a ``StateStoreError`` with the engine's error underneath.
+    let throughStore: Bool
 
-    init(context: ProcessorContext, failOn: [String: StreamsError.Code]) {
+    init(context: ProcessorContext, failOn: [String: StreamsError.Code], throughStore: Bool = false) {
         self.context = context
         self.failOn = failOn
+        self.throughStore = throughStore
     }
 
     func process(_ record: Record) throws {
         let value = String(decoding: record.value, as: UTF8.self)
         if let code = failOn[value] {
-            throw StreamsError(code, "task-scoped failure on \(value)", taskId: context.taskId)
+            let error = StreamsError(code, "task-scoped failure on \(value)", taskId: context.taskId)
+            if throughStore {
+                throw StateStoreError(.storage, "cannot write the changelog: \(error)", underlying: error)
+            }
+            throw error
         }
         try context.forward(record)
     }
@@ -33,10 +41,12 @@ struct RebalanceTests {
         let manager: TaskManager
         let thread: StreamThread
 
-        init(failOn: [String: StreamsError.Code] = [:]) {
+        init(failOn: [String: StreamsError.Code] = [:], throughStore: Bool = false) {
             var topology = Topology()
             topology.addSource("in", topics: "orders")
-            topology.addProcessor("p", parents: "in") { TaskErrorProcessor(context: $0, failOn: failOn) }
+            topology.addProcessor("p", parents: "in") {
+                TaskErrorProcessor(context: $0, failOn: failOn, throughStore: throughStore)
+            }
             topology.addSink("out", topic: "out", parents: "p")
             let configuration = StreamsConfiguration(applicationId: "rebalance", commitInterval: .seconds(3600))
             let clock = ManualWallClock(startMs: 0)
@@ -103,6 +113,26 @@ struct RebalanceTests {
         #expect(setup.manager.tasks.map(\.id) == [TaskId(partition: 0)])
         try setup.manager.commit()
         #expect(setup.committed == ["a0", "a1"], "b0 was uncommitted output of the fenced task")
+    }
+
+    @Test(
+        "a fenced task's error out of a store (its changelog write) closes that task alone too; a plain store failure stops every task"
+    )
+    func fencedThroughStore() throws {
+        let setup = Setup(failOn: ["zombie": .fenced, "broken": .engine], throughStore: true)
+        setup.engine.assign([Self.partition(0), Self.partition(1)])
+        setup.enqueue(["a0", "a1"], to: 0)
+        setup.enqueue(["b0", "zombie", "b2"], to: 1)
+        for _ in 0..<5 { try setup.thread.runOnce() }
+        #expect(!setup.manager.isFailed)
+        #expect(setup.manager.tasks.map(\.id) == [TaskId(partition: 0)])
+        try setup.manager.commit()
+        #expect(setup.committed == ["a0", "a1"], "b0 was uncommitted output of the fenced task")
+
+        // An error underneath that is not the task's own stays a store failure.
+        setup.enqueue(["broken"], to: 0)
+        #expect(throws: StreamsError.self) { try setup.thread.processAvailable() }
+        #expect(setup.manager.isFailed)
     }
 
     @Test("any other failure still stops every task")
