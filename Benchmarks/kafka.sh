@@ -71,6 +71,9 @@ for round in $(seq 0 "$ROUNDS"); do
             rate=$(time_case "loop-$round" "$work/loop" "$bootstrap" "loop-$round" "$input" "out-c-$round" "$RECORDS" 100)
             ;;
         dedup)
+            # Its output topic exists beforehand too, with 3 partitions, as the loop's does (auto-created
+            # on the first produce, it would have 1, and the first commit would wait for its metadata).
+            "$work/produce" "$bootstrap" "out-dedup-$round" 0 3 >/dev/null
             rate=$(time_case "dedup-$round" "$dedup" kafka --bootstrap-servers "$bootstrap" \
                 --application-id "dedup-$round" --input-topic "$input" --output-topic "out-dedup-$round" \
                 --key order.id --time-field ts --window 1h --state "$work/state-$round" --commit-interval 100ms --quiet)
