@@ -119,6 +119,43 @@ struct KafkaCommandTests {
     }
 
     @Test(
+        "state directory deleted between runs: the store is rebuilt from the changelog topic (restoredEntries > 0), output still the model"
+    )
+    func stateDirectoryLost() async throws {
+        try await onBroker { try Self.stateDirectoryLost($0) }
+    }
+
+    static func stateDirectoryLost(_ broker: KafkaBroker) throws {
+        let (events, directory) = try setUp(broker, seed: 31, directory: "kafka-cli-lost")
+        defer { directory.remove() }
+        let app = "lost"
+        try broker.createTopics(["lost-unique": 3], configs: ["retention.ms": "-1"])
+        let state = directory.file("state")
+        let arguments = arguments(broker, app: app, state: state)
+        let half = events.count / 2
+        var restored: [Int] = []
+        for (round, part) in [events[..<half], events[half...]].enumerated() {
+            if round == 1 {
+                // Every store of the first run goes; the changelog topic is all that is left of it.
+                try FileManager.default.removeItem(atPath: state)
+            }
+            try broker.produce(part.map { ($0.id, $0.json) }, to: "events")
+            let (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+            try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+            kill(process.processIdentifier, SIGTERM)
+            DedupCLI.wait(process)
+            let errors = Files.text(stderr)
+            #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(errors)")
+            restored.append(try statistics(errors)["restoredEntries"] as? Int ?? -1)
+        }
+        #expect(restored[0] == 0)
+        #expect(restored[1] > 0, "the second run did not restore from the changelog topic: \(restored)")
+        let output = try broker.readAll("lost-unique").map(\.value)
+        #expect(Set(output).count == output.count, "no record twice")
+        #expect(output.sorted() == model(events, windowMs: windowMs).kept)
+    }
+
+    @Test(
         "at-least-once: 3 partitions; without a crash the output and duplicates equal the model, offsets committed, exit 0"
     )
     func atLeastOnce() async throws {
