@@ -98,11 +98,7 @@ struct KafkaCommandTests {
         let (process, _, stderr) = try DedupCLI.launch(
             arguments(broker, app: app, state: directory.file("state"), extra: ["--duplicates-topic", "e2e-dups"]),
             in: directory.path)
-        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
-        kill(process.processIdentifier, SIGTERM)
-        DedupCLI.wait(process)
-        let errors = Files.text(stderr)
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(errors)")
+        let errors = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
 
         let expected = model(events, windowMs: windowMs)
         let output = try broker.readAll("e2e-unique")
@@ -141,11 +137,7 @@ struct KafkaCommandTests {
             }
             try broker.produce(part.map { ($0.id, $0.json) }, to: "events")
             let (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
-            try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
-            kill(process.processIdentifier, SIGTERM)
-            DedupCLI.wait(process)
-            let errors = Files.text(stderr)
-            #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(errors)")
+            let errors = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
             restored.append(try statistics(errors)["restoredEntries"] as? Int ?? -1)
         }
         #expect(restored[0] == 0)
@@ -181,11 +173,7 @@ struct KafkaCommandTests {
             try broker.committedTotal(group: app, topics: ["events"]) > 0
         }
         try broker.produce(events[1_500...].map { ($0.id, $0.json) }, to: "events")
-        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
-        kill(process.processIdentifier, SIGTERM)
-        DedupCLI.wait(process)
-        let errors = Files.text(stderr)
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(errors)")
+        let errors = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
 
         let expected = model(events, windowMs: windowMs)
         let output = try broker.readAll("alo-unique").map(\.value)
@@ -218,10 +206,7 @@ struct KafkaCommandTests {
         // 1. The first half, committed; SIGTERM.
         try broker.produce(events[..<1_000].map { ($0.id, $0.json) }, to: "events")
         var (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
-        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
-        kill(process.processIdentifier, SIGTERM)
-        DedupCLI.wait(process)
-        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        _ = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
         var output = try broker.readAll("alou-unique").map(\.value)
         let changelog = "\(app)-dedup-store-changelog"
         let changelogBefore = try broker.readAll(changelog).count
@@ -247,10 +232,7 @@ struct KafkaCommandTests {
         try admin.deleteTopics(["alou-unique"], timeout: KafkaBroker.patience)
         try broker.createTopics(["alou-unique": 3], configs: keep)
         (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
-        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
-        kill(process.processIdentifier, SIGTERM)
-        DedupCLI.wait(process)
-        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        _ = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
         output += try broker.readAll("alou-unique").map(\.value)
         #expect(output.count == model.count, "no record twice, none lost")
         #expect(output.sorted() == model)
@@ -299,11 +281,7 @@ struct KafkaCommandTests {
         let secondLog = Files.text(secondErrors)
         #expect(second.terminationStatus == 0, "\(secondLog)")
         try broker.produce(events[(2 * third)...].map { ($0.id, $0.json) }, to: "events")
-        try broker.waitUntilCommitted(group: app, topics: ["events"], process: first, stderr: firstErrors)
-        kill(first.processIdentifier, SIGTERM)
-        DedupCLI.wait(first)
-        let firstLog = Files.text(firstErrors)
-        #expect(first.terminationStatus == 0, "\(firstLog)")
+        let firstLog = try stopWhenCommitted(broker, app: app, process: first, stderr: firstErrors)
 
         let expected = model(events, windowMs: windowMs)
         let output = try broker.readAll("scale-unique").map(\.value)
@@ -379,11 +357,7 @@ struct KafkaCommandTests {
 
         // B goes on with the last third and commits everything.
         try broker.produce(events[(2 * third)...].map { ($0.id, $0.json) }, to: "events")
-        try broker.waitUntilCommitted(group: app, topics: ["events"], process: secondProcess, stderr: secondErrors)
-        kill(secondProcess.processIdentifier, SIGTERM)
-        DedupCLI.wait(secondProcess)
-        let secondLog = Files.text(secondErrors)
-        #expect(secondProcess.terminationStatus == 0, "\(secondLog)")
+        let secondLog = try stopWhenCommitted(broker, app: app, process: secondProcess, stderr: secondErrors)
 
         let expected = model(events, windowMs: windowMs)
         let output = try broker.readAll("fence-unique").map(\.value)
@@ -442,10 +416,7 @@ struct KafkaCommandTests {
 
         // Run again: it takes the task back (fencing the other producer) from the committed offsets.
         (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
-        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
-        kill(process.processIdentifier, SIGTERM)
-        DedupCLI.wait(process)
-        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        _ = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
         let expected = model(events, windowMs: windowMs).kept
         let output = try broker.readAll("fence1-unique").map(\.value)
         let lost = Set(expected).subtracting(output)
@@ -503,10 +474,7 @@ struct KafkaCommandTests {
         #expect(killedMidWork > 0, "every kill landed after the instance had committed all it was given")
         try broker.produce(events[produced...].map { ($0.id, $0.json) }, to: "events")
         let (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
-        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
-        kill(process.processIdentifier, SIGTERM)
-        DedupCLI.wait(process)
-        #expect(process.terminationStatus == 0, "\(Files.text(stderr))")
+        _ = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
 
         let output = try broker.readAll("crash-unique").map(\.value)
         #expect(Set(output).count == output.count, "no record twice")
@@ -643,6 +611,19 @@ struct KafkaCommandTests {
     }
 
     /// The `--stats` JSON: the last line of standard error.
+    /// Stops `process` with SIGTERM once group `app` has committed every record of topic
+    /// `events`, checks that it exited 0, and returns what it wrote to `stderr`.
+    static func stopWhenCommitted(
+        _ broker: KafkaBroker, app: String, process: Process, stderr: String
+    ) throws -> String {
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+        kill(process.processIdentifier, SIGTERM)
+        DedupCLI.wait(process)
+        let errors = Files.text(stderr)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(errors)")
+        return errors
+    }
+
     static func statistics(_ stderr: String) throws -> [String: Any] {
         let line = stderr.split(separator: "\n").last.map(String.init) ?? ""
         return try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(stderr)")
