@@ -102,24 +102,11 @@ struct RebalanceTests {
         #expect(setup.manager.tasks.map(\.id) == [TaskId(partition: 0)])
     }
 
-    @Test("a fenced task closes dirty alone; the thread and the other tasks go on")
-    func fenced() throws {
-        let setup = Setup(failOn: ["zombie": .fenced])
-        setup.engine.assign([Self.partition(0), Self.partition(1)])
-        setup.enqueue(["a0", "a1"], to: 0)
-        setup.enqueue(["b0", "zombie", "b2"], to: 1)
-        for _ in 0..<5 { try setup.thread.runOnce() }
-        #expect(!setup.manager.isFailed)
-        #expect(setup.manager.tasks.map(\.id) == [TaskId(partition: 0)])
-        try setup.manager.commit()
-        #expect(setup.committed == ["a0", "a1"], "b0 was uncommitted output of the fenced task")
-    }
-
     @Test(
-        "a fenced task's error out of a store (its changelog write) closes that task alone too; a plain store failure stops every task"
-    )
-    func fencedThroughStore() throws {
-        let setup = Setup(failOn: ["zombie": .fenced, "broken": .engine], throughStore: true)
+        "a fenced task closes dirty alone, also when its error comes out of a store (its changelog write); the thread and the other tasks go on",
+        arguments: [false, true])
+    func fenced(throughStore: Bool) throws {
+        let setup = Setup(failOn: ["zombie": .fenced, "broken": .engine], throughStore: throughStore)
         setup.engine.assign([Self.partition(0), Self.partition(1)])
         setup.enqueue(["a0", "a1"], to: 0)
         setup.enqueue(["b0", "zombie", "b2"], to: 1)
@@ -128,8 +115,9 @@ struct RebalanceTests {
         #expect(setup.manager.tasks.map(\.id) == [TaskId(partition: 0)])
         try setup.manager.commit()
         #expect(setup.committed == ["a0", "a1"], "b0 was uncommitted output of the fenced task")
+        guard throughStore else { return }
 
-        // An error underneath that is not the task's own stays a store failure.
+        // An error underneath a store that is not the task's own stays a store failure.
         setup.enqueue(["broken"], to: 0)
         #expect(throws: StreamsError.self) { try setup.thread.processAvailable() }
         #expect(setup.manager.isFailed)
