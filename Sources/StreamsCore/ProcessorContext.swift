@@ -22,7 +22,7 @@ public final class ProcessorContext {
     /// A child of this node, resolved once with ``child(named:)`` so that forwarding to it by name
     /// costs no lookup per record.
     public struct Child: Sendable, Hashable {
-        let node: Int
+        package let node: Int
         /// The node whose ``child(named:)`` resolved it: a child of another node cannot be
         /// forwarded to.
         let parent: Int
@@ -41,6 +41,11 @@ public final class ProcessorContext {
     }
 
     unowned let task: StreamTask
+    /// The same task for the per-record forwarding paths, without the retain and release an
+    /// `unowned` (or `unowned(unsafe)`) reference costs for every call through it. Touched only
+    /// after `phase == .active` is checked: the task sets every context's phase to `.closed` when
+    /// it closes and when it is deallocated.
+    private let forwardingTask: Unmanaged<StreamTask>
     let node: Int
     /// Checked by every `forward` before it touches the task (which may be gone after close).
     @exclusivity(unchecked) var phase: Phase = .creating
@@ -58,6 +63,7 @@ public final class ProcessorContext {
 
     init(task: StreamTask, node: Int, nodeName: String, childNames: [String], logger: Logger) {
         self.task = task
+        self.forwardingTask = Unmanaged.passUnretained(task)
         self.node = node
         self.nodeName = nodeName
         self.childNames = childNames
@@ -86,9 +92,7 @@ public final class ProcessorContext {
     ///   processor factory or ``Processor/close()``, else whatever a child throws.
     public func forward(_ record: Record) throws {
         guard phase == .active else { throw forwardingNotAllowed() }
-        for child in task.nodes[node].children {
-            try task.deliver(record, to: child)
-        }
+        try forwardingTask._withUnsafeGuaranteedRef { try $0.deliverToChildren(record, of: node) }
     }
 
     /// The child named `name`, or `nil` if this node has no such child (or the processor is closed).
@@ -116,7 +120,17 @@ public final class ProcessorContext {
                 node: nodeName
             )
         }
-        try task.deliver(record, to: child.node)
+        try forwardingTask._withUnsafeGuaranteedRef { try $0.deliver(record, to: child.node) }
+    }
+
+    /// Forwards `record` to the child whose ``Child/node`` is `node`, as ``forward(_:to:)`` does:
+    /// for first-party processors, which keep their children's nodes (integers) so that a record
+    /// does not copy a `Child` (and retain its name).
+    ///
+    /// - Precondition: `node` is the node of a `Child` this context resolved.
+    package func forward(_ record: Record, toNode node: Int) throws {
+        guard phase == .active else { throw forwardingNotAllowed() }
+        try forwardingTask._withUnsafeGuaranteedRef { try $0.deliver(record, to: node) }
     }
 
     /// Forwards `record` to the child named `name`.

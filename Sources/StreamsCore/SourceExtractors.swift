@@ -296,48 +296,53 @@ struct CompiledSourceExtractor: Sendable {
         let maxFuture = maxFutureMs.map { nowMs.addingSaturatedCore($0) } ?? .max
         var warnAt = warnedAhead ? Int64.max : (warnAheadMs.map { nowMs.addingSaturatedCore($0) } ?? .max)
         var failure: (Int, StreamsError)?
-        var i = start
-        while i < records.count {
-            do throws(StreamsError) {
-                if let timestamp = try extract(records[i]) {
-                    if timestamp > warnAt || timestamp > maxFuture {
-                        let ahead = Self.describeAhead(timestamp, nowMs)
-                        if timestamp > maxFuture {
-                            throw StreamsError(
-                                .invalidRecord,
-                                "the event time \(Self.describe(timestamp)) is \(ahead) ahead of the wall clock, more than the maximum of \(Self.describeDuration(maxFutureMs ?? 0))",
-                                origin: records[i].origin)
+        // Through the buffer, so that each record is read in its place instead of copied (a
+        // retain and a release per reference it holds).
+        records.withUnsafeMutableBufferPointer { records in
+            var i = start
+            while i < records.count {
+                do throws(StreamsError) {
+                    if let timestamp = try extract(records[i]) {
+                        if timestamp > warnAt || timestamp > maxFuture {
+                            let ahead = Self.describeAhead(timestamp, nowMs)
+                            if timestamp > maxFuture {
+                                throw StreamsError(
+                                    .invalidRecord,
+                                    "the event time \(Self.describe(timestamp)) is \(ahead) ahead of the wall clock, more than the maximum of \(Self.describeDuration(maxFutureMs ?? 0))",
+                                    origin: records[i].origin)
+                            }
+                            warnedAhead = true
+                            warnAt = .max
+                            warn(
+                                records[i].origin,
+                                "the event time \(Self.describe(timestamp)) is \(ahead) ahead of the wall clock, more than \(Self.describeDuration(warnAheadMs ?? 0)): the stream time moves there, and windows and retention follow it; if such times are wrong, a maximum future time (maxFuture) judges them invalid"
+                            )
                         }
-                        warnedAhead = true
-                        warnAt = .max
-                        warn(
-                            records[i].origin,
-                            "the event time \(Self.describe(timestamp)) is \(ahead) ahead of the wall clock, more than \(Self.describeDuration(warnAheadMs ?? 0)): the stream time moves there, and windows and retention follow it; if such times are wrong, a maximum future time (maxFuture) judges them invalid"
-                        )
+                        records[i].timestampMs = timestamp
                     }
-                    records[i].timestampMs = timestamp
+                    if checksRecordKey, let count = records[i].key?.count, count > maxKeyBytes {
+                        throw Self.keyTooLarge(count, maxKeyBytes, note: limitNote, origin: records[i].origin)
+                    }
+                    if extractsKey && keyScratch.count > maxKeyBytes {
+                        throw Self.keyTooLarge(
+                            keyScratch.count, maxKeyBytes, note: limitNote, origin: records[i].origin)
+                    }
+                    if checksRecordSize {
+                        let keyCount = extractsKey ? keyScratch.count : (records[i].key?.count ?? 0)
+                        let size = keyCount + records[i].value.count + records[i].headerBytes
+                        if size > maxRecordBytes { throw recordTooLarge(size, keyCount, origin: records[i].origin) }
+                    }
+                    if extractsKey {
+                        let keyStart = keys.count
+                        keys.append(contentsOf: keyScratch)
+                        ranges.append(keyStart..<keys.count)
+                    }
+                } catch {
+                    failure = (i, error)
+                    break
                 }
-                if checksRecordKey, let count = records[i].key?.count, count > maxKeyBytes {
-                    throw Self.keyTooLarge(count, maxKeyBytes, note: limitNote, origin: records[i].origin)
-                }
-                if extractsKey && keyScratch.count > maxKeyBytes {
-                    throw Self.keyTooLarge(keyScratch.count, maxKeyBytes, note: limitNote, origin: records[i].origin)
-                }
-                if checksRecordSize {
-                    let keyCount = extractsKey ? keyScratch.count : (records[i].key?.count ?? 0)
-                    let size = keyCount + records[i].value.count + records[i].headerBytes
-                    if size > maxRecordBytes { throw recordTooLarge(size, keyCount, origin: records[i].origin) }
-                }
-                if extractsKey {
-                    let keyStart = keys.count
-                    keys.append(contentsOf: keyScratch)
-                    ranges.append(keyStart..<keys.count)
-                }
-            } catch {
-                failure = (i, error)
-                break
+                i += 1
             }
-            i += 1
         }
         if extractsKey {
             for (k, range) in ranges.enumerated() { records[start + k].key = keys[range] }

@@ -123,6 +123,8 @@ public final class StreamTask {
     @exclusivity(unchecked) private var nextStreamPunctuationMs: Int64 = .max
     private var nextWallClockPunctuationMs: Int64 = .max
     @exclusivity(unchecked) var currentOrigin: RecordOrigin?
+    /// The record path's view of the topology, built once the processors exist.
+    @exclusivity(unchecked) private var routes: RecordRoutes?
     @exclusivity(unchecked) private var failedNode: Int?
     private let deadLetterSink: (name: String, topic: String, handle: SinkHandle)?
 
@@ -417,6 +419,7 @@ public final class StreamTask {
                 )
             }
         }
+        routes = RecordRoutes(nodes: nodes, processors: processors)
         // Only now does every child exist: forwarding from a factory would reach a missing processor.
         for context in contexts { context?.phase = .active }
     }
@@ -548,6 +551,7 @@ public final class StreamTask {
     @discardableResult
     public func process(maxRecords: Int = .max) throws(StreamsError) -> Int {
         precondition(state == .running, "task \(id): process in state \(state)")
+        precondition(routes != nil, "task \(id): process before its processors exist")
         var count = 0
         while count < maxRecords, let input = nextInput() {
             let (record, failure) = queues[input].removeFirst()
@@ -570,9 +574,7 @@ public final class StreamTask {
         failedNode = nil
         defer { currentOrigin = nil }
         do {
-            for child in nodes[inputSources[input]].children {
-                try deliver(record, to: child)
-            }
+            try deliverToChildren(record, of: inputSources[input])
         } catch {
             try handleFailure(error, record: record, fromNode: inputSources[input], input: input)
         }
@@ -589,25 +591,32 @@ public final class StreamTask {
         if let offset = record.origin?.offset { consumedOffsets[input] = offset }
     }
 
-    /// Hands `record` to node `node`: its processor, or the collector for a sink.
+    /// Hands `record` to node `node`: its processor, or the collector for a sink. Only while
+    /// the task runs (its processors exist).
+    @inline(__always)
     func deliver(_ record: Record, to node: Int) throws {
-        switch nodes[node].kind {
-        case .processor:
-            do {
-                try processors[node].unsafelyUnwrapped.process(record)
-            } catch {
-                if failedNode == nil { failedNode = node }
-                throw error
+        let routes = routes.unsafelyUnwrapped
+        do {
+            if let processor = routes.processors[node] {
+                try processor._withUnsafeGuaranteedRef { try $0.processor.process(record) }
+            } else {
+                try collector.send(record, to: SinkHandle(routes.sinkHandles[node]))
             }
-        case .sink(_, let handle):
-            do {
-                try collector.send(record, to: handle)
-            } catch {
-                if failedNode == nil { failedNode = node }
-                throw error
-            }
-        case .source:
-            preconditionFailure("a source node is never a child")
+        } catch {
+            if failedNode == nil { failedNode = node }
+            throw error
+        }
+    }
+
+    /// Hands `record` to every child of node `node`, in order.
+    @inline(__always)
+    func deliverToChildren(_ record: Record, of node: Int) throws {
+        let routes = routes.unsafelyUnwrapped
+        var i = routes.childStart[node]
+        let end = routes.childStart[node + 1]
+        while i < end {
+            try deliver(record, to: routes.children[i])
+            i += 1
         }
     }
 
@@ -928,9 +937,18 @@ public final class StreamTask {
         state = .closed
     }
 
+    deinit {
+        // A processor may keep its context past the task: its forwards must then find it closed
+        // (they reach the task through an unowned(unsafe) reference).
+        for context in contexts { context?.phase = .closed }
+        routes?.deallocate()
+    }
+
     private func closeTopology() {
         // Before any close(): a processor forwarding from close() would reach a closed child.
         for context in contexts { context?.phase = .closed }
+        routes?.deallocate()
+        routes = nil
         for i in processors.indices {
             if let processor = processors[i] {
                 processors[i] = nil
@@ -961,5 +979,56 @@ extension StateStoreError {
     var taskError: StreamsError? {
         guard let error = underlying as? StreamsError, error.isTaskScoped else { return nil }
         return error
+    }
+}
+
+/// The topology as the record path reads it: plain integers, and the processors in boxes reached
+/// through `Unmanaged`, so that delivering a record retains and releases nothing (a strong or
+/// `unowned(unsafe)` reference is retained for every call made through it). The task deallocates
+/// it when it closes its topology.
+private struct RecordRoutes {
+    /// A processor, boxed in a class so that `Unmanaged` can hold it.
+    final class ProcessorBox {
+        let processor: any Processor
+        init(_ processor: any Processor) { self.processor = processor }
+    }
+
+    /// Node `i`'s children are `children[childStart[i] ..< childStart[i + 1]]`.
+    let childStart: UnsafeMutableBufferPointer<Int>
+    let children: UnsafeMutableBufferPointer<Int>
+    /// Node `i`'s processor, or `nil` for a sink or a source.
+    let processors: UnsafeMutableBufferPointer<Unmanaged<ProcessorBox>?>
+    /// Node `i`'s sink handle (its index), or -1 for a processor or a source.
+    let sinkHandles: UnsafeMutableBufferPointer<Int>
+
+    init(nodes: [StreamTask.Node], processors: [(any Processor)?]) {
+        childStart = .allocate(capacity: nodes.count + 1)
+        children = .allocate(capacity: max(1, nodes.reduce(0) { $0 + $1.children.count }))
+        self.processors = .allocate(capacity: nodes.count)
+        sinkHandles = .allocate(capacity: nodes.count)
+        var next = 0
+        for (i, node) in nodes.enumerated() {
+            childStart[i] = next
+            for child in node.children {
+                children[next] = child
+                next += 1
+            }
+            self.processors.initializeElement(
+                at: i, to: processors[i].map { Unmanaged.passRetained(ProcessorBox($0)) })
+            if case .sink(_, let handle) = node.kind {
+                sinkHandles[i] = handle.index
+            } else {
+                sinkHandles[i] = -1
+            }
+        }
+        childStart[nodes.count] = next
+    }
+
+    func deallocate() {
+        for processor in processors { processor?.release() }
+        childStart.deallocate()
+        children.deallocate()
+        processors.deallocate()
+        sinkHandles.deallocate()
     }
 }

@@ -39,8 +39,10 @@ public final class Deduplicator: Processor {
     // so Swift's dynamic exclusivity checks (a measurable share of a record) are switched off.
     @exclusivity(unchecked) private var keyExtractor: CompiledKeyExtractor
     @exclusivity(unchecked) private var key: [UInt8] = []
-    private let duplicatesChild: ProcessorContext.Child?
-    private let emitChildren: [ProcessorContext.Child]
+    /// The duplicates' child and the first occurrences' children, by node (see
+    /// ``ProcessorContext/forward(_:toNode:)``).
+    private let duplicatesNode: Int?
+    private let emitNodes: [Int]
     private let collector: DeduplicationStatisticsCollector?
     /// The largest timestamp written to the store (entries and markers) that the changelog holds.
     @exclusivity(unchecked) private var loggedStreamTimeMs: Int64
@@ -115,9 +117,9 @@ public final class Deduplicator: Processor {
         time = configuration.time
         keyExtractor = try configuration.key.compile()
         key.reserveCapacity(64)
-        duplicatesChild = configuration.duplicatesChild.flatMap { context.child(named: $0) }
-        emitChildren = context.childNames.filter { $0 != configuration.duplicatesChild }.compactMap {
-            context.child(named: $0)
+        duplicatesNode = configuration.duplicatesChild.flatMap { context.child(named: $0)?.node }
+        emitNodes = context.childNames.filter { $0 != configuration.duplicatesChild }.compactMap {
+            context.child(named: $0)?.node
         }
         collector = configuration.statistics
         loggedStreamTimeMs = store.streamTimeMs
@@ -154,7 +156,7 @@ public final class Deduplicator: Processor {
         case .conflict(let t0):
             statistics.duplicates += 1
             pendingDelaysMs.append(t >= t0 ? t - t0 : t0 - t)
-            if let duplicatesChild { try context.forward(record, to: duplicatesChild) }
+            if let duplicatesNode { try context.forward(record, toNode: duplicatesNode) }
         case .inserted:
             if t > loggedStreamTimeMs { loggedStreamTimeMs = t }
             try emit(record)
@@ -169,7 +171,7 @@ public final class Deduplicator: Processor {
     @inline(__always)
     private func emit(_ record: Record) throws {
         statistics.emitted += 1
-        for child in emitChildren { try context.forward(record, to: child) }
+        for node in emitNodes { try context.forward(record, toNode: node) }
     }
 
     /// Writes the stream-time marker if stream time moved past every stored timestamp.

@@ -115,6 +115,15 @@ struct CompiledKeyExtractor {
 
     let parts: [Part]
     var json: JSONFieldExtractor?
+    /// The key is the record key alone (what a source's key extractor gave the record): the
+    /// record path's case, taken without iterating `parts` or copying the key's slice.
+    private let recordKeyOnly: Bool
+
+    init(parts: [Part], json: JSONFieldExtractor?) {
+        self.parts = parts
+        self.json = json
+        if parts.count == 1, case .recordKey = parts[0] { recordKeyOnly = true } else { recordKeyOnly = false }
+    }
 
     /// Clears `key` and writes the record's business key into it.
     ///
@@ -122,6 +131,13 @@ struct CompiledKeyExtractor {
     ///   ``StreamsError/Code/deserialization``.
     mutating func extract(_ record: Record, into key: inout [UInt8]) throws(StreamsError) {
         key.removeAll(keepingCapacity: true)
+        if recordKeyOnly {
+            let found: Void? = record.key?.withUnsafeBytes { bytes in
+                Self.appendComponent(Self.recordKeyTag, bytes, to: &key)
+            }
+            if found == nil { throw StreamsError(.invalidRecord, "the record has no key", origin: record.origin) }
+            return
+        }
         if json != nil {
             do throws(JSONFieldError) {
                 try json!.extract(from: record.value)

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 import Testing
 import StreamsCore
@@ -105,8 +106,41 @@ private final class Forwarder: Processor {
     func process(_ record: Record) throws { try context.forward(record) }
 }
 
+/// Hands its context out, so that a test can keep it past the task.
+private final class ContextKeeper: @unchecked Sendable {
+    var context: ProcessorContext?
+}
+
 @Suite("Context misuse")
 struct ContextMisuseTests {
+    // The record path reaches the task without retaining it: a context kept after its task was
+    // deallocated (never closed) must refuse to forward, not touch freed memory.
+    @Test func forwardAfterTheTaskIsGoneIsAnError() throws {
+        let keeper = ContextKeeper()
+        var topology = Topology()
+        topology.addSource("in", topics: "input")
+        topology.addProcessor("keep", parents: "in") { context in
+            keeper.context = context
+            return Forwarder(context: context)
+        }
+        topology.addSink("out", topic: "output", parents: "keep")
+        let engine = InMemoryEngine()
+        do {
+            let task = try StreamTask(
+                id: TaskId(partition: 0), topology: topology,
+                configuration: StreamsConfiguration(applicationId: "kept"),
+                inputs: [TopicPartition(topic: "input")], collector: engine, changelogWriter: engine,
+                clock: ManualWallClock(startMs: 0), logger: Logger(label: "test"))
+            task.initializeStateStores(committedStreamTimeMs: nil)
+            try task.completeRestoration()
+        }
+        let context = try #require(keeper.context)
+        let error = try #require(throws: StreamsError.self) {
+            try context.forward(Record(key: nil, value: Array("a".utf8), timestampMs: 1))
+        }
+        #expect(error.code == .illegalState)
+    }
+
     // Item 8: forward() from a processor factory.
     @Test(arguments: ForwardStyle.allCases)
     func forwardFromTheFactoryIsAnError(style: ForwardStyle) throws {
