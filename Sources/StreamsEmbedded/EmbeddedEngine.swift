@@ -89,7 +89,9 @@ package final class EmbeddedEngine: StreamsEngine {
     private let inputByPartition: [TopicPartition: Int]
     private var outputs: [String: OutputFile] = [:]
     /// The output file of each sink handle (``sinkHandle(topic:sink:task:)``).
-    @exclusivity(unchecked) private var sinkOutputs: [OutputFile] = []
+    /// The output of each sink handle; unmanaged, so that sending a record does not retain and
+    /// release it (`outputs` owns them, and holds every output until the engine goes).
+    @exclusivity(unchecked) private var sinkOutputs: [Unmanaged<OutputFile>] = []
     /// Outputs of the checkpoint that this run does not write, carried into its checkpoints.
     private var carriedOutputs: [Checkpoint.Output] = []
     package private(set) var changelog: ChangelogFile?
@@ -257,16 +259,12 @@ package final class EmbeddedEngine: StreamsEngine {
             spans.append((valueStart..<values.count, line.endOffset))
             lines.append((line.endOffset, line.number))
         }
-        var records: [Record] = []
-        records.reserveCapacity(spans.count)
-        for span in spans {
-            records.append(
-                Record(
-                    key: nil,
-                    value: values[span.value],
-                    timestampMs: nowMs,
-                    origin: RecordOrigin(partition: partition, offset: span.endOffset)
-                )
+        let records = spans.map { span in
+            Record(
+                key: nil,
+                value: values[span.value],
+                timestampMs: nowMs,
+                origin: RecordOrigin(partition: partition, offset: span.endOffset)
             )
         }
         return (InputBatch(partition: partition, records: records), lines)
@@ -401,18 +399,19 @@ package final class EmbeddedEngine: StreamsEngine {
                 "sink '\(sink)' writes topic '\(topic)', which has no output file; outputs are given for \(configuration.outputs.map(\.topic))"
             )
         }
-        sinkOutputs.append(output)
+        sinkOutputs.append(Unmanaged.passUnretained(output))
         return SinkHandle(sinkOutputs.count - 1)
     }
 
     package func send(_ record: Record, to handle: SinkHandle) throws(StreamsError) {
-        let output = sinkOutputs[handle.index]
-        let error: EmbeddedError? = record.value.withUnsafeBytes { bytes in
-            do throws(EmbeddedError) {
-                try output.appendLine(bytes)
-                return nil
-            } catch {
-                return error
+        let error: EmbeddedError? = sinkOutputs[handle.index]._withUnsafeGuaranteedRef { output in
+            record.value.withUnsafeBytes { bytes in
+                do throws(EmbeddedError) {
+                    try output.appendLine(bytes)
+                    return nil
+                } catch {
+                    return error
+                }
             }
         }
         if let error { throw StreamsError(.engine, EngineFailure(error).message, underlying: error) }

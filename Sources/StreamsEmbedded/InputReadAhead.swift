@@ -195,10 +195,12 @@ final class InputReadAhead: @unchecked Sendable {
         case .lines: break
         }
         let nowMs = clock.nowMs
-        let read = EmbeddedEngine.records(of: sources[i].reader, partition: sources[i].partition, nowMs: nowMs)
-        var batch = read.batch
+        // Destructured, so that `batch` holds the only reference to its records: extracting in
+        // place then writes them without copying the array.
+        var (batch, lines) = EmbeddedEngine.records(
+            of: sources[i].reader, partition: sources[i].partition, nowMs: nowMs)
         sources[i].extraction?.extract(&batch, nowMs: nowMs)
-        return .batch(batch, lines: read.lines)
+        return .batch(batch, lines: lines)
     }
 
     private static func monotonicNanoseconds() -> UInt64 {
