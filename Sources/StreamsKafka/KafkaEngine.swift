@@ -519,6 +519,11 @@ package final class KafkaEngine: StreamsEngine {
         return end
     }
 
+    /// `<topic>[<partition>]` of the changelog.
+    package func describe(_ id: ChangelogID) -> String {
+        "\(settings.changelogTopic(store: id.storeName))[\(id.taskId.partition)]"
+    }
+
     package func readChangelog(_ id: ChangelogID, from position: ChangelogPosition, maxEntries: Int)
         throws(StreamsError) -> ChangelogBatch
     {
