@@ -843,6 +843,12 @@ package final class KafkaEngine: StreamsEngine {
 
     // MARK: Tests
 
+    /// Raises `code` as the fatal error of `task`'s producer (``KafkaProducer/raiseFatalErrorForTesting(_:reason:)``):
+    /// its next produce, begin or commit fails as after a fatal error from the broker.
+    package func raiseFatalErrorForTesting(task: TaskId, _ code: KafkaError.Code, reason: String) {
+        producers[task]?.producer.raiseFatalErrorForTesting(code, reason: reason)
+    }
+
     /// Records fetched by the consumer and not polled yet (tests wait for them).
     package var queuedEventCount: Int { consumer.queuedEventCount }
 
