@@ -332,9 +332,14 @@ public final class StreamTask {
     /// it now reflects, so that the stream thread can restore a little per iteration and keep
     /// polling (Kafka Streams restores the same way, with the task's partitions paused).
     ///
+    /// A store whose recorded position lies past the changelog's end (``ChangelogReader/changelogEnd(_:)``)
+    /// holds entries the changelog does not: it is not restored on top of, the task is
+    /// ``StreamsError/Code/taskCorrupted`` (the task manager wipes its state and creates it again).
+    ///
     /// - Returns: The entries applied, and whether every store is caught up (then call
     ///   ``completeRestoration()``).
-    /// - Throws: ``StreamsError`` (codes ``StreamsError/Code/engine``, ``StreamsError/Code/stateStore``).
+    /// - Throws: ``StreamsError`` (codes ``StreamsError/Code/engine``, ``StreamsError/Code/stateStore``,
+    ///   ``StreamsError/Code/taskCorrupted``).
     public func restoreBatch(from reader: any ChangelogReader) throws(StreamsError) -> (entries: Int, done: Bool) {
         precondition(state == .restoring, "task \(id): restore in state \(state)")
         for name in storeNames where !restoredStores.contains(name) {
@@ -347,8 +352,18 @@ public final class StreamTask {
                 start = known
             } else {
                 start = try changelogPosition(ofStore: name)
+                let end = try reader.changelogEnd(changelog)
+                // A store past the end of its changelog reflects entries the changelog does not
+                // hold (the topic was deleted and created again, or the state directory is another
+                // cluster's): restored on top of it, the store would keep them.
+                if let end, start > end {
+                    throw StreamsError(
+                        .taskCorrupted,
+                        "store '\(name)' of task \(id) is at changelog position \(start), past the end \(end) of its changelog \(reader.describe(changelog)) (was the changelog deleted and created again, or is the state directory another cluster's?); the task's state is wiped and rebuilt from the changelog",
+                        taskId: id)
+                }
                 restoreStarts[name] = start
-                restoreEnds[name] = try reader.changelogEnd(changelog)
+                restoreEnds[name] = end
             }
             let position = restorePositions[name] ?? start
             if let end = restoreEnds[name] ?? nil, position >= end {

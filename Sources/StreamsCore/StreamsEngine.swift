@@ -240,11 +240,18 @@ public protocol ChangelogReader: AnyObject {
     ///
     /// - Throws: ``StreamsError`` with code ``StreamsError/Code/engine``.
     func changelogEnd(_ changelog: ChangelogID) throws(StreamsError) -> ChangelogPosition?
+
+    /// Where `changelog` is, for people: `orders-dedup-store-changelog[2]` for a Kafka topic's
+    /// partition. The runtime names it in restore errors. Default: ``ChangelogID/description``.
+    func describe(_ changelog: ChangelogID) -> String
 }
 
 extension ChangelogReader {
     /// `nil`: the engine cannot tell; an empty batch ends a restore.
     public func changelogEnd(_ changelog: ChangelogID) throws(StreamsError) -> ChangelogPosition? { nil }
+
+    /// ``ChangelogID/description``.
+    public func describe(_ changelog: ChangelogID) -> String { changelog.description }
 }
 
 /// Makes the buffered output, changelog entries and input positions of a batch durable as one

@@ -519,6 +519,11 @@ package final class KafkaEngine: StreamsEngine {
         return end
     }
 
+    /// `<topic>[<partition>]` of the changelog.
+    package func describe(_ id: ChangelogID) -> String {
+        "\(settings.changelogTopic(store: id.storeName))[\(id.taskId.partition)]"
+    }
+
     package func readChangelog(_ id: ChangelogID, from position: ChangelogPosition, maxEntries: Int)
         throws(StreamsError) -> ChangelogBatch
     {
@@ -837,6 +842,12 @@ package final class KafkaEngine: StreamsEngine {
     }
 
     // MARK: Tests
+
+    /// Raises `code` as the fatal error of `task`'s producer (``KafkaProducer/raiseFatalErrorForTesting(_:reason:)``):
+    /// its next produce, begin or commit fails as after a fatal error from the broker.
+    package func raiseFatalErrorForTesting(task: TaskId, _ code: KafkaError.Code, reason: String) {
+        producers[task]?.producer.raiseFatalErrorForTesting(code, reason: reason)
+    }
 
     /// Records fetched by the consumer and not polled yet (tests wait for them).
     package var queuedEventCount: Int { consumer.queuedEventCount }

@@ -62,6 +62,13 @@ public final class KafkaProducer {
         rd_kafka_destroy(handle)
     }
 
+    /// Raises `code` as this producer's fatal error, as librdkafka does when the broker answers
+    /// with one (`rd_kafka_test_fatal_error`): every later call fails with `_FATAL`. For tests
+    /// of what a fatal producer error does; a real one cannot be provoked on the test broker.
+    package func raiseFatalErrorForTesting(_ code: KafkaError.Code, reason: String) {
+        _ = rd_kafka_test_fatal_error(handle, rd_kafka_resp_err_t(code.rawValue), reason)
+    }
+
     /// How many records the broker acknowledged so far.
     public var deliveredCount: Int { callbacks.delivered }
 

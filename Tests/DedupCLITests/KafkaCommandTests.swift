@@ -148,6 +148,46 @@ struct KafkaCommandTests {
     }
 
     @Test(
+        "a state directory ahead of its changelog (another cluster's) is wiped and rebuilt, saying so: the output is a fresh state's"
+    )
+    func stateAheadOfChangelog() async throws {
+        try await onBroker { try Self.stateAheadOfChangelog($0) }
+    }
+
+    static func stateAheadOfChangelog(_ first: KafkaBroker) throws {
+        let (firstEvents, directory) = try setUp(first, count: 1_500, seed: 43, directory: "kafka-cli-ahead")
+        defer { directory.remove() }
+        let app = "ahead"
+        let state = directory.file("state")
+        try first.createTopics(["ahead-unique": 3], configs: ["retention.ms": "-1"])
+        try first.produce(firstEvents.map { ($0.id, $0.json) }, to: "events")
+        var (process, _, stderr) = try DedupCLI.launch(arguments(first, app: app, state: state), in: directory.path)
+        _ = try stopWhenCommitted(first, app: app, process: process, stderr: stderr)
+        #expect(try first.readAll("ahead-unique").count == model(firstEvents, windowMs: windowMs).kept.count)
+
+        // Another cluster (a new data directory: the changelog topic is new, its end 0), other
+        // events with the same ids and times, the same state directory: its stores are at the
+        // first cluster's changelog positions, past the new changelog's end.
+        let second = try KafkaBroker.start("stateAheadOfChangelog-second")
+        defer { second.stop() }
+        let events = Self.events(count: 1_500, seed: 44)
+        try second.createTopics(["events": 3])
+        try second.createTopics(["ahead-unique": 3], configs: ["retention.ms": "-1"])
+        try second.produce(events.map { ($0.id, $0.json) }, to: "events")
+        (process, _, stderr) = try DedupCLI.launch(arguments(second, app: app, state: state), in: directory.path)
+        let errors = try stopWhenCommitted(second, app: app, process: process, stderr: stderr)
+        let expected = model(events, windowMs: windowMs).kept
+        let output = try second.readAll("ahead-unique").map(\.value)
+        let lost = Set(expected).subtracting(output)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) suppressed by the other cluster's state")
+        #expect(output.sorted() == expected)
+        #expect(
+            errors.contains("past the end 0 of its changelog ahead-dedup-store-changelog[")
+                && errors.contains("store 'dedup-store' of task 0_"), "\(errors)")
+        #expect(errors.contains("wiped the state of task"), "\(errors)")
+    }
+
+    @Test(
         "at-least-once: 3 partitions; without a crash the output and duplicates equal the model, offsets committed, exit 0"
     )
     func atLeastOnce() async throws {

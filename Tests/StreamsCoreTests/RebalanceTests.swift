@@ -197,4 +197,70 @@ struct RebalanceTests {
         #expect(try store.fetch(key: Array("k3".utf8), from: .min, to: .max).isEmpty)
         manager.closeDirty()
     }
+
+    @Test(
+        "a store past the end of its changelog (another cluster's, or the topic recreated) is wiped and rebuilt, not restored on top of"
+    )
+    func storePastChangelogEndIsRebuilt() throws {
+        let stateDirectory = makeTemporaryDirectory()
+        defer { removeDirectory(stateDirectory) }
+        var topology = Topology()
+        topology.addSource("in", topics: "orders")
+        topology.addStateStore("seen", connectedTo: ["remember"]) { context in
+            try LMDBWindowStore(
+                directory: context.directory,
+                configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
+        }
+        topology.addProcessor("remember", parents: "in", stores: ["seen"]) { try Remember(context: $0) }
+        let configuration = StreamsConfiguration(
+            applicationId: "ahead", commitInterval: .seconds(3600), stateDirectory: stateDirectory)
+        let clock = ManualWallClock(startMs: 0)
+        let logger = StreamsLogging.disabled(label: "test")
+        func run(_ engine: InMemoryEngine) -> (TaskManager, StreamThread) {
+            let manager = TaskManager(
+                engine: engine, topology: topology, configuration: configuration, clock: clock, logger: logger)
+            return (
+                manager, StreamThread(taskManager: manager, configuration: configuration, clock: clock, logger: logger)
+            )
+        }
+        func values(_ list: [String], from start: Int64) -> [Record] {
+            list.enumerated().map { Record(key: nil, value: Array($1.utf8), timestampMs: start + Int64($0)) }
+        }
+
+        // Against one engine: k1 and k2 committed, the store closed at changelog position 2.
+        let first = InMemoryEngine()
+        do {
+            let (manager, thread) = run(first)
+            first.assign([Self.partition(0)])
+            first.enqueue(values(["k1", "k2"], from: 1), to: Self.partition(0))
+            try thread.processAvailable()
+            try manager.close()
+        }
+        #expect(first.committedChangelogs[ChangelogID(taskId: TaskId(partition: 0), storeName: "seen")]?.count == 2)
+
+        // The same state directory against an engine whose changelog is empty (end 0).
+        let second = InMemoryEngine()
+        let (manager, thread) = run(second)
+        second.assign([Self.partition(0)])
+        try manager.pollAndRoute(maxRecords: 100, timeout: .zero)
+        let error = try #require(throws: StreamsError.self) { try manager.restoreStep() }
+        #expect(error.code == .taskCorrupted)
+        #expect(error.taskId == TaskId(partition: 0))
+        #expect(
+            error.message.hasPrefix(
+                "store 'seen' of task 0_0 is at changelog position 2, past the end 0 of its changelog seen-changelog-0_0"
+            ),
+            "\(error.message)")
+        #expect(!manager.isFailed)
+        second.enqueue(values(["k3"], from: 3), to: Self.partition(0))
+        try thread.processAvailable()
+        let task = try #require(manager.tasks.first { $0.id == TaskId(partition: 0) }, "the task was not created again")
+        #expect(task.state == .running)
+        let store = try #require(task.store(named: "seen") as? any WindowStore)
+        // Rebuilt from the (empty) changelog: nothing of the first engine's k1 and k2 is left.
+        #expect(try store.fetch(key: Array("k1".utf8), from: .min, to: .max).isEmpty)
+        #expect(try store.fetch(key: Array("k2".utf8), from: .min, to: .max).isEmpty)
+        #expect(try store.fetch(key: Array("k3".utf8), from: .min, to: .max).count == 1)
+        try manager.close()
+    }
 }
