@@ -302,7 +302,7 @@ struct CompiledSourceExtractor: Sendable {
             var i = start
             while i < records.count {
                 do throws(StreamsError) {
-                    if let timestamp = try extract(records[i]) {
+                    if let timestamp = try extract(records.baseAddress.unsafelyUnwrapped + i) {
                         if timestamp > warnAt || timestamp > maxFuture {
                             let ahead = Self.describeAhead(timestamp, nowMs)
                             if timestamp > maxFuture {
@@ -351,11 +351,28 @@ struct CompiledSourceExtractor: Sendable {
     }
 
     /// Extracts one record's key into `keyScratch` and returns its time (`nil`: keep the record's).
+    /// The record is read through a pointer into its batch: passed as a value it was copied (a
+    /// retain and a release per reference it holds), since this method mutates `self`.
     @inline(__always)
-    private mutating func extract(_ record: Record) throws(StreamsError) -> Int64? {
+    private mutating func extract(_ record: UnsafeMutablePointer<Record>) throws(StreamsError) -> Int64? {
+        let result: Result<Int64?, StreamsError> = record.pointee.value.withUnsafeBytes { value in
+            do throws(StreamsError) {
+                return .success(try extractTime(value, of: record))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The key into `keyScratch`, and the time (`nil`: keep the record's).
+    @inline(__always)
+    private mutating func extractTime(
+        _ value: UnsafeRawBufferPointer, of record: UnsafeMutablePointer<Record>
+    ) throws(StreamsError) -> Int64? {
         if json != nil {
             do throws(JSONFieldError) {
-                try json!.extract(from: record.value)
+                try json!.extract(from: value)
             } catch {
                 let at = error.offset.map { " at byte \($0)" } ?? ""
                 let what: String
@@ -364,23 +381,19 @@ struct CompiledSourceExtractor: Sendable {
                 case .emptyInput, .notAnObject: what = "not a JSON object"
                 default: what = "not valid JSON"
                 }
-                throw StreamsError(.deserialization, "\(what)\(at): \(error.message)", origin: record.origin)
+                throw StreamsError(.deserialization, "\(what)\(at): \(error.message)", origin: record.pointee.origin)
             }
         }
         switch key {
         case .recordKey: break
         case .jsonFields(let count):
-            let error: JSONFieldError? = record.value.withUnsafeBytes { bytes in
-                do throws(JSONFieldError) {
-                    try json!.encodeKey(fields: 0..<count, of: bytes, into: &keyScratch)
-                    return nil
-                } catch {
-                    return error
-                }
+            do throws(JSONFieldError) {
+                try json!.encodeKey(fields: 0..<count, of: value, into: &keyScratch)
+            } catch {
+                throw StreamsError(.invalidRecord, error.message, origin: record.pointee.origin)
             }
-            if let error { throw StreamsError(.invalidRecord, error.message, origin: record.origin) }
         case .custom(let body):
-            let bytes = try RecordKeyExtractor.customKey(body, of: record)
+            let bytes = try RecordKeyExtractor.customKey(body, of: record.pointee)
             keyScratch.removeAll(keepingCapacity: true)
             keyScratch.append(contentsOf: bytes)
         }
@@ -389,22 +402,16 @@ struct CompiledSourceExtractor: Sendable {
         case .record: return nil
         case .jsonField(let index, let path):
             let field = json.unsafelyUnwrapped[index]
-            let result: Result<Int64, JSONFieldError> = record.value.withUnsafeBytes { bytes in
-                do throws(JSONFieldError) {
-                    return .success(try JSONTimestamp.epochMilliseconds(of: field, in: bytes))
-                } catch {
-                    return .failure(error)
-                }
-            }
-            switch result {
-            case .success(let value): timestamp = value
-            case .failure(let error):
-                throw StreamsError(.invalidRecord, "time field '\(path)': \(error.message)", origin: record.origin)
+            do throws(JSONFieldError) {
+                timestamp = try JSONTimestamp.epochMilliseconds(of: field, in: value)
+            } catch {
+                throw StreamsError(
+                    .invalidRecord, "time field '\(path)': \(error.message)", origin: record.pointee.origin)
             }
         case .custom(let body):
-            do { timestamp = try body(record) } catch {
+            do { timestamp = try body(record.pointee) } catch {
                 throw StreamsError(
-                    .invalidRecord, "the timestamp extractor failed: \(error)", origin: record.origin,
+                    .invalidRecord, "the timestamp extractor failed: \(error)", origin: record.pointee.origin,
                     underlying: error)
             }
         }
@@ -412,7 +419,7 @@ struct CompiledSourceExtractor: Sendable {
             throw StreamsError(
                 .invalidRecord,
                 "the time \(timestamp) is outside the valid range Int64.min + 1 ... Int64.max - 1",
-                origin: record.origin)
+                origin: record.pointee.origin)
         }
         return timestamp
     }
