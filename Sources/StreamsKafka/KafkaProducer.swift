@@ -37,6 +37,8 @@ public final class KafkaProducer {
     public let isTransactional: Bool
     let handle: OpaquePointer
     private let callbacks: Callbacks
+    /// Between a successful ``beginTransaction()`` and the commit or abort that ends it.
+    private var transactionOpen = false
 
     /// Creates a producer.
     ///
@@ -100,6 +102,7 @@ public final class KafkaProducer {
     public func beginTransaction() throws(KafkaError) {
         callbacks.firstDeliveryError = nil
         try check(rd_kafka_begin_transaction(handle), "begin_transaction")
+        transactionOpen = true
     }
 
     /// Queues one record for `topic`. The bytes are copied; the call does not wait for the broker.
@@ -115,7 +118,9 @@ public final class KafkaProducer {
     ///     record's offset (``lastDeliveredOffset(tag:)``).
     /// - Throws: ``KafkaError``: ``KafkaError/Code/unknownPartition`` or ``KafkaError/Code/unknownTopic``
     ///   (permanent), ``KafkaError/Code/messageSizeTooLarge``, ``KafkaError/Class/fenced`` /
-    ///   ``KafkaError/Class/fatal`` / ``KafkaError/Class/abortable`` for a producer in that state.
+    ///   ``KafkaError/Class/fatal`` for a producer in that state, ``KafkaError/Class/abortable``
+    ///   when the open transaction already failed (the first delivery error, such as a record the
+    ///   broker rejected, once its report arrived; librdkafka's bare `_STATE` before).
     ///   A full local queue is waited out (delivery reports are served meanwhile), not thrown.
     public func produce(
         topic: String, partition: Int32? = nil, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
@@ -149,6 +154,7 @@ public final class KafkaProducer {
                 rd_kafka_poll(handle, 10)
                 continue
             }
+            if err == RD_KAFKA_RESP_ERR__STATE && transactionOpen { throw transactionFailed(producingTo: topic) }
             throw KafkaError(err, operation: "produce to \(topic)", client: handle)
         }
     }
@@ -177,6 +183,23 @@ public final class KafkaProducer {
                 }
             }
         }.get()
+    }
+
+    /// The error of a produce refused (`_STATE`) inside a transaction this producer began: librdkafka
+    /// leaves the `InTransaction` state by itself only when the transaction failed with an abortable
+    /// error (a fatal one is reported as `_FATAL` first), for example when the broker rejected one of
+    /// its records. The first delivery error is that cause when its report has arrived; either way the
+    /// error is of class ``KafkaError/Class/abortable``.
+    private func transactionFailed(producingTo topic: String) -> KafkaError {
+        rd_kafka_poll(handle, 0)
+        if let error = callbacks.firstDeliveryError, error.errorClass == .abortable {
+            callbacks.firstDeliveryError = nil
+            return error
+        }
+        return KafkaError(
+            code: .state, errorClass: .abortable,
+            message: "the transaction failed earlier (an abortable error), producing is refused until it is aborted",
+            operation: "produce to \(topic)")
     }
 
     /// Adds the consumer group's offsets to the open transaction: they are committed if and only
@@ -214,6 +237,7 @@ public final class KafkaProducer {
             throw error
         }
         try check(rd_kafka_commit_transaction(handle, timeout.kafkaMilliseconds), "commit_transaction")
+        transactionOpen = false
     }
 
     /// Aborts the open transaction: its records stay in the log but `read_committed` readers
@@ -228,6 +252,7 @@ public final class KafkaProducer {
             callbacks.firstDeliveryError = nil
         }
         try check(rd_kafka_abort_transaction(handle, timeout.kafkaMilliseconds), "abort_transaction")
+        transactionOpen = false
     }
 
     /// Waits until every queued record is delivered or failed.

@@ -198,6 +198,54 @@ struct KafkaClientTests {
         }
     }
 
+    @Test(
+        "a produce after the broker rejected a record of the transaction is abortable and names that record; after the aborts the producer commits again"
+    )
+    func produceAfterRejectedRecord() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([
+                KafkaNewTopic(name: "small", partitions: 1, configs: ["max.message.bytes": "1000"])
+            ])
+            let producer = try KafkaProducer(configuration: broker.configuration(["transactional.id": "app-0_3"]))
+            try producer.initTransactions(timeout: patience)
+            try producer.beginTransaction()
+            // Under librdkafka's message.max.bytes, over the topic's: the broker refuses it.
+            try producer.produce(topic: "small", partition: 0, key: nil, value: Array(repeating: 120, count: 5_000))
+            // Once its answer arrived, librdkafka has left InTransaction and refuses records (_STATE).
+            var refused: KafkaError?
+            let deadline = ContinuousClock.now + patience
+            while refused == nil && ContinuousClock.now < deadline {
+                usleep(50_000)
+                do throws(KafkaError) {
+                    try producer.produce(topic: "small", partition: 0, key: nil, value: Array("fine".utf8))
+                } catch {
+                    refused = error
+                }
+            }
+            #expect(refused?.errorClass == .abortable, "\(String(describing: refused))")
+            #expect(refused?.code == .messageSizeTooLarge, "\(String(describing: refused))")
+            #expect(refused?.operation.contains("small[0]") == true, "\(String(describing: refused))")
+            try producer.abortTransaction(timeout: patience)
+
+            // The refused records took sequence numbers the broker never wrote: the next record to
+            // that partition is out of order, an abortable error that needs an epoch bump, which
+            // the abort makes (librdkafka's "requires epoch bump"); the transaction after commits.
+            try producer.beginTransaction()
+            try producer.produce(topic: "small", partition: 0, key: nil, value: Array("lost".utf8))
+            let outOfOrder = #expect(throws: KafkaError.self) { try producer.commitTransaction(timeout: patience) }
+            #expect(outOfOrder?.code.name == "OUT_OF_ORDER_SEQUENCE_NUMBER", "\(String(describing: outOfOrder))")
+            #expect(outOfOrder?.errorClass == .abortable, "\(String(describing: outOfOrder))")
+            try producer.abortTransaction(timeout: patience)
+            try producer.beginTransaction()
+            try producer.produce(topic: "small", partition: 0, key: nil, value: Array("next".utf8))
+            try producer.commitTransaction(timeout: patience)
+            let reader = try broker.consumer(group: "reader")
+            try reader.subscribe(topics: ["small"])
+            #expect(try receive(1, from: reader).map(\.value) == ["next"])
+            try reader.close()
+        }
+    }
+
     @Test("the admin client creates a compacted topic with partitions and configs, and reports it")
     func adminCreatesCompactedTopic() async throws {
         try await KafkaBroker.with { broker in
