@@ -230,6 +230,17 @@ public final class KafkaDedupJob {
             )
         case .invalidConfiguration:
             return DedupJobError(.usage, "\(error.message) (check the -X properties)")
+        case .engine where error.underlying is KafkaAbortStreakError:
+            // A task that aborted again and again without committing (a record the broker
+            // refuses every time): the job's own way to the fix.
+            let tooLarge = (error.underlying as? KafkaAbortStreakError)?.recordTooLarge == true
+            return DedupJobError(
+                .io,
+                error.message
+                    + (tooLarge
+                        ? "; here: -X producer.message.max.bytes=N (N at most the topic's max.message.bytes) makes such an input record invalid, handled by --on-invalid"
+                        : "")
+            )
         case .fenced, .taskMigrated, .taskCorrupted:
             // A task's error that reached the stop (its commit there failed): the others are closed.
             return DedupJobError(

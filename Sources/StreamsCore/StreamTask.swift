@@ -987,12 +987,13 @@ public final class StreamTask {
 }
 
 extension StateStoreError {
-    /// The task-scoped error of the engine underneath a changelog write that failed (its task's
-    /// producer fenced, or failed so that the task must start again), if that is what failed: the
-    /// task manager then closes (or restarts) that task only, rather than the store failing every
-    /// task.
+    /// The engine's error underneath a changelog write that failed, if that is what failed and it
+    /// is the task's (its producer fenced, or failed so that the task must start again: the task
+    /// manager then closes or restarts that task only, rather than the store failing every task)
+    /// or the engine's own (``StreamsError/Code/engine``, such as a task that cannot commit
+    /// stopping the engine: its message reaches the application as the engine wrote it).
     var taskError: StreamsError? {
-        guard let error = underlying as? StreamsError, error.isTaskScoped else { return nil }
+        guard let error = underlying as? StreamsError, error.isTaskScoped || error.code == .engine else { return nil }
         return error
     }
 }

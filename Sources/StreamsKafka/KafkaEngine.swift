@@ -32,7 +32,11 @@ package import StreamsState
 /// - **Errors**: a fenced producer → ``StreamsError/Code/fenced`` for its task; an abortable
 ///   error → the transaction is aborted and ``StreamsError/Code/taskCorrupted`` makes the runtime
 ///   create the task again, which rewinds its partitions to the committed offsets and restores
-///   its stores; a fatal producer error → the producer is dropped, and the same.
+///   its stores; a fatal producer error → the producer is dropped, and the same. A task that
+///   starts again this way ``KafkaStreamsConfiguration/maxConsecutiveAborts`` times in a row
+///   without committing its offsets in between (a record the broker refuses every time) stops the
+///   engine instead: ``StreamsError/Code/engine``, naming the task, its committed offsets, the
+///   error and the fix.
 ///
 /// - Important: Not `Sendable`: the stream thread owns it (librdkafka's callbacks run on it).
 package final class KafkaEngine: StreamsEngine {
@@ -73,6 +77,21 @@ package final class KafkaEngine: StreamsEngine {
         }
     }
 
+    /// A task's aborts in a row (see ``KafkaStreamsConfiguration/maxConsecutiveAborts``).
+    struct AbortStreak {
+        /// Aborts since the task last committed its offsets.
+        var count = 0
+        /// This run of the task was counted (one abort may fail more than one call): cleared when
+        /// the task starts again.
+        var counted = false
+        /// The last error, as `step: operation: message [code]`.
+        var lastError = ""
+        /// The last `MSG_SIZE_TOO_LARGE` of the streak: the broker refused a record (the usual
+        /// cause; later aborts of the streak may show its aftermath, such as
+        /// `OUT_OF_ORDER_SEQUENCE_NUMBER`).
+        var tooLarge: String?
+    }
+
     package let settings: KafkaStreamsConfiguration
     private let description: TopologyDescription
     private let logger: Logger
@@ -105,6 +124,10 @@ package final class KafkaEngine: StreamsEngine {
     /// An error of a rebalance callback or of a call that cannot throw, thrown by the next poll.
     private var pendingError: StreamsError?
     private var committedStreamTimes: [TaskId: Int64] = [:]
+    /// Per task, its aborts since it last committed offsets.
+    private var abortStreaks: [TaskId: AbortStreak] = [:]
+    /// Per input partition, the offset committed last (read at its task's start, or committed here).
+    private var committedOffsets: [TopicPartition: Int64] = [:]
     /// At-least-once: the tasks none of whose partitions has a committed offset; their changelogs
     /// hold only entries of uncommitted work, so a restore reads none of them.
     private var tasksWithoutCommit: Set<TaskId> = []
@@ -249,11 +272,13 @@ package final class KafkaEngine: StreamsEngine {
                 taskId: task.id)
         case .fatal:
             task.broken = true
+            if let stop = countAbort(of: task.id, error, what) { return stop }
             return StreamsError(
                 .taskCorrupted, "the producer of task \(task.id) failed (\(what)): \(error); the task starts again",
                 underlying: error, taskId: task.id)
         case .abortable:
             abortTransaction(task)
+            if let stop = countAbort(of: task.id, error, what) { return stop }
             return StreamsError(
                 .taskCorrupted,
                 "the transaction of task \(task.id) was aborted (\(what)): \(error); the task starts again from its last commit",
@@ -261,6 +286,39 @@ package final class KafkaEngine: StreamsEngine {
         case .retriable, .permanent:
             return StreamsError(.engine, "task \(task.id): \(what): \(error)", underlying: error)
         }
+    }
+
+    /// Counts an abort that makes task `id` start again; returns the error that stops the engine
+    /// when the task has aborted ``KafkaStreamsConfiguration/maxConsecutiveAborts`` times without
+    /// committing in between.
+    private func countAbort(of id: TaskId, _ error: KafkaError, _ what: String) -> StreamsError? {
+        var streak = abortStreaks[id] ?? AbortStreak()
+        if !streak.counted {
+            streak.count += 1
+            streak.counted = true
+        }
+        let step = what == error.operation ? what : "\(what): \(error.operation)"
+        streak.lastError = "\(step): \(error.message) [\(error.codeName)]"
+        if error.code == .messageSizeTooLarge { streak.tooLarge = streak.lastError }
+        abortStreaks[id] = streak
+        guard streak.count >= max(1, settings.maxConsecutiveAborts) else { return nil }
+        let offsets = inputs(of: id).map { "\($0)@\(committedOffsets[$0].map(String.init) ?? "none committed")" }
+        let cause: String
+        let fix: String
+        if let tooLarge = streak.tooLarge {
+            cause = "the broker refuses one of its records every time (\(tooLarge))"
+            fix =
+                "raise that topic's max.message.bytes (or the brokers' message.max.bytes) to fit the record, or lower the producers' message.max.bytes (property producer.message.max.bytes) to at most that limit so that the client refuses such records itself"
+        } else {
+            cause = "the last error: \(streak.lastError)"
+            fix = "fix what the error names, then run again"
+        }
+        return StreamsError(
+            .engine,
+            "task \(id) aborted its transaction \(streak.count) times in a row without committing, each time starting again from its committed offsets (\(offsets.joined(separator: ", "))): \(cause); stopped rather than reprocess without end: \(fix)",
+            underlying: KafkaAbortStreakError(
+                taskId: id, aborts: streak.count, recordTooLarge: streak.tooLarge != nil, lastError: error),
+            taskId: id)
     }
 
     private func abortTransaction(_ task: TaskProducer) {
@@ -311,10 +369,12 @@ package final class KafkaEngine: StreamsEngine {
             atEnd.remove(tp)
             resumeOffsets[tp] = nil
             positions[tp] = nil
+            committedOffsets[tp] = nil
         }
         for id in Set(partitions.compactMap(task(of:))) {
             if let task = producers.removeValue(forKey: id) { abortTransaction(task) }
             committedStreamTimes[id] = nil
+            abortStreaks[id] = nil
             for (changelog, _) in changelogs where changelog.taskId == id { changelogs[changelog] = nil }
         }
     }
@@ -721,6 +781,7 @@ package final class KafkaEngine: StreamsEngine {
                     }
                     task.inTransaction = false
                 }
+                if !offsets.isEmpty { committed(offsets, task: part.taskId) }
             case .atLeastOnce:
                 try retrying("flush", task: part.taskId) { () throws(KafkaError) in
                     try task.producer.flush(timeout: settings.requestTimeout)
@@ -743,6 +804,7 @@ package final class KafkaEngine: StreamsEngine {
                             .taskMigrated, "cannot commit the offsets of task \(part.taskId): \(error)",
                             underlying: error, taskId: part.taskId)
                     }
+                    committed(offsets, task: part.taskId)
                 }
             }
             if part.streamTimeMs != .min { committedStreamTimes[part.taskId] = part.streamTimeMs }
@@ -757,6 +819,16 @@ package final class KafkaEngine: StreamsEngine {
             }
         }
         return positions
+    }
+
+    /// Notes offsets committed for `task`, which ends its streak of aborts (it made progress).
+    private func committed(_ offsets: [KafkaTopicPartitionOffset], task: TaskId) {
+        abortStreaks[task] = nil
+        for entry in offsets {
+            committedOffsets[
+                TopicPartition(topic: entry.topicPartition.topic, partition: entry.topicPartition.partition)] =
+                entry.offset
+        }
     }
 
     package func abort() {
@@ -785,6 +857,7 @@ package final class KafkaEngine: StreamsEngine {
             var streamTime: Int64?
             var seeks: [KafkaTopicPartitionOffset] = []
             for (changelog, log) in changelogs where changelog.taskId == id { log.committedEnd = nil }
+            abortStreaks[id]?.counted = false
             if settings.guarantee == .atLeastOnce && committed.allSatisfy({ $0.offset == nil }) {
                 tasksWithoutCommit.insert(id)
             } else {
@@ -804,6 +877,7 @@ package final class KafkaEngine: StreamsEngine {
                     seeks.append(.init(entry.topicPartition, offset: resetOffset))
                 }
                 positions[tp] = entry.offset ?? 0
+                committedOffsets[tp] = entry.offset
                 let fields = entry.metadata?.split(separator: ";", omittingEmptySubsequences: false) ?? []
                 if let time = fields.first.flatMap({ Int64($0) }) { streamTime = max(streamTime ?? .min, time) }
                 if settings.guarantee == .atLeastOnce {

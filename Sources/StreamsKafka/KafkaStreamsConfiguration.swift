@@ -39,6 +39,13 @@ public struct KafkaStreamsConfiguration: Sendable {
     /// Added to a window store's retention for its changelog topic's `retention.ms`; default one
     /// day, Kafka Streams' `windowstore.changelog.additional.retention.ms`.
     public var changelogRetentionMargin: Duration
+    /// How many times in a row a task may abort its transaction and start again from its committed
+    /// offsets (after an abortable or fatal producer error) with no commit of its offsets in
+    /// between; at the last of them the engine stops with ``StreamsError/Code/engine`` naming the
+    /// task, its committed offsets and the error, rather than reprocess without end a record the
+    /// broker refuses every time (an output record over its topic's `max.message.bytes`). Default
+    /// 5; values below 1 count as 1 (the first abort stops).
+    public var maxConsecutiveAborts: Int
 
     /// Creates a configuration.
     ///
@@ -50,6 +57,7 @@ public struct KafkaStreamsConfiguration: Sendable {
     ///   - requestTimeout: Default 60 s.
     ///   - pollTimeout: Default 100 ms.
     ///   - changelogRetentionMargin: Default one day.
+    ///   - maxConsecutiveAborts: Default 5.
     public init(
         bootstrapServers: String,
         applicationId: String,
@@ -57,7 +65,8 @@ public struct KafkaStreamsConfiguration: Sendable {
         guarantee: Guarantee = .exactlyOnce,
         requestTimeout: Duration = .seconds(60),
         pollTimeout: Duration = .milliseconds(100),
-        changelogRetentionMargin: Duration = .seconds(86_400)
+        changelogRetentionMargin: Duration = .seconds(86_400),
+        maxConsecutiveAborts: Int = 5
     ) {
         self.bootstrapServers = bootstrapServers
         self.applicationId = applicationId
@@ -66,6 +75,7 @@ public struct KafkaStreamsConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.pollTimeout = pollTimeout
         self.changelogRetentionMargin = changelogRetentionMargin
+        self.maxConsecutiveAborts = maxConsecutiveAborts
     }
 
     /// The properties for one kind of client: the unprefixed ones, then those with `prefix`.

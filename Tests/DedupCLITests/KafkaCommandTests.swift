@@ -650,6 +650,62 @@ struct KafkaCommandTests {
         #expect(try statistics(errors)["invalid"] as? Int == 2)
     }
 
+    @Test(
+        "a record the broker refuses every time (over the output topic's max.message.bytes): the job stops in bounded time, exit 74 naming the task, its committed offsets, MSG_SIZE_TOO_LARGE and the fix; the records before it committed; with the fix (-X producer.message.max.bytes, --on-invalid skip) it goes on"
+    )
+    func brokerRefusesARecordEveryTime() async throws {
+        try await onBroker { try Self.brokerRefusesARecordEveryTime($0) }
+    }
+
+    static func brokerRefusesARecordEveryTime(_ broker: KafkaBroker) throws {
+        let (events, directory) = try setUp(broker, count: 300, seed: 53, directory: "kafka-cli-poison")
+        defer { directory.remove() }
+        let app = "poison"
+        // The output topic takes batches up to 100,000 bytes; the job's limit is librdkafka's
+        // (998,976 bytes for a record): a 200,000-byte record is valid to the job, sent, and
+        // refused by the broker (MSG_SIZE_TOO_LARGE) every time.
+        try broker.createTopics(["poison-unique": 3], configs: ["retention.ms": "-1", "max.message.bytes": "100000"])
+        let arguments = arguments(
+            broker, app: app, state: directory.file("state"), extra: ["--commit-interval", "100ms"])
+        var (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        try broker.produce(events.map { ($0.id, $0.json) }, to: "events")
+        try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
+
+        let big =
+            #"{"order":{"id":"o-big"},"ts":1700000400000,"pad":""# + String(repeating: "x", count: 200_000) + #""}"#
+        let poisonedAt = ContinuousClock.now
+        try broker.produce([("o-big", big)], to: "events")
+        // Bounded: without the limit on aborts in a row, the job aborts and starts the task again
+        // without end (the wait kills it and records the failure).
+        DedupCLI.wait(process, timeout: 90)
+        let log = Files.text(stderr)
+        #expect(ContinuousClock.now - poisonedAt < .seconds(90))
+        #expect(process.terminationReason == .exit && process.terminationStatus == 74, "\(log)")
+        let reason = log.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(reason.hasPrefix("dedup: task 0_"), "\(log)")
+        #expect(reason.contains(" aborted its transaction 5 times in a row without committing"), "\(reason)")
+        #expect(reason.contains("[MSG_SIZE_TOO_LARGE]") && reason.contains("poison-unique"), "\(reason)")
+        #expect(
+            reason.contains("raise that topic's max.message.bytes")
+                && reason.contains("-X producer.message.max.bytes=N") && reason.contains("--on-invalid"), "\(reason)")
+        // Its committed offsets, as the group has them: `events-<p>@<offset>`.
+        let partition = try #require(reason.firstMatch(of: /task 0_(\d)/).map { String($0.1) })
+        #expect(reason.contains("(events-\(partition)@"), "\(reason)")
+        #expect(log.components(separatedBy: "dirty: taskCorrupted").count - 1 == 4, "\(log)")
+        // The records before it committed and visible; the big one not.
+        #expect(try broker.committedTotal(group: app, topics: ["events"]) == Int64(events.count))
+        let expected = model(events, windowMs: windowMs).kept
+        #expect(try broker.readAll("poison-unique").map(\.value).sorted() == expected)
+
+        // The fix the message names: the producers' limit at the topic's makes the record invalid
+        // to the job, which skips it and goes on.
+        (process, _, stderr) = try DedupCLI.launch(
+            arguments + ["-X", "producer.message.max.bytes=100000", "--on-invalid", "skip"], in: directory.path)
+        let errors = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
+        #expect(try statistics(errors)["invalid"] as? Int == 1, "\(errors)")
+        #expect(try broker.readAll("poison-unique").map(\.value).sorted() == expected)
+    }
+
     /// The `--stats` JSON: the last line of standard error.
     /// Stops `process` with SIGTERM once group `app` has committed every record of topic
     /// `events`, checks that it exited 0, and returns what it wrote to `stderr`.

@@ -117,9 +117,12 @@ struct RebalanceTests {
         #expect(setup.committed == ["a0", "a1"], "b0 was uncommitted output of the fenced task")
         guard throughStore else { return }
 
-        // An error underneath a store that is not the task's own stays a store failure.
+        // The engine's own error underneath a store (a task that cannot commit stopping the Kafka
+        // engine) stops every task, and reaches the caller as the engine wrote it.
         setup.enqueue(["broken"], to: 0)
-        #expect(throws: StreamsError.self) { try setup.thread.processAvailable() }
+        let error = #expect(throws: StreamsError.self) { try setup.thread.processAvailable() }
+        #expect(error?.code == .engine)
+        #expect(error?.message == "task-scoped failure on broken", "\(String(describing: error))")
         #expect(setup.manager.isFailed)
     }
 

@@ -192,11 +192,13 @@ struct KafkaAbortTests {
 
         let capture = KafkaFatalErrorTests.Capture()
         let app = "abort-app"
+        // Tasks 0_0 and 0_1 abort twice, with commits in between: each commit ends the task's
+        // streak, so a limit of 2 aborts in a row is never reached.
         let streams = KafkaStreams(
             configuration: KafkaStreamsConfiguration(
                 bootstrapServers: broker.bootstrapServers, applicationId: app,
                 properties: ["consumer.fetch.wait.max.ms": "20"], requestTimeout: patience,
-                pollTimeout: .milliseconds(20)),
+                pollTimeout: .milliseconds(20), maxConsecutiveAborts: 2),
             logger: Logger(label: "abort", factory: { _ in capture }))
         let (engine, thread) = try streams.makeThread(
             topology,
@@ -257,5 +259,105 @@ struct KafkaAbortTests {
         #expect(uncommitted.count > output.count, "\(uncommitted.count) records read_uncommitted")
         #expect(Set(uncommitted) == Set(output))
         #expect(try readCommitted(broker: broker, topic: "oversized").isEmpty)
+    }
+
+    @Test(
+        "a record the broker refuses every time: its task aborts maxConsecutiveAborts times in a row, then the engine stops with an error naming the task, its committed offset, MSG_SIZE_TOO_LARGE and the fix; the records before it committed"
+    )
+    func brokerRefusesARecordEveryTime() async throws {
+        try await KafkaBroker.with { broker in try await onOwnThread { try Self.brokerRefusesARecordEveryTime(broker) }
+        }
+    }
+
+    static func brokerRefusesARecordEveryTime(_ broker: KafkaBroker) throws {
+        // The output topic takes batches up to 100,000 bytes: the small records' batches fit, a
+        // 200,000-byte record does not (it is under librdkafka's message.max.bytes, so the client
+        // sends it, the broker refuses it: MSG_SIZE_TOO_LARGE, abortable).
+        try broker.createTopics([
+            KafkaNewTopic(name: "events", partitions: 1),
+            KafkaNewTopic(
+                name: "unique-events", partitions: 1, configs: ["retention.ms": "-1", "max.message.bytes": "100000"]),
+        ])
+        let events = Self.events(count: 200, seed: 7)
+        let big =
+            #"{"id":"o-big","seq":200,"ts":1700000200000,"pad":""# + String(repeating: "x", count: 200_000) + #""}"#
+        let producer = try KafkaProducer(configuration: broker.configuration(["acks": "all"]))
+        func produce(_ values: [String]) throws {
+            for value in values {
+                try producer.produce(topic: "events", partition: 0, key: nil, value: Array(value.utf8))
+            }
+            try producer.flush(timeout: patience)
+        }
+        try produce(events.map(\.json))
+        let state = TemporaryDirectory("kafka-poison-state")
+        defer { state.remove() }
+
+        var topology = Topology()
+        topology.addSource("events", topics: ["events"], key: .jsonField("id"), timestamp: .jsonField("ts"))
+        topology.addDeduplicator(
+            "dedup", parents: "events",
+            configuration: DeduplicatorConfiguration(key: .recordKey, window: .milliseconds(windowMs)), store: .lmdb())
+        topology.addSink("unique", topic: "unique-events", parents: "dedup")
+
+        let capture = KafkaFatalErrorTests.Capture()
+        let app = "poison-app"
+        let streams = KafkaStreams(
+            configuration: KafkaStreamsConfiguration(
+                bootstrapServers: broker.bootstrapServers, applicationId: app,
+                properties: ["consumer.fetch.wait.max.ms": "20"], requestTimeout: patience,
+                pollTimeout: .milliseconds(20), maxConsecutiveAborts: 3),
+            logger: Logger(label: "poison", factory: { _ in capture }))
+        let (engine, thread) = try streams.makeThread(
+            topology,
+            configuration: StreamsConfiguration(
+                applicationId: app, commitInterval: .milliseconds(100), stateDirectory: state.path))
+        defer { engine.close() }
+
+        // The 200 events committed, then the big one and 10 more behind it.
+        let checker = try broker.consumer(group: app)
+        defer { try? checker.close() }
+        let partition = [KafkaTopicPartition(topic: "events", partition: 0)]
+        func committed() -> Int64 { (try? checker.committed(partition, timeout: patience).first?.offset ?? 0) ?? 0 }
+        var lastCheck = ContinuousClock.now
+        var poisoned = false
+        let started = ContinuousClock.now
+        // Bounded: on code without the limit the task aborts and starts again until this deadline.
+        let deadline = started + .seconds(90)
+        var stop: StreamsError?
+        do {
+            _ = try thread.run(shouldStop: {
+                guard ContinuousClock.now < deadline else { return true }
+                guard !poisoned, ContinuousClock.now - lastCheck > .milliseconds(100) else { return false }
+                lastCheck = ContinuousClock.now
+                if committed() == 200 {
+                    try? produce([big] + Self.events(count: 10, seed: 8).map(\.json))
+                    poisoned = true
+                }
+                return false
+            })
+        } catch {
+            stop = error
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(poisoned)
+        let error = try #require(stop, "no error within \(elapsed): the task kept aborting")
+        #expect(error.code == .engine, "\(error)")
+        #expect(error.taskId == TaskId(subtopology: 0, partition: 0))
+        #expect(
+            error.message.hasPrefix(
+                "task 0_0 aborted its transaction 3 times in a row without committing, each time starting again from its committed offsets (events-0@200)"
+            ), "\(error.message)")
+        #expect(error.message.contains("[MSG_SIZE_TOO_LARGE]") && error.message.contains("unique-events"), "\(error)")
+        #expect(
+            error.message.contains("raise that topic's max.message.bytes")
+                && error.message.contains("producer.message.max.bytes"), "\(error.message)")
+        #expect(!error.message.contains("\n"))
+        #expect((error.underlying as? KafkaAbortStreakError)?.recordTooLarge == true)
+        // Twice the task started again; the third abort stopped the engine.
+        let log = capture.messages
+        #expect(log.filter { $0.contains("closing task 0_0 dirty: taskCorrupted") }.count == 2, "\(log)")
+        // The records before it committed, none after it.
+        #expect(committed() == 200)
+        #expect(try readCommitted(broker: broker, topic: "unique-events").map(\.value).sorted() == model(events))
     }
 }
