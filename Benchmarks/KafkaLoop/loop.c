@@ -3,12 +3,25 @@
 // `dedup kafka`, without the runtime: it reads the input topic in a consumer group
 // (read_committed, no auto commit), keeps the first record of each key (an open-addressing set of
 // key bytes, no window, no state store, no changelog), produces kept records to the output topic
-// in the same partition (create OUTPUT_TOPIC with as many partitions as the input), and every COMMIT_MS commits the transaction with the consumed offsets
-// (send_offsets_to_transaction + commit_transaction). It stops after EXPECTED input records.
+// in the same partition (create OUTPUT_TOPIC with as many partitions as the input), and every
+// COMMIT_MS commits the consumed offsets with the outputs (send_offsets_to_transaction +
+// commit_transaction). It stops after EXPECTED input records.
 //
-//   loop BOOTSTRAP GROUP INPUT_TOPIC OUTPUT_TOPIC EXPECTED [COMMIT_MS]
+// PRODUCERS (environment) chooses the transactions' shape:
+// - `one` (default): one transactional producer (transactional.id = <GROUP>-loop) and one
+//   transaction per interval over every assigned partition: the fewest, largest transactions, so
+//   the least the broker can be asked to do per record.
+// - `per-partition`: the shape of `dedup kafka` and of Kafka Streams' per-task producers (its
+//   exactly_once / EOS-alpha): one transactional producer per assigned input partition
+//   (transactional.id = <GROUP>-<partition>, created and initialized at assignment, before the
+//   partition's committed offset is read, as the engine does for a task), each partition's kept
+//   records produced by its own producer, and every COMMIT_MS each producer commits its own
+//   transaction, one after the other, with only its partition's offset (and the group metadata of
+//   the one consumer). With 3 partitions: 3 transactions per interval, each a third the size.
 //
-// Prints "records=N kept=K seconds=S records_per_second=R" on success.
+//   [PRODUCERS=one|per-partition] loop BOOTSTRAP GROUP INPUT_TOPIC OUTPUT_TOPIC EXPECTED [COMMIT_MS]
+//
+// Prints "records=N kept=K seconds=S records_per_second=R producers=P transactions=T" on success.
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,21 +88,24 @@ static int insert(const void *key, size_t length) {
     return 1;
 }
 
-// On assignment, start each partition at its committed offset, or at the beginning without one
-// (as the Kafka engine does; noida-db's answer to librdkafka's own start-offset fetch is not
-// usable, docs/kafka.md).
-static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *partitions,
-    void *opaque) {
-    (void)opaque;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        rd_kafka_committed(rk, partitions, 10000);
-        for (int i = 0; i < partitions->cnt; i++)
-            if (partitions->elems[i].offset < 0) partitions->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(rk, partitions);
-    } else {
-        rd_kafka_assign(rk, NULL);
-    }
-}
+// The partitions a run can be assigned (the partition number indexes the tables below).
+#define MAX_PARTITIONS 64
+
+// A transactional producer with its output topic handle and its open transaction. In `one` mode
+// the single unit carries every partition; in `per-partition` mode partition p has unit p.
+typedef struct {
+    rd_kafka_t *producer;  // NULL until created
+    rd_kafka_topic_t *out;
+    int open;  // a transaction is open (begun at the first record after a commit)
+} unit_t;
+static unit_t units[MAX_PARTITIONS];
+static int per_partition;
+// The next offset to commit per partition, -1 before its first record.
+static int64_t next_offset[MAX_PARTITIONS];
+// What the rebalance callback needs to create a partition's producer.
+static const char *bootstrap_servers, *group_id, *output_topic;
+
+static unit_t *unit_of(int partition) { return per_partition ? &units[partition] : &units[0]; }
 
 static rd_kafka_conf_t *configuration(const char *bootstrap) {
     char error[512];
@@ -104,19 +120,82 @@ static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
     if (rd_kafka_conf_set(conf, name, value, error, sizeof error) != RD_KAFKA_CONF_OK) die(name, error);
 }
 
+// Creates the unit's transactional producer and runs init_transactions (which fences an older
+// producer with the same transactional.id and ends its open transaction).
+static void start_unit(unit_t *unit, const char *transactional_id) {
+    char error[512];
+    rd_kafka_conf_t *conf = configuration(bootstrap_servers);
+    set(conf, "transactional.id", transactional_id);
+    set(conf, "linger.ms", "5");  // librdkafka's default, which `dedup kafka` keeps
+    unit->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    if (!unit->producer) die("producer", error);
+    check_error("init_transactions", rd_kafka_init_transactions(unit->producer, 30000));
+    unit->out = rd_kafka_topic_new(unit->producer, output_topic, NULL);
+}
+
+// On assignment, start each partition at its committed offset, or at the beginning without one
+// (as the Kafka engine does; noida-db's answer to librdkafka's own start-offset fetch is not
+// usable, docs/kafka.md). In `per-partition` mode each new partition's producer is created and
+// initialized first, as the engine does for a task before reading its offsets. The benchmark runs
+// one member, so partitions are only revoked when the loop closes, after its last commit.
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *partitions,
+    void *opaque) {
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; per_partition && i < partitions->cnt; i++) {
+            int32_t p = partitions->elems[i].partition;
+            if (p >= MAX_PARTITIONS) die("assignment", "more than 64 input partitions");
+            if (units[p].producer) continue;
+            char transactional_id[256];
+            snprintf(transactional_id, sizeof transactional_id, "%s-%d", group_id, (int)p);
+            start_unit(&units[p], transactional_id);
+        }
+        rd_kafka_committed(rk, partitions, 10000);
+        for (int i = 0; i < partitions->cnt; i++)
+            if (partitions->elems[i].offset < 0) partitions->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(rk, partitions);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+// Commits the unit's open transaction with the next offsets of the partitions it carries.
+static void commit(unit_t *unit, const char *input, rd_kafka_consumer_group_metadata_t *metadata) {
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
+    for (int p = 0; p < MAX_PARTITIONS; p++)
+        if (unit_of(p) == unit && next_offset[p] >= 0)
+            rd_kafka_topic_partition_list_add(offsets, input, p)->offset = next_offset[p];
+    check_error("send_offsets_to_transaction",
+        rd_kafka_send_offsets_to_transaction(unit->producer, offsets, metadata, 30000));
+    rd_kafka_topic_partition_list_destroy(offsets);
+    check_error("commit_transaction", rd_kafka_commit_transaction(unit->producer, 30000));
+    unit->open = 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: loop BOOTSTRAP GROUP INPUT_TOPIC OUTPUT_TOPIC EXPECTED [COMMIT_MS]\n");
+        fprintf(stderr,
+            "usage: [PRODUCERS=one|per-partition] loop BOOTSTRAP GROUP INPUT_TOPIC OUTPUT_TOPIC EXPECTED [COMMIT_MS]\n");
         return 64;
     }
-    const char *bootstrap = argv[1], *group = argv[2], *input = argv[3], *output = argv[4];
+    const char *mode = getenv("PRODUCERS") ? getenv("PRODUCERS") : "one";
+    if (strcmp(mode, "per-partition") == 0) per_partition = 1;
+    else if (strcmp(mode, "one") != 0) {
+        fprintf(stderr, "loop: PRODUCERS=%s: use one or per-partition\n", mode);
+        return 64;
+    }
+    bootstrap_servers = argv[1];
+    group_id = argv[2];
+    const char *input = argv[3];
+    output_topic = argv[4];
     long expected = atol(argv[5]);
     double commit_seconds = (argc > 6 ? atof(argv[6]) : 100.0) / 1000.0;
     char error[512];
     slots = calloc(slot_count, sizeof(slot_t));
+    for (int p = 0; p < MAX_PARTITIONS; p++) next_offset[p] = -1;
 
-    rd_kafka_conf_t *cconf = configuration(bootstrap);
-    set(cconf, "group.id", group);
+    rd_kafka_conf_t *cconf = configuration(bootstrap_servers);
+    set(cconf, "group.id", group_id);
     set(cconf, "isolation.level", "read_committed");
     set(cconf, "enable.auto.commit", "false");
     set(cconf, "auto.offset.reset", "earliest");
@@ -127,35 +206,27 @@ int main(int argc, char **argv) {
     if (!consumer) die("consumer", error);
     rd_kafka_poll_set_consumer(consumer);
 
-    rd_kafka_conf_t *pconf = configuration(bootstrap);
-    char transactional_id[256];
-    snprintf(transactional_id, sizeof transactional_id, "%s-loop", group);
-    set(pconf, "transactional.id", transactional_id);
-    set(pconf, "linger.ms", "5");
-    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, error, sizeof error);
-    if (!producer) die("producer", error);
-    check_error("init_transactions", rd_kafka_init_transactions(producer, 30000));
+    if (!per_partition) {
+        char transactional_id[256];
+        snprintf(transactional_id, sizeof transactional_id, "%s-loop", group_id);
+        start_unit(&units[0], transactional_id);
+    }
 
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, input, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, topics);
     if (err) die("subscribe", rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(topics);
-    rd_kafka_topic_t *out = rd_kafka_topic_new(producer, output, NULL);
 
-    long records = 0, kept = 0;
+    long records = 0, kept = 0, transactions = 0;
     double start = 0, last_commit = 0;
-    int open = 0;
-    // The next offset to commit per partition (input partitions < 64).
-    int64_t next_offset[64];
-    for (int i = 0; i < 64; i++) next_offset[i] = -1;
 
     while (records < expected) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 100);
         double now = now_seconds();
         static double last_report = 0;
         if (getenv("LOOP_DEBUG") && now - last_report > 1) {
-            fprintf(stderr, "loop: %ld records, %ld kept\n", records, kept);
+            fprintf(stderr, "loop: %ld records, %ld kept, %ld transactions\n", records, kept, transactions);
             last_report = now;
         }
         if (message) {
@@ -165,42 +236,56 @@ int main(int argc, char **argv) {
                 rd_kafka_message_destroy(message);
                 continue;
             }
+            if (message->partition >= MAX_PARTITIONS) die("consume", "more than 64 input partitions");
+            unit_t *unit = unit_of(message->partition);
             if (records == 0) { start = now; last_commit = now; }
-            if (!open) { check_error("begin_transaction", rd_kafka_begin_transaction(producer)); open = 1; }
+            if (!unit->open) { check_error("begin_transaction", rd_kafka_begin_transaction(unit->producer)); unit->open = 1; }
             records++;
             if (insert(message->key, message->key_len)) {
                 kept++;
-                while (rd_kafka_produce(out, message->partition, RD_KAFKA_MSG_F_COPY, message->payload, message->len,
-                           message->key, message->key_len, NULL) != 0) {
+                while (rd_kafka_produce(unit->out, message->partition, RD_KAFKA_MSG_F_COPY, message->payload,
+                           message->len, message->key, message->key_len, NULL) != 0) {
                     rd_kafka_resp_err_t failure = rd_kafka_last_error();
                     if (failure != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce", rd_kafka_err2str(failure));
-                    rd_kafka_poll(producer, 10);
+                    rd_kafka_poll(unit->producer, 10);
                 }
             }
-            if (message->partition < 64) next_offset[message->partition] = message->offset + 1;
+            next_offset[message->partition] = message->offset + 1;
             rd_kafka_message_destroy(message);
         }
-        rd_kafka_poll(producer, 0);
-        if (open && (now - last_commit >= commit_seconds || records >= expected)) {
-            rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
-            for (int p = 0; p < 64; p++)
-                if (next_offset[p] >= 0) rd_kafka_topic_partition_list_add(offsets, input, p)->offset = next_offset[p];
-            rd_kafka_consumer_group_metadata_t *metadata = rd_kafka_consumer_group_metadata(consumer);
-            check_error("send_offsets_to_transaction",
-                rd_kafka_send_offsets_to_transaction(producer, offsets, metadata, 30000));
-            rd_kafka_consumer_group_metadata_destroy(metadata);
-            rd_kafka_topic_partition_list_destroy(offsets);
-            check_error("commit_transaction", rd_kafka_commit_transaction(producer, 30000));
-            open = 0;
-            last_commit = now_seconds();
+        // Serve each producer's events (delivery reports, errors) without waiting.
+        for (int u = 0; u < MAX_PARTITIONS; u++)
+            if (units[u].producer) rd_kafka_poll(units[u].producer, 0);
+        if (now - last_commit >= commit_seconds || records >= expected) {
+            // Every open transaction, one after the other (as `dedup kafka` commits its tasks).
+            rd_kafka_consumer_group_metadata_t *metadata = NULL;
+            for (int u = 0; u < MAX_PARTITIONS; u++) {
+                if (!units[u].open) continue;
+                if (!metadata) metadata = rd_kafka_consumer_group_metadata(consumer);
+                double begun = now_seconds();
+                commit(&units[u], input, metadata);
+                transactions++;
+                if (getenv("LOOP_DEBUG"))
+                    fprintf(stderr, "loop: %.3f s: unit %d committed in %.1f ms\n", begun - start, u,
+                        (now_seconds() - begun) * 1000);
+            }
+            if (metadata) {
+                rd_kafka_consumer_group_metadata_destroy(metadata);
+                last_commit = now_seconds();
+            }
         }
     }
     double seconds = now_seconds() - start;
-    printf("records=%ld kept=%ld seconds=%.3f records_per_second=%.0f\n", records, kept, seconds,
-        seconds > 0 ? records / seconds : 0);
-    rd_kafka_topic_destroy(out);
+    int producers = 0;
+    for (int u = 0; u < MAX_PARTITIONS; u++) producers += units[u].producer != NULL;
+    printf("records=%ld kept=%ld seconds=%.3f records_per_second=%.0f producers=%d transactions=%ld\n", records,
+        kept, seconds, seconds > 0 ? records / seconds : 0, producers, transactions);
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
-    rd_kafka_destroy(producer);
+    for (int u = 0; u < MAX_PARTITIONS; u++) {
+        if (!units[u].producer) continue;
+        rd_kafka_topic_destroy(units[u].out);
+        rd_kafka_destroy(units[u].producer);
+    }
     return 0;
 }
