@@ -190,20 +190,13 @@ struct KafkaAbortTests {
         topology.addProcessor("trip", parents: "events") { Tripping(context: $0, plan: plan) }
         topology.addSink("oversized", topic: "oversized", parents: "trip")
 
-        let capture = KafkaFatalErrorTests.Capture()
+        let capture = CapturingLogHandler()
         let app = "abort-app"
         // Tasks 0_0 and 0_1 abort twice, with commits in between: each commit ends the task's
         // streak, so a limit of 2 aborts in a row is never reached.
-        let streams = KafkaStreams(
-            configuration: KafkaStreamsConfiguration(
-                bootstrapServers: broker.bootstrapServers, applicationId: app,
-                properties: ["consumer.fetch.wait.max.ms": "20"], requestTimeout: patience,
-                pollTimeout: .milliseconds(20), maxConsecutiveAborts: 2),
-            logger: Logger(label: "abort", factory: { _ in capture }))
-        let (engine, thread) = try streams.makeThread(
-            topology,
-            configuration: StreamsConfiguration(
-                applicationId: app, commitInterval: .milliseconds(200), stateDirectory: state.path))
+        let (engine, thread) = try broker.streamThread(
+            topology, app: app, state: state.path, commitInterval: .milliseconds(200), maxConsecutiveAborts: 2,
+            log: capture)
         defer { engine.close() }
 
         let checker = try broker.consumer(group: app)
@@ -217,7 +210,7 @@ struct KafkaAbortTests {
             guard ContinuousClock.now < deadline else { return true }
             guard ContinuousClock.now - lastCheck > .milliseconds(100) else { return false }
             lastCheck = ContinuousClock.now
-            committed = (try? checker.committed(partitions, timeout: patience).reduce(0) { $0 + ($1.offset ?? 0) }) ?? 0
+            committed = committedCount(checker, partitions)
             if committed == Int64(produced) && produced < count {
                 try? produce(events[produced..<(produced + slice)], producers: producers)
                 produced += slice
@@ -299,25 +292,18 @@ struct KafkaAbortTests {
             configuration: DeduplicatorConfiguration(key: .recordKey, window: .milliseconds(windowMs)), store: .lmdb())
         topology.addSink("unique", topic: "unique-events", parents: "dedup")
 
-        let capture = KafkaFatalErrorTests.Capture()
+        let capture = CapturingLogHandler()
         let app = "poison-app"
-        let streams = KafkaStreams(
-            configuration: KafkaStreamsConfiguration(
-                bootstrapServers: broker.bootstrapServers, applicationId: app,
-                properties: ["consumer.fetch.wait.max.ms": "20"], requestTimeout: patience,
-                pollTimeout: .milliseconds(20), maxConsecutiveAborts: 3),
-            logger: Logger(label: "poison", factory: { _ in capture }))
-        let (engine, thread) = try streams.makeThread(
-            topology,
-            configuration: StreamsConfiguration(
-                applicationId: app, commitInterval: .milliseconds(100), stateDirectory: state.path))
+        let (engine, thread) = try broker.streamThread(
+            topology, app: app, state: state.path, commitInterval: .milliseconds(100), maxConsecutiveAborts: 3,
+            log: capture)
         defer { engine.close() }
 
         // The 200 events committed, then the big one and 10 more behind it.
         let checker = try broker.consumer(group: app)
         defer { try? checker.close() }
         let partition = [KafkaTopicPartition(topic: "events", partition: 0)]
-        func committed() -> Int64 { (try? checker.committed(partition, timeout: patience).first?.offset ?? 0) ?? 0 }
+        func committed() -> Int64 { committedCount(checker, partition) }
         var lastCheck = ContinuousClock.now
         var poisoned = false
         let started = ContinuousClock.now

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 @testable import StreamsCore
 import StreamsDedup
 @testable import StreamsKafka
@@ -47,23 +46,6 @@ struct KafkaFatalErrorTests {
         }
     }
 
-    /// Keeps every log message.
-    final class Capture: LogHandler, @unchecked Sendable {
-        private let lock = NSLock()
-        private var captured: [String] = []
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) { lock.withLock { captured.append("\(event.level): \(event.message)") } }
-
-        var messages: [String] { lock.withLock { captured } }
-    }
-
     @Test(
         "a fatal producer error at a changelog write restarts only that task from its committed offsets: output exact, the aborted records invisible to read_committed"
     )
@@ -95,18 +77,10 @@ struct KafkaFatalErrorTests {
             configuration: DeduplicatorConfiguration(key: .recordKey, window: .seconds(3_600)), store: .lmdb())
         topology.addSink("unique", topic: "unique-events", parents: "dedup")
 
-        let capture = Capture()
+        let capture = CapturingLogHandler()
         let app = "fatal-app"
-        let streams = KafkaStreams(
-            configuration: KafkaStreamsConfiguration(
-                bootstrapServers: broker.bootstrapServers, applicationId: app,
-                properties: ["consumer.fetch.wait.max.ms": "20"], requestTimeout: patience,
-                pollTimeout: .milliseconds(20)),
-            logger: Logger(label: "fatal", factory: { _ in capture }))
-        let (engine, thread) = try streams.makeThread(
-            topology,
-            configuration: StreamsConfiguration(
-                applicationId: app, commitInterval: .seconds(1), stateDirectory: state.path))
+        let (engine, thread) = try broker.streamThread(
+            topology, app: app, state: state.path, commitInterval: .seconds(1), log: capture)
         defer { engine.close() }
         trip.engine = engine
 
@@ -123,7 +97,7 @@ struct KafkaFatalErrorTests {
             guard ContinuousClock.now < deadline else { return true }
             guard ContinuousClock.now - lastCheck > .milliseconds(100) else { return false }
             lastCheck = ContinuousClock.now
-            committed = (try? checker.committed(partitions, timeout: patience).reduce(0) { $0 + ($1.offset ?? 0) }) ?? 0
+            committed = committedCount(checker, partitions)
             if committed == Int64(produced) && produced < events.count {
                 try? KafkaStreamsTests.produce(Array(events[produced...]), broker: broker)
                 produced = events.count

@@ -1,5 +1,7 @@
 import Foundation
-import StreamsKafka
+import Logging
+import StreamsCore
+@testable import StreamsKafka
 import StreamsTestSupport
 import Testing
 
@@ -55,6 +57,47 @@ extension KafkaBroker {
     func createTopics(_ topics: [KafkaNewTopic]) throws {
         try KafkaAdminClient(configuration: configuration()).createTopics(topics, timeout: patience)
     }
+
+    /// A stream thread running `topology` as application `app` on this broker, with the tests'
+    /// short fetch waits and poll timeout, logging to `log`.
+    func streamThread(
+        _ topology: Topology, app: String, state: String, commitInterval: Duration,
+        maxConsecutiveAborts: Int = 5, log: CapturingLogHandler
+    ) throws -> (KafkaEngine, StreamThread) {
+        let streams = KafkaStreams(
+            configuration: KafkaStreamsConfiguration(
+                bootstrapServers: bootstrapServers, applicationId: app,
+                properties: ["consumer.fetch.wait.max.ms": "20"], requestTimeout: patience,
+                pollTimeout: .milliseconds(20), maxConsecutiveAborts: maxConsecutiveAborts),
+            logger: Logger(label: app, factory: { _ in log }))
+        return try streams.makeThread(
+            topology,
+            configuration: StreamsConfiguration(
+                applicationId: app, commitInterval: commitInterval, stateDirectory: state))
+    }
+}
+
+/// The offsets `checker`'s group committed on `partitions`, summed (0 where none, or when the
+/// broker does not answer).
+func committedCount(_ checker: KafkaConsumer, _ partitions: [KafkaTopicPartition]) -> Int64 {
+    (try? checker.committed(partitions, timeout: patience).reduce(0) { $0 + ($1.offset ?? 0) }) ?? 0
+}
+
+/// Keeps every log message, as `"<level>: <message>"`.
+final class CapturingLogHandler: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var captured: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) { lock.withLock { captured.append("\(event.level): \(event.message)") } }
+
+    var messages: [String] { lock.withLock { captured } }
 }
 
 /// Polls until `count` records arrived (failing the test after `timeout`) and returns them.
