@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 @testable import StreamsCore
 import StreamsDedup
 @testable import StreamsKafka
