@@ -646,7 +646,7 @@ public final class StreamTask {
             failure = error
         } else if let error = error as? StateStoreError {
             failure =
-                error.taskError
+                error.engineError
                 ?? StreamsError(.stateStore, "a store failed in '\(nodeName)': \(error)", underlying: error)
         } else {
             failure = StreamsError(.processing, "processor '\(nodeName)' failed: \(error)", underlying: error)
@@ -832,9 +832,9 @@ public final class StreamTask {
                 if error.node == nil { error.node = nodes[i].name }
                 throw error
             } catch let error as StateStoreError {
-                if var taskError = error.taskError {
-                    taskError.node = nodes[i].name
-                    throw taskError
+                if var engineError = error.engineError {
+                    engineError.node = nodes[i].name
+                    throw engineError
                 }
                 throw StreamsError(
                     .stateStore, "a store failed in '\(nodes[i].name)': \(error)", node: nodes[i].name,
@@ -992,7 +992,7 @@ extension StateStoreError {
     /// manager then closes or restarts that task only, rather than the store failing every task)
     /// or the engine's own (``StreamsError/Code/engine``, such as a task that cannot commit
     /// stopping the engine: its message reaches the application as the engine wrote it).
-    var taskError: StreamsError? {
+    var engineError: StreamsError? {
         guard let error = underlying as? StreamsError, error.isTaskScoped || error.code == .engine else { return nil }
         return error
     }
