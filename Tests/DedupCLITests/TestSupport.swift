@@ -6,8 +6,6 @@ import Testing
     import Glibc
 #endif
 
-
-
 /// What a finished `dedup` process left behind.
 struct DedupResult: CustomStringConvertible {
     var status: Int32
@@ -44,11 +42,13 @@ enum DedupCLI {
         return (process, stdoutPath, stderrPath)
     }
 
-    /// Waits for `process` for at most `timeout` seconds (then kills it and records an issue).
+    /// Waits for `process` for at most `timeout` seconds (then kills it and records an issue). A
+    /// process that already exited and only waits to be reaped (a zombie: Foundation notices the
+    /// exit late on a loaded machine) is not a hang: its status is awaited.
     static func wait(_ process: Process, timeout: Double = 30) {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
-            if Date() > deadline {
+            if Date() > deadline && !hasExited(process.processIdentifier) {
                 Issue.record("dedup \(process.arguments ?? []) did not finish within \(timeout) s; killed")
                 kill(process.processIdentifier, SIGKILL)
                 break
@@ -56,6 +56,14 @@ enum DedupCLI {
             usleep(2_000)
         }
         process.waitUntilExit()
+    }
+
+    /// Whether process `pid` has exited and is waiting to be reaped (state `Z` in `/proc/<pid>/stat`).
+    static func hasExited(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[end...].dropFirst(2).first == "Z"
     }
 
     /// Runs `dedup arguments` to the end.
