@@ -276,8 +276,13 @@ public final class TaskManager {
     public var hasTasksToRestore: Bool { tasks.contains { $0.state == .created || $0.state == .restoring } }
 
     /// One step of restoration, for the stream thread to interleave with polling: starts the
-    /// restore of created tasks (CREATED → RESTORING), applies one changelog batch of the first
-    /// restoring task, and starts a task whose stores caught up (→ RUNNING).
+    /// restore of created tasks (CREATED → RESTORING), applies at most one changelog batch, and
+    /// starts the tasks whose stores caught up (→ RUNNING).
+    ///
+    /// Tasks are taken in order: each one with nothing (more) to restore starts, up to the first
+    /// that reads a batch, or waits for one. So the tasks of a new assignment whose changelogs are
+    /// empty or already applied all start in one step, and their partitions are never paused for
+    /// them (on Kafka a pause throws away what the consumer fetched for the partition).
     ///
     /// - Returns: The changelog entries applied.
     /// - Throws: ``StreamsError``; every task is then closed dirty.
@@ -287,13 +292,13 @@ public final class TaskManager {
             for task in tasks where task.state == .created {
                 task.initializeStateStores(committedStreamTimeMs: engine.committedStreamTimeMs(for: task.id))
             }
-            guard let task = tasks.first(where: { $0.state == .restoring }) else { return 0 }
-            let step = try task.restoreBatch(from: engine)
-            if step.done {
+            for task in tasks where task.state == .restoring {
+                let step = try task.restoreBatch(from: engine)
+                guard step.done else { return step.entries }
                 try task.completeRestoration()
                 lastCommitMs = clock.nowMs
             }
-            return step.entries
+            return 0
         }
     }
 

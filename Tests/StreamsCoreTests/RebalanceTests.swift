@@ -154,10 +154,8 @@ struct RebalanceTests {
         }
     }
 
-    @Test("a corrupted task closes dirty, its state directory is wiped, and it is rebuilt from its changelog")
-    func corruptedTaskIsWipedAndRestored() throws {
-        let stateDirectory = makeTemporaryDirectory()
-        defer { removeDirectory(stateDirectory) }
+    /// orders → `remember`, which puts each value in the LMDB window store `seen` (changelogged).
+    static func rememberTopology() -> Topology {
         var topology = Topology()
         topology.addSource("in", topics: "orders")
         topology.addStateStore("seen", connectedTo: ["remember"]) { context in
@@ -166,6 +164,14 @@ struct RebalanceTests {
                 configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
         }
         topology.addProcessor("remember", parents: "in", stores: ["seen"]) { try Remember(context: $0) }
+        return topology
+    }
+
+    @Test("a corrupted task closes dirty, its state directory is wiped, and it is rebuilt from its changelog")
+    func corruptedTaskIsWipedAndRestored() throws {
+        let stateDirectory = makeTemporaryDirectory()
+        defer { removeDirectory(stateDirectory) }
+        let topology = Self.rememberTopology()
         let configuration = StreamsConfiguration(
             applicationId: "corrupt", commitInterval: .seconds(3600), stateDirectory: stateDirectory)
         let engine = InMemoryEngine()
@@ -202,19 +208,72 @@ struct RebalanceTests {
     }
 
     @Test(
+        "tasks with nothing to restore start together in one restore step; a task with changelog entries to read takes one batch per step"
+    )
+    func restoreStepStartsCaughtUpTasksTogether() throws {
+        let firstDirectory = makeTemporaryDirectory()
+        let secondDirectory = makeTemporaryDirectory()
+        defer {
+            removeDirectory(firstDirectory)
+            removeDirectory(secondDirectory)
+        }
+        let topology = Self.rememberTopology()
+        let clock = ManualWallClock(startMs: 0)
+        let logger = StreamsLogging.disabled(label: "test")
+        func manager(_ engine: InMemoryEngine, state: String) -> TaskManager {
+            TaskManager(
+                engine: engine, topology: topology,
+                configuration: StreamsConfiguration(
+                    applicationId: "steps", commitInterval: .seconds(3600), restoreBatchSize: 2, stateDirectory: state),
+                clock: clock, logger: logger)
+        }
+        let engine = InMemoryEngine()
+        let partitions = [Self.partition(0), Self.partition(1), Self.partition(2)]
+        // Three changelog entries on task 0_2's changelog, none on the others'.
+        do {
+            let first = manager(engine, state: firstDirectory)
+            engine.assign(partitions)
+            engine.enqueue(
+                ["k1", "k2", "k3"].enumerated().map { Record(key: nil, value: Array($1.utf8), timestampMs: Int64($0)) },
+                to: Self.partition(2))
+            try StreamThread(
+                taskManager: first, configuration: StreamsConfiguration(applicationId: "steps"), clock: clock,
+                logger: logger
+            ).processAvailable()
+            try first.close()
+        }
+        let changelog = ChangelogID(taskId: TaskId(partition: 2), storeName: "seen")
+        #expect(engine.committedChangelogs[changelog]?.count == 3)
+
+        // A new state directory: every task restores from its changelog.
+        let second = manager(engine, state: secondDirectory)
+        // Made for its effect: the thread makes its task manager the engine's rebalance listener.
+        _ = StreamThread(
+            taskManager: second, configuration: StreamsConfiguration(applicationId: "steps"), clock: clock,
+            logger: logger)
+        engine.assign(partitions)
+        try second.pollAndRoute(maxRecords: 100, timeout: .zero)
+        func states() -> [StreamTask.State] { second.tasks.sorted { $0.id < $1.id }.map(\.state) }
+        #expect(states() == [.created, .created, .created])
+        #expect(try second.restoreStep() == 2)
+        #expect(states() == [.running, .running, .restoring], "0_0 and 0_1 had nothing to restore")
+        #expect(try second.restoreStep() == 1)
+        #expect(states() == [.running, .running, .restoring])
+        #expect(try second.restoreStep() == 0)
+        #expect(states() == [.running, .running, .running])
+        let store = try #require(
+            second.tasks.first { $0.id == TaskId(partition: 2) }?.store(named: "seen") as? any WindowStore)
+        #expect(try store.fetch(key: Array("k3".utf8), from: .min, to: .max).count == 1)
+        second.closeDirty()
+    }
+
+    @Test(
         "a store past the end of its changelog (another cluster's, or the topic recreated) is wiped and rebuilt, not restored on top of"
     )
     func storePastChangelogEndIsRebuilt() throws {
         let stateDirectory = makeTemporaryDirectory()
         defer { removeDirectory(stateDirectory) }
-        var topology = Topology()
-        topology.addSource("in", topics: "orders")
-        topology.addStateStore("seen", connectedTo: ["remember"]) { context in
-            try LMDBWindowStore(
-                directory: context.directory,
-                configuration: WindowStoreConfiguration(name: "seen", retention: .seconds(3600)))
-        }
-        topology.addProcessor("remember", parents: "in", stores: ["seen"]) { try Remember(context: $0) }
+        let topology = Self.rememberTopology()
         let configuration = StreamsConfiguration(
             applicationId: "ahead", commitInterval: .seconds(3600), stateDirectory: stateDirectory)
         let clock = ManualWallClock(startMs: 0)
