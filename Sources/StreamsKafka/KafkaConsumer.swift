@@ -16,6 +16,7 @@ public final class KafkaConsumer {
     final class Callbacks {
         weak var consumer: KafkaConsumer?
         var onRebalance: ((KafkaConsumer, KafkaRebalanceEvent) -> Void)?
+        var startingOffsets: ((KafkaConsumer, [KafkaTopicPartition]) -> [KafkaTopicPartitionOffset])?
         var errors: [KafkaError] = []
     }
 
@@ -30,7 +31,7 @@ public final class KafkaConsumer {
         "partition.assignment.strategy": "range"
     ]
 
-    /// Creates a consumer; it joins its group (`group.id`, required) at ``subscribe(topics:onRebalance:)``.
+    /// Creates a consumer; it joins its group (`group.id`, required) at ``subscribe(topics:onRebalance:startingOffsets:)``.
     ///
     /// - Throws: ``KafkaError`` of class ``KafkaError/Class/permanent`` for a bad or missing property.
     public init(configuration: KafkaConfiguration) throws(KafkaError) {
@@ -67,11 +68,20 @@ public final class KafkaConsumer {
     ///   - onRebalance: Called on the polling thread for each assignment change, before the
     ///     consumer's assignment is changed for revocations and after it for assignments. It gets
     ///     the consumer to call ``committed(_:timeout:)``, ``pause(_:)``, ``seek(_:timeout:)`` with.
+    ///   - startingOffsets: Called on the polling thread when partitions are assigned, before they
+    ///     are: returns where each starts (an offset, ``KafkaTopicPartitionOffset/beginning`` or
+    ///     ``KafkaTopicPartitionOffset/end``). A partition it leaves out, or returns with a `nil`
+    ///     offset, starts at its committed offset (librdkafka fetches it after the assignment, or
+    ///     applies `auto.offset.reset`). It may call ``committed(_:timeout:)``. Starting where the
+    ///     application will read spares the fetch that a ``seek(_:timeout:)`` after the assignment
+    ///     would throw away.
     /// - Throws: ``KafkaError`` when librdkafka rejects the subscription.
     public func subscribe(
-        topics: [String], onRebalance: ((KafkaConsumer, KafkaRebalanceEvent) -> Void)? = nil
+        topics: [String], onRebalance: ((KafkaConsumer, KafkaRebalanceEvent) -> Void)? = nil,
+        startingOffsets: ((KafkaConsumer, [KafkaTopicPartition]) -> [KafkaTopicPartitionOffset])? = nil
     ) throws(KafkaError) {
         callbacks.onRebalance = onRebalance
+        callbacks.startingOffsets = startingOffsets
         let list = PartitionList.make(topics.map { KafkaTopicPartition(topic: $0, partition: -1) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try check(rd_kafka_subscribe(handle, list), "subscribe \(topics.joined(separator: ","))", client: handle)
@@ -275,6 +285,19 @@ public final class KafkaConsumer {
         let cooperative = rebalanceProtocol == "COOPERATIVE"
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            if let list, let startingOffsets = callbacks.startingOffsets {
+                for start in startingOffsets(self, partitions) {
+                    guard let offset = start.offset else { continue }
+                    for i in 0..<Int(list.pointee.cnt) {
+                        let element = list.pointee.elems[i]
+                        if element.partition == start.topicPartition.partition,
+                            String(cString: element.topic) == start.topicPartition.topic
+                        {
+                            list.pointee.elems[i].offset = offset
+                        }
+                    }
+                }
+            }
             if cooperative {
                 record(rd_kafka_incremental_assign(handle, list), "incremental assign")
             } else {

@@ -47,6 +47,8 @@ package final class KafkaEngine: StreamsEngine {
         var inTransaction = false
         /// The producer cannot be used any more (fenced or fatal): drop it at the task's abort.
         var broken = false
+        /// The topics whose partitions the producer learned up front (``KafkaEngine/prepare(_:for:)``).
+        var preparedTopics: Set<String> = []
 
         init(id: TaskId, producer: KafkaProducer) {
             self.id = id
@@ -119,6 +121,9 @@ package final class KafkaEngine: StreamsEngine {
     /// Assigned partitions whose task has not read its committed offsets yet: their records are
     /// dropped (the task moves the partition to its committed offset and reads them again).
     private var awaitingStart: Set<TopicPartition> = []
+    /// Per task, the committed offsets read at its assignment, where its partitions were assigned
+    /// (``startingOffsets(of:)``): its start takes them instead of reading them and seeking again.
+    private var assignedCommits: [TaskId: [KafkaTopicPartitionOffset]] = [:]
     /// Per partition the offset after the last record polled (or the committed offset after a rewind).
     package private(set) var positions: [TopicPartition: Int64] = [:]
     /// An error of a rebalance callback or of a call that cannot throw, thrown by the next poll.
@@ -167,7 +172,9 @@ package final class KafkaEngine: StreamsEngine {
             throw StreamsError(.invalidConfiguration, "the Kafka consumer: \(error)", underlying: error)
         }
         do {
-            try consumer.subscribe(topics: topics) { [unowned self] _, event in self.rebalanced(event) }
+            try consumer.subscribe(
+                topics: topics, onRebalance: { [unowned self] _, event in self.rebalanced(event) },
+                startingOffsets: { [unowned self] _, partitions in self.startingOffsets(of: partitions) })
         } catch {
             throw StreamsError(.engine, "cannot subscribe to \(topics): \(error)", underlying: error)
         }
@@ -235,7 +242,26 @@ package final class KafkaEngine: StreamsEngine {
         }
         let state = TaskProducer(id: task, producer: producer)
         producers[task] = state
+        let changelogTopics = changelogs.values.filter { $0.id.taskId == task && self.changelogTopics[$0.topic] != nil }
+        for topic in Set(sinks.filter { $0.task == task }.map(\.topic) + changelogTopics.map(\.topic)).sorted() {
+            prepare(topic, for: state)
+        }
         return state
+    }
+
+    /// Has the task's producer learn `topic`'s partitions now (``KafkaProducer/prepare(topic:timeout:)``),
+    /// so that its first transaction does not wait for them. Only for a topic that exists: asking
+    /// for the metadata of one that does not creates it on a broker that auto-creates topics, and
+    /// noida-db loses records when two clients create one topic at once. A failure is left to the
+    /// first record produced there, which reports it.
+    private func prepare(_ topic: String, for task: TaskProducer) {
+        guard task.preparedTopics.insert(topic).inserted else { return }
+        do {
+            guard try partitionCount(topic) != nil else { return }
+            try task.producer.prepare(topic: topic, timeout: settings.requestTimeout)
+        } catch {
+            logger.debug("the metadata of \(topic) for task \(task.id): \(error)")
+        }
     }
 
     /// Begins the task's transaction if none is open (exactly-once only).
@@ -342,7 +368,8 @@ package final class KafkaEngine: StreamsEngine {
             let tps = partitions.map { TopicPartition(topic: $0.topic, partition: $0.partition) }
             logger.info("assigned \(tps.map(\.description).joined(separator: ", "))")
             assigned.formUnion(tps)
-            awaitingStart.formUnion(tps)
+            // Partitions assigned at their task's committed offsets are read from there on.
+            awaitingStart.formUnion(tps.filter { tp in task(of: tp).map { assignedCommits[$0] == nil } ?? true })
             for tp in tps { atEnd.remove(tp) }
             do { try listener?.partitionsAssigned(tps) } catch { pendingError = pendingError ?? error }
         case .revoked(let partitions):
@@ -360,6 +387,55 @@ package final class KafkaEngine: StreamsEngine {
         }
     }
 
+    /// At assignment, before the partitions are assigned: per new task, its producer (with
+    /// `init_transactions`, which ends a zombie's open transaction), then its committed offsets,
+    /// where its partitions start. The consumer then fetches from there at once, instead of from
+    /// librdkafka's own committed-offset fetch (made before `init_transactions`) and then again
+    /// after the task's seek: on a broker that answers a fetch with a whole partition, that
+    /// throws a partition's worth away. A task whose offsets cannot be read here reads them when
+    /// it starts, as after an abort.
+    private func startingOffsets(of partitions: [KafkaTopicPartition]) -> [KafkaTopicPartitionOffset] {
+        let tps = partitions.map { TopicPartition(topic: $0.topic, partition: $0.partition) }
+        var starts: [KafkaTopicPartitionOffset] = []
+        for id in Set(tps.compactMap(task(of:))).sorted() {
+            let owned = inputs(of: id).filter(tps.contains)
+            do {
+                _ = try producer(for: id)
+                let committed = try readCommitted(owned, task: id)
+                assignedCommits[id] = committed
+                for entry in committed {
+                    let tp = TopicPartition(
+                        topic: entry.topicPartition.topic, partition: entry.topicPartition.partition)
+                    resumeOffsets[tp] = entry.offset
+                    positions[tp] = entry.offset ?? 0
+                    var start = entry.offset ?? resetOffset
+                    if start == KafkaTopicPartitionOffset.beginning {
+                        // The first offset itself: librdkafka looks a logical offset up once the
+                        // partition's leader is known, and retries only on a timer (500 ms later).
+                        start = try watermarks(tp.topic, tp.partition, task: id).low
+                    }
+                    starts.append(KafkaTopicPartitionOffset(entry.topicPartition, offset: start))
+                }
+            } catch {
+                logger.debug("task \(id) reads its committed offsets when it starts: \(error)")
+            }
+        }
+        return starts
+    }
+
+    /// The committed offsets (and metadata) of `partitions` of task `id`.
+    private func readCommitted(_ partitions: [TopicPartition], task id: TaskId) throws(StreamsError)
+        -> [KafkaTopicPartitionOffset]
+    {
+        var committed: [KafkaTopicPartitionOffset] = []
+        try retrying("committed offsets of task \(id)", task: nil) { () throws(KafkaError) in
+            committed = try consumer.committed(
+                partitions.map { KafkaTopicPartition(topic: $0.topic, partition: $0.partition) },
+                timeout: settings.requestTimeout)
+        }
+        return committed
+    }
+
     /// Drops what the engine keeps for partitions that left, and the producers of their tasks.
     private func forget(_ partitions: [TopicPartition]) {
         assigned.subtract(partitions)
@@ -375,6 +451,7 @@ package final class KafkaEngine: StreamsEngine {
             if let task = producers.removeValue(forKey: id) { abortTransaction(task) }
             committedStreamTimes[id] = nil
             abortStreaks[id] = nil
+            assignedCommits[id] = nil
             for (changelog, _) in changelogs where changelog.taskId == id { changelogs[changelog] = nil }
         }
     }
@@ -507,6 +584,7 @@ package final class KafkaEngine: StreamsEngine {
 
     package func sinkHandle(topic: String, sink: String, task: TaskId) throws(StreamsError) -> SinkHandle {
         sinks.append((topic, task))
+        if let producer = producers[task] { prepare(topic, for: producer) }
         return SinkHandle(sinks.count - 1)
     }
 
@@ -571,6 +649,7 @@ package final class KafkaEngine: StreamsEngine {
     package func changelogEnd(_ id: ChangelogID) throws(StreamsError) -> ChangelogPosition? {
         let log = changelog(id)
         try ensureChangelogTopic(log)
+        if let producer = producers[id.taskId] { prepare(log.topic, for: producer) }
         if log.committedEnd == nil && tasksWithoutCommit.contains(id.taskId) { log.committedEnd = 0 }
         let watermarks = try watermarks(log.topic, log.partition, task: id.taskId)
         let end = ChangelogPosition(min(watermarks.high, log.committedEnd ?? .max))
@@ -841,18 +920,20 @@ package final class KafkaEngine: StreamsEngine {
         if task.broken { producers[id] = nil }
     }
 
-    /// Reads the task's committed offsets (after `init_transactions`, so that a zombie's open
-    /// transaction is over), moves its partitions to them and returns the largest stream time
+    /// The task's committed offsets (after `init_transactions`, so that a zombie's open
+    /// transaction is over): those read at its assignment, where its partitions were assigned, or
+    /// else read now, with its partitions moved to them. Returns the largest stream time
     /// committed with them. Errors are thrown by the next poll, for the task.
     package func committedStreamTimeMs(for id: TaskId) -> Int64? {
         let partitions = inputs(of: id).filter { assigned.contains($0) }
         do {
             _ = try producer(for: id)
-            var committed: [KafkaTopicPartitionOffset] = []
-            try retrying("committed offsets of task \(id)", task: nil) { () throws(KafkaError) in
-                committed = try consumer.committed(
-                    partitions.map { KafkaTopicPartition(topic: $0.topic, partition: $0.partition) },
-                    timeout: settings.requestTimeout)
+            let atAssignment = assignedCommits.removeValue(forKey: id)
+            let committed: [KafkaTopicPartitionOffset]
+            if let atAssignment {
+                committed = atAssignment
+            } else {
+                committed = try readCommitted(partitions, task: id)
             }
             var streamTime: Int64?
             var seeks: [KafkaTopicPartitionOffset] = []
@@ -865,18 +946,20 @@ package final class KafkaEngine: StreamsEngine {
             }
             for entry in committed {
                 let tp = TopicPartition(topic: entry.topicPartition.topic, partition: entry.topicPartition.partition)
-                atEnd.remove(tp)
-                awaitingStart.remove(tp)
-                if let offset = entry.offset {
-                    seeks.append(entry)
-                    resumeOffsets[tp] = offset
-                } else {
-                    // No commit yet: from where auto.offset.reset says (records fetched meanwhile
-                    // were dropped while the task started).
-                    resumeOffsets[tp] = nil
-                    seeks.append(.init(entry.topicPartition, offset: resetOffset))
+                if atAssignment == nil {
+                    atEnd.remove(tp)
+                    awaitingStart.remove(tp)
+                    if let offset = entry.offset {
+                        seeks.append(entry)
+                        resumeOffsets[tp] = offset
+                    } else {
+                        // No commit yet: from where auto.offset.reset says (records fetched meanwhile
+                        // were dropped while the task started).
+                        resumeOffsets[tp] = nil
+                        seeks.append(.init(entry.topicPartition, offset: resetOffset))
+                    }
+                    positions[tp] = entry.offset ?? 0
                 }
-                positions[tp] = entry.offset ?? 0
                 committedOffsets[tp] = entry.offset
                 let fields = entry.metadata?.split(separator: ";", omittingEmptySubsequences: false) ?? []
                 if let time = fields.first.flatMap({ Int64($0) }) { streamTime = max(streamTime ?? .min, time) }
@@ -892,7 +975,8 @@ package final class KafkaEngine: StreamsEngine {
                     }
                 }
             }
-            // Explicitly, also for a partition just assigned: librdkafka's own committed-offset
+            // Read now (a task started again after an abort, or whose offsets could not be read at
+            // its assignment): move the partitions explicitly. librdkafka's own committed-offset
             // fetch ran before init_transactions (a zombie's transaction may have been open), and
             // noida-db answers its require-stable fetch with no offset (it would start over).
             let moves = seeks

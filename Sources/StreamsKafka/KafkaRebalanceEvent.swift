@@ -1,5 +1,5 @@
 /// A change of a ``KafkaConsumer``'s partition assignment, delivered to the handler given to
-/// ``KafkaConsumer/subscribe(topics:onRebalance:)`` inside ``KafkaConsumer/poll(into:maxMessages:timeout:)``.
+/// ``KafkaConsumer/subscribe(topics:onRebalance:startingOffsets:)`` inside ``KafkaConsumer/poll(into:maxMessages:timeout:)``.
 ///
 /// Kafka Streams' counterpart is `ConsumerRebalanceListener` (`onPartitionsAssigned`,
 /// `onPartitionsRevoked`, `onPartitionsLost`).

@@ -54,6 +54,57 @@ struct KafkaClientTests {
         }
     }
 
+    @Test(
+        "startingOffsets places assigned partitions before they are assigned; one it leaves out starts at its committed offset"
+    )
+    func startingOffsets() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([KafkaNewTopic(name: "events", partitions: 2)])
+            let producer = try KafkaProducer(configuration: broker.configuration(["acks": "all"]))
+            for i in 0..<10 {
+                for partition: Int32 in [0, 1] {
+                    try producer.produce(
+                        topic: "events", partition: partition, key: nil, value: Array("\(partition)-\(i)".utf8))
+                }
+            }
+            try producer.flush(timeout: patience)
+            let p0 = KafkaTopicPartition(topic: "events", partition: 0)
+            let p1 = KafkaTopicPartition(topic: "events", partition: 1)
+            // The group committed offset 4 on partition 1 (and nothing on partition 0) earlier.
+            try broker.consumer(group: "starts").commit([KafkaTopicPartitionOffset(p1, offset: 4)])
+
+            let consumer = try broker.consumer(group: "starts")
+            var asked: [[KafkaTopicPartition]] = []
+            var committedThen: [Int64?] = []
+            try consumer.subscribe(
+                topics: ["events"],
+                startingOffsets: { consumer, partitions in
+                    asked.append(partitions)
+                    committedThen = (try? consumer.committed(partitions, timeout: patience).map(\.offset)) ?? []
+                    return [KafkaTopicPartitionOffset(p0, offset: 7)]
+                })
+            let received = try receive(3 + 6, from: consumer)
+            #expect(asked == [[p0, p1]])
+            #expect(committedThen == [nil, 4], "committed offsets can be read before the assignment")
+            #expect(received.filter { $0.partition == 0 }.map(\.offset) == [7, 8, 9])
+            #expect(received.filter { $0.partition == 1 }.map(\.offset) == [4, 5, 6, 7, 8, 9])
+            try consumer.close()
+        }
+    }
+
+    @Test("prepare learns a topic's partitions before the first record; a record produced then is delivered")
+    func prepareTopic() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([KafkaNewTopic(name: "three", partitions: 3)])
+            let producer = try KafkaProducer(configuration: broker.configuration(["acks": "all"]))
+            #expect(try producer.prepare(topic: "three", timeout: patience) == 3)
+            #expect(try producer.prepare(topic: "three", timeout: patience) == 3, "a second call asks again")
+            try producer.produce(topic: "three", key: Array("k".utf8), value: Array("v".utf8))
+            try producer.flush(timeout: patience)
+            #expect(producer.deliveredCount == 1)
+        }
+    }
+
     @Test("a committed transaction is visible to read_committed readers; an aborted one only to read_uncommitted")
     func transactionsAndIsolation() async throws {
         try await KafkaBroker.with { broker in
