@@ -79,6 +79,30 @@ package final class KafkaEngine: StreamsEngine {
         }
     }
 
+    /// Where a sink's or a changelog's records go: resolved on a task's first record, so that a
+    /// record costs no dictionary lookup and no topic name; cleared when the task's producer goes.
+    struct Route {
+        let topic: String
+        let task: TaskId
+        /// The changelog, for a changelog's route.
+        let changelog: ChangelogID?
+        var producer: TaskProducer?
+        var handle: KafkaProducer.Topic?
+        var log: Changelog?
+
+        init(topic: String, task: TaskId, changelog: ChangelogID?) {
+            self.topic = topic
+            self.task = task
+            self.changelog = changelog
+        }
+
+        mutating func clear() {
+            producer = nil
+            handle = nil
+            log = nil
+        }
+    }
+
     /// A task's aborts in a row (see ``KafkaStreamsConfiguration/maxConsecutiveAborts``).
     struct AbortStreak {
         /// Aborts since the task last committed its offsets.
@@ -105,7 +129,11 @@ package final class KafkaEngine: StreamsEngine {
     private var restoreAssignment: (topic: String, partition: Int32, next: Int64)?
     private var admin: KafkaAdminClient?
     private var producers: [TaskId: TaskProducer] = [:]
-    private var sinks: [(topic: String, task: TaskId)] = []
+    /// Per sink handle (its index): the topic and task, and once resolved the producer and topic
+    /// handle a record goes to (``route(sink:)``).
+    private var sinks: [Route] = []
+    /// Per changelog sink (``KafkaChangelogSink/route``): the same for changelog records.
+    private var changelogRoutes: [Route] = []
     private var changelogs: [ChangelogID: Changelog] = [:]
     /// Changelog topics known to exist (created or checked), with their partition counts.
     private var changelogTopics: [String: Int32] = [:]
@@ -197,6 +225,8 @@ package final class KafkaEngine: StreamsEngine {
             try? task.producer.abortTransaction(timeout: settings.requestTimeout)
         }
         producers.removeAll()
+        for i in sinks.indices { sinks[i].clear() }
+        for i in changelogRoutes.indices { changelogRoutes[i].clear() }
         if let restoreConsumer { try? restoreConsumer.close() }
         restoreConsumer = nil
     }
@@ -448,7 +478,7 @@ package final class KafkaEngine: StreamsEngine {
             committedOffsets[tp] = nil
         }
         for id in Set(partitions.compactMap(task(of:))) {
-            if let task = producers.removeValue(forKey: id) { abortTransaction(task) }
+            if let task = dropProducer(of: id) { abortTransaction(task) }
             committedStreamTimes[id] = nil
             abortStreaks[id] = nil
             assignedCommits[id] = nil
@@ -583,32 +613,62 @@ package final class KafkaEngine: StreamsEngine {
     // MARK: RecordCollector
 
     package func sinkHandle(topic: String, sink: String, task: TaskId) throws(StreamsError) -> SinkHandle {
-        sinks.append((topic, task))
+        sinks.append(Route(topic: topic, task: task, changelog: nil))
         if let producer = producers[task] { prepare(topic, for: producer) }
         return SinkHandle(sinks.count - 1)
     }
 
     package func send(_ record: Record, to handle: SinkHandle) throws(StreamsError) {
-        let sink = sinks[handle.index]
-        let task = try producer(for: sink.task)
+        let (task, topic) = try route(sink: handle.index)
         try beginIfNeeded(task)
         let headers = record.headers.isEmpty ? [] : record.headers.map { KafkaHeader(name: $0.name, value: $0.value) }
         let result = withBytes(record.key) { key in
             withBytes(record.value) { value in
                 Result { () throws(KafkaError) in
                     try task.producer.produce(
-                        topic: sink.topic, key: key, value: value,
+                        to: topic, key: key, value: value,
                         timestampMs: record.timestampMs >= 0 ? record.timestampMs : nil, headers: headers)
                 }
             }
         }
-        if case .failure(let error) = result { throw failure(error, task: task, "produce to \(sink.topic)") }
+        if case .failure(let error) = result {
+            throw failure(error, task: task, "produce to \(sinks[handle.index].topic)")
+        }
+    }
+
+    /// The producer and topic handle of sink `index`, resolved on its first record.
+    @inline(__always)
+    private func route(sink index: Int) throws(StreamsError) -> (TaskProducer, KafkaProducer.Topic) {
+        if let producer = sinks[index].producer, !producer.broken, let handle = sinks[index].handle {
+            return (producer, handle)
+        }
+        let task = try producer(for: sinks[index].task)
+        let handle: KafkaProducer.Topic
+        do { handle = try task.producer.topic(sinks[index].topic) } catch {
+            throw failure(error, task: task, "produce to \(sinks[index].topic)")
+        }
+        sinks[index].producer = task
+        sinks[index].handle = handle
+        return (task, handle)
+    }
+
+    /// Removes task `id`'s producer and the routes that reach it (its records resolve them again,
+    /// with the task's next producer). Returns the producer.
+    @discardableResult
+    private func dropProducer(of id: TaskId) -> TaskProducer? {
+        for i in sinks.indices where sinks[i].task == id { sinks[i].clear() }
+        for i in changelogRoutes.indices where changelogRoutes[i].task == id { changelogRoutes[i].clear() }
+        return producers.removeValue(forKey: id)
     }
 
     // MARK: ChangelogWriter
 
     package func changelogSink(for changelog: ChangelogID) -> any ChangelogSink {
-        KafkaChangelogSink(engine: self, changelog: changelog)
+        changelogRoutes.append(
+            Route(
+                topic: settings.changelogTopic(store: changelog.storeName), task: changelog.taskId, changelog: changelog
+            ))
+        return KafkaChangelogSink(engine: self, route: changelogRoutes.count - 1)
     }
 
     /// The changelog's state, made on first use (its topic is created at the restore's start).
@@ -622,21 +682,36 @@ package final class KafkaEngine: StreamsEngine {
         return made
     }
 
-    /// Produces one changelog record in the task's transaction (key = store key + timestamp).
-    func appendChangelog(_ id: ChangelogID, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)
+    /// Produces one changelog record in the task's transaction (key = store key + timestamp), for
+    /// the changelog of route `index` (``changelogSink(for:)``).
+    func appendChangelog(route index: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)
         throws(StateStoreError)
     {
-        let log = changelog(id)
+        let route = changelogRoutes[index]
         do {
-            let task = try producer(for: id.taskId)
+            let task: TaskProducer
+            let handle: KafkaProducer.Topic
+            let log: Changelog
+            if let known = route.producer, !known.broken, let knownHandle = route.handle, let knownLog = route.log {
+                (task, handle, log) = (known, knownHandle, knownLog)
+            } else {
+                log = changelog(route.changelog!)
+                task = try producer(for: route.task)
+                do { handle = try task.producer.topic(log.topic) } catch {
+                    throw failure(error, task: task, "produce to \(log.topic)")
+                }
+                changelogRoutes[index].producer = task
+                changelogRoutes[index].handle = handle
+                changelogRoutes[index].log = log
+            }
             try beginIfNeeded(task)
             do {
-                try task.producer.produce(
-                    topic: log.topic, partition: log.partition, key: key, value: value, tag: log.tag)
+                try task.producer.produce(to: handle, partition: log.partition, key: key, value: value, tag: log.tag)
             } catch {
                 throw failure(error, task: task, "produce to \(log.topic)")
             }
         } catch {
+            let log = changelog(route.changelog!)
             // The engine's error stays underneath: a fenced or failed producer is the task's
             // error (the runtime closes or restarts that task), not a failed store.
             throw StateStoreError(
@@ -917,7 +992,7 @@ package final class KafkaEngine: StreamsEngine {
     package func abort(task id: TaskId) {
         guard let task = producers[id] else { return }
         abortTransaction(task)
-        if task.broken { producers[id] = nil }
+        if task.broken { dropProducer(of: id) }
     }
 
     /// The task's committed offsets (after `init_transactions`, so that a zombie's open
@@ -1018,12 +1093,13 @@ package final class KafkaEngine: StreamsEngine {
 final class KafkaChangelogSink: ChangelogSink {
     /// The engine outlives the task's stores (it closes after the tasks).
     unowned let engine: KafkaEngine
-    let changelog: ChangelogID
+    /// The engine's route of this changelog (``KafkaEngine/appendChangelog(route:key:value:)``).
+    let route: Int
     private var key: [UInt8] = []
 
-    init(engine: KafkaEngine, changelog: ChangelogID) {
+    init(engine: KafkaEngine, route: Int) {
         self.engine = engine
-        self.changelog = changelog
+        self.route = route
     }
 
     func append(key: UnsafeRawBufferPointer, timestampMs: Int64, value: UnsafeRawBufferPointer?) throws(StateStoreError)
@@ -1035,7 +1111,9 @@ final class KafkaChangelogSink: ChangelogSink {
         }
         let result = self.key.withUnsafeBytes { bytes in
             withBytes(value) { value in
-                Result { () throws(StateStoreError) in try engine.appendChangelog(changelog, key: bytes, value: value) }
+                Result { () throws(StateStoreError) in
+                    try engine.appendChangelog(route: route, key: bytes, value: value)
+                }
             }
         }
         try result.get()

@@ -3,7 +3,7 @@ internal import CStreamsRdKafka
 /// A Kafka producer, transactional when its configuration sets `transactional.id`.
 ///
 /// The transactional cycle is librdkafka's (and Kafka Streams' `exactly_once_v2`):
-/// ``initTransactions(timeout:)`` once, then per commit ``beginTransaction()``, ``produce(topic:partition:key:value:timestampMs:headers:)``,
+/// ``initTransactions(timeout:)`` once, then per commit ``beginTransaction()``, ``produce(to:partition:key:value:timestampMs:headers:tag:)``,
 /// ``sendOffsetsToTransaction(_:groupMetadata:timeout:)`` and ``commitTransaction(timeout:)``, or
 /// ``abortTransaction(timeout:)`` after an error of class ``KafkaError/Class/abortable``. An error
 /// of class ``KafkaError/Class/fenced`` means a newer producer with the same `transactional.id`
@@ -16,7 +16,7 @@ internal import CStreamsRdKafka
 ///
 /// - Important: Not `Sendable`. Use a producer from one thread; delivery reports are handled on
 ///   that thread, inside ``poll(timeout:)``, ``flush(timeout:)``, ``commitTransaction(timeout:)`` or
-///   ``produce(topic:partition:key:value:timestampMs:headers:)`` when the local queue is full.
+///   ``produce(to:partition:key:value:timestampMs:headers:tag:)`` when the local queue is full.
 public final class KafkaProducer {
     /// What the delivery report callback records.
     final class Callbacks {
@@ -24,7 +24,7 @@ public final class KafkaProducer {
         var firstDeliveryError: KafkaError?
         var delivered = 0
         var failed = 0
-        /// Per delivery tag (``KafkaProducer/produce(topic:partition:key:value:timestampMs:headers:tag:)``),
+        /// Per delivery tag (``KafkaProducer/produce(to:partition:key:value:timestampMs:headers:tag:)``),
         /// the offset of the last record delivered with it; -1 when none was.
         var lastOffsets: [Int64] = []
 
@@ -39,7 +39,7 @@ public final class KafkaProducer {
     private let callbacks: Callbacks
     /// Between a successful ``beginTransaction()`` and the commit or abort that ends it.
     private var transactionOpen = false
-    /// librdkafka topic handles made by ``prepare(topic:timeout:)``, kept until the producer goes.
+    /// librdkafka topic handles by name (``topic(_:)``), kept until the producer goes.
     private var topicHandles: [String: OpaquePointer] = [:]
 
     /// Creates a producer.
@@ -79,16 +79,7 @@ public final class KafkaProducer {
     ///   in time, ``KafkaError/Code/unknownTopicOrPartition`` for a topic that does not exist.
     @discardableResult
     public func prepare(topic: String, timeout: Duration) throws(KafkaError) -> Int {
-        let topicHandle: OpaquePointer
-        if let existing = topicHandles[topic] {
-            topicHandle = existing
-        } else {
-            guard let made = rd_kafka_topic_new(handle, topic, nil) else {
-                throw KafkaError(rd_kafka_last_error(), operation: "topic \(topic)", client: handle)
-            }
-            topicHandles[topic] = made
-            topicHandle = made
-        }
+        let topicHandle = try self.topic(topic).handle
         var metadata: UnsafePointer<rd_kafka_metadata_t>?
         try check(
             rd_kafka_metadata(handle, 0, topicHandle, &metadata, timeout.kafkaMilliseconds), "metadata of \(topic)",
@@ -146,10 +137,37 @@ public final class KafkaProducer {
         transactionOpen = true
     }
 
+    /// The topic named `name`, to produce to with ``produce(to:partition:key:value:timestampMs:headers:tag:)``
+    /// (no name to look up per record). Made on first use and kept while the producer lives.
+    ///
+    /// Making a topic librdkafka does not know yet asks the cluster for its metadata, which
+    /// creates it on a broker that auto-creates topics, as the first record produced to it would.
+    ///
+    /// - Throws: ``KafkaError`` when librdkafka refuses the name.
+    public func topic(_ name: String) throws(KafkaError) -> Topic {
+        if let existing = topicHandles[name] { return Topic(handle: existing) }
+        guard let made = rd_kafka_topic_new(handle, name, nil) else {
+            throw KafkaError(rd_kafka_last_error(), operation: "topic \(name)", client: handle)
+        }
+        topicHandles[name] = made
+        return Topic(handle: made)
+    }
+
+    /// Queues one record for the topic named `topic` (``produce(to:partition:key:value:timestampMs:headers:tag:)``
+    /// with ``topic(_:)``).
+    public func produce(
+        topic: String, partition: Int32? = nil, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+        timestampMs: Int64? = nil, headers: [KafkaHeader] = [], tag: Int = 0
+    ) throws(KafkaError) {
+        try produce(
+            to: self.topic(topic), partition: partition, key: key, value: value, timestampMs: timestampMs,
+            headers: headers, tag: tag)
+    }
+
     /// Queues one record for `topic`. The bytes are copied; the call does not wait for the broker.
     ///
     /// - Parameters:
-    ///   - topic: The topic's name.
+    ///   - topic: The topic, from ``topic(_:)``.
     ///   - partition: The partition, or `nil` to let the partitioner choose from the key.
     ///   - key: The key's bytes, or `nil` for no key.
     ///   - value: The value's bytes, or `nil` for no value (a tombstone).
@@ -164,7 +182,7 @@ public final class KafkaProducer {
     ///   broker rejected, once its report arrived; librdkafka's bare `_STATE` before).
     ///   A full local queue is waited out (delivery reports are served meanwhile), not thrown.
     public func produce(
-        topic: String, partition: Int32? = nil, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+        to topic: Topic, partition: Int32? = nil, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
         timestampMs: Int64? = nil, headers: [KafkaHeader] = [], tag: Int = 0
     ) throws(KafkaError) {
         precondition(tag >= 0 && tag < 1 << 16, "delivery tags are 0..<65536")
@@ -186,7 +204,7 @@ public final class KafkaProducer {
                 }
             }
             let err = c_streams_rdkafka_produce(
-                handle, topic, partition ?? -1, key?.baseAddress, key?.count ?? 0, value?.baseAddress,
+                handle, topic.handle, partition ?? -1, key?.baseAddress, key?.count ?? 0, value?.baseAddress,
                 value?.count ?? 0, timestampMs ?? 0, cHeaders, tag)
             if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
             // On failure the headers are still ours.
@@ -195,12 +213,12 @@ public final class KafkaProducer {
                 rd_kafka_poll(handle, 10)
                 continue
             }
-            if err == RD_KAFKA_RESP_ERR__STATE && transactionOpen { throw transactionFailed(producingTo: topic) }
-            throw KafkaError(err, operation: "produce to \(topic)", client: handle)
+            if err == RD_KAFKA_RESP_ERR__STATE && transactionOpen { throw transactionFailed(producingTo: topic.name) }
+            throw KafkaError(err, operation: "produce to \(topic.name)", client: handle)
         }
     }
 
-    /// Queues one record; the byte-array form of ``produce(topic:partition:key:value:timestampMs:headers:)``.
+    /// Queues one record; the byte-array form of ``produce(to:partition:key:value:timestampMs:headers:tag:)``.
     public func produce(
         topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, timestampMs: Int64? = nil,
         headers: [KafkaHeader] = []
@@ -355,4 +373,15 @@ private func kafkaDeliveryReportCallback(
     guard let message, let opaque else { return }
     let callbacks = Unmanaged<KafkaProducer.Callbacks>.fromOpaque(opaque).takeUnretainedValue()
     KafkaProducer.deliveryReport(callbacks, handle, message)
+}
+
+extension KafkaProducer {
+    /// A topic of one producer (``KafkaProducer/topic(_:)``): librdkafka's topic handle, valid while
+    /// that producer lives.
+    public struct Topic {
+        let handle: OpaquePointer
+
+        /// The topic's name.
+        public var name: String { String(cString: rd_kafka_topic_name(handle)) }
+    }
 }

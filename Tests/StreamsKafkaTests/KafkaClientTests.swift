@@ -92,14 +92,20 @@ struct KafkaClientTests {
         }
     }
 
-    @Test("prepare learns a topic's partitions before the first record; a record produced then is delivered")
+    @Test(
+        "prepare learns a topic's partitions before the first record; a record produced to its handle then is delivered"
+    )
     func prepareTopic() async throws {
         try await KafkaBroker.with { broker in
             try broker.createTopics([KafkaNewTopic(name: "three", partitions: 3)])
             let producer = try KafkaProducer(configuration: broker.configuration(["acks": "all"]))
             #expect(try producer.prepare(topic: "three", timeout: patience) == 3)
             #expect(try producer.prepare(topic: "three", timeout: patience) == 3, "a second call asks again")
-            try producer.produce(topic: "three", key: Array("k".utf8), value: Array("v".utf8))
+            let topic = try producer.topic("three")
+            #expect(topic.name == "three")
+            try Array("k".utf8).withUnsafeBytes { key in
+                try Array("v".utf8).withUnsafeBytes { value in try producer.produce(to: topic, key: key, value: value) }
+            }
             try producer.flush(timeout: patience)
             #expect(producer.deliveredCount == 1)
         }
