@@ -17,8 +17,6 @@ public final class KafkaDedupJob {
     /// The settings.
     public let configuration: KafkaDedupJobConfiguration
     private let logger: Logger
-    /// The longest business key and record, and the note their messages end with.
-    private let limits: (key: Int, record: Int, note: String)
 
     /// How long the start may wait for the cluster's metadata (the input topics) before giving up.
     static let metadataTimeout: Duration = .seconds(30)
@@ -28,7 +26,7 @@ public final class KafkaDedupJob {
     /// - Throws: ``DedupJobError`` (usage) naming the flag that is wrong.
     public init(configuration: KafkaDedupJobConfiguration, logger: Logger) throws(DedupJobError) {
         if let problem = configuration.problem() { throw DedupJobError(.usage, problem) }
-        limits = try configuration.recordLimits(storeKeyBytes: DedupJob.maxKeyBytes).get()
+        _ = try configuration.recordLimits(storeKeyBytes: DedupJob.maxKeyBytes).get()
         try DedupJobConfiguration.checkDeduplication(
             keyFields: configuration.keyFields, timeField: configuration.timeField, window: configuration.window,
             grace: configuration.grace, commitInterval: configuration.commitInterval)
@@ -59,7 +57,10 @@ public final class KafkaDedupJob {
             throw DedupJobError(error)
         }
         defer { state.unlock() }
-        try checkInputTopics()
+        let topicLimits = try checkTopics()
+        // The longest business key and record, and the note their messages end with.
+        let limits = try configuration.recordLimits(storeKeyBytes: DedupJob.maxKeyBytes, topicLimits: topicLimits)
+            .get()
 
         let statistics = DeduplicationStatisticsCollector()
         let logger = self.logger
@@ -182,7 +183,10 @@ public final class KafkaDedupJob {
 
     /// Refuses to start when the cluster cannot be reached or an input topic does not exist, or
     /// the input topics' partition counts differ (their partitions would not pair up into tasks).
-    private func checkInputTopics() throws(DedupJobError) {
+    /// Returns the `max.message.bytes` of the output topics that exist: a record over the
+    /// smallest is invalid to the job (``KafkaDedupJobConfiguration/recordLimits(storeKeyBytes:topicLimits:)``)
+    /// rather than refused by the brokers at every try.
+    private func checkTopics() throws(DedupJobError) -> [(topic: String, maxMessageBytes: Int)] {
         var properties: [String: String] = [:]
         for (name, value) in Self.routed(configuration.properties) where !name.hasPrefix("consumer.") {
             properties[name.hasPrefix("producer.") ? String(name.dropFirst("producer.".count)) : name] = value
@@ -217,6 +221,32 @@ public final class KafkaDedupJob {
                 "the input topics \(first.topic) (\(first.partitions) partitions) and \(other.topic) (\(other.partitions)) differ in partitions; inputs merged into one deduplication must be co-partitioned (same partition count, keyed alike)"
             )
         }
+        var limits: [(topic: String, maxMessageBytes: Int)] = []
+        for (flag, topic) in configuration.outputTopics {
+            // A topic that does not exist yet is created by the brokers' defaults at the first
+            // record (auto.create.topics.enable), or the produce fails: nothing to read here.
+            guard (try? admin.describeTopic(topic, timeout: Self.metadataTimeout)) != nil else { continue }
+            let bytes: Int
+            do {
+                guard
+                    let text = try admin.topicConfiguration(topic, timeout: Self.metadataTimeout)["max.message.bytes"],
+                    let value = Int(text)
+                else { continue }
+                bytes = value
+            } catch {
+                logger.warning(
+                    "cannot read the configuration of \(topic) (\(flag)): \(error); records over its max.message.bytes are refused by the brokers"
+                )
+                continue
+            }
+            if bytes < KafkaDedupJobConfiguration.minimumTopicLimitBytes {
+                logger.warning(
+                    "\(topic) (\(flag)) takes records of at most \(bytes) bytes (max.message.bytes), too few to fit records to; the brokers refuse larger ones, and the job stops when a task aborted \(KafkaStreamsConfiguration.defaultMaxConsecutiveAborts) times in a row for one"
+                )
+            }
+            limits.append((topic, bytes))
+        }
+        return limits
     }
 
     /// Sorts a runtime error into the exit-status classes, with messages naming the flags.

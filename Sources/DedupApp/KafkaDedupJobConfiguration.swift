@@ -91,7 +91,7 @@ public struct KafkaDedupJobConfiguration: Sendable, Hashable {
     func messageMaxBytes() -> Result<Int, DedupJobError> {
         let name = properties["producer.message.max.bytes"] != nil ? "producer.message.max.bytes" : "message.max.bytes"
         guard let text = properties[name] else { return .success(Self.defaultMessageMaxBytes) }
-        let minimum = 4 * Self.recordOverheadBytes
+        let minimum = Self.minimumTopicLimitBytes
         guard let bytes = Int(text), bytes >= minimum else {
             return .failure(
                 DedupJobError(
@@ -103,11 +103,24 @@ public struct KafkaDedupJobConfiguration: Sendable, Hashable {
     }
 
     /// The longest record (key + value + headers) the job produces, and the longest business key:
-    /// the producers' `message.max.bytes` less ``recordOverheadBytes``, the key also within the
-    /// store's limit. A record over either is invalid (`--on-invalid`), before it reaches the
-    /// store or a producer; the note says so in its message.
-    func recordLimits(storeKeyBytes: Int) -> Result<(key: Int, record: Int, note: String), DedupJobError> {
+    /// the smaller of the producers' `message.max.bytes` and the output topics' `max.message.bytes`
+    /// (`topicLimits`, those the cluster reported at the start), less ``recordOverheadBytes``; the
+    /// key also within the store's limit. A record over either is invalid (`--on-invalid`), before
+    /// it reaches the store or a producer; the note says so in its message. A topic limit below
+    /// ``minimumTopicLimitBytes`` leaves no room to fit records to, and is not taken (the broker
+    /// refuses what is over it; see ``KafkaStreamsConfiguration/maxConsecutiveAborts``).
+    func recordLimits(storeKeyBytes: Int, topicLimits: [(topic: String, maxMessageBytes: Int)] = [])
+        -> Result<(key: Int, record: Int, note: String), DedupJobError>
+    {
         messageMaxBytes().map { bytes in
+            if let topic = topicLimits.filter({ $0.maxMessageBytes >= Self.minimumTopicLimitBytes })
+                .min(by: { $0.maxMessageBytes < $1.maxMessageBytes }), topic.maxMessageBytes < bytes
+            {
+                let record = topic.maxMessageBytes - Self.recordOverheadBytes
+                let note =
+                    " (the topic \(topic.topic)'s max.message.bytes, \(topic.maxMessageBytes), less \(Self.recordOverheadBytes) for Kafka's framing; for larger records raise that topic's max.message.bytes)"
+                return (min(storeKeyBytes, record), record, note)
+            }
             let record = bytes - Self.recordOverheadBytes
             let note =
                 " (the producers' message.max.bytes, \(bytes), less \(Self.recordOverheadBytes) for Kafka's framing; for larger records raise it with -X message.max.bytes=N, and the brokers' message.max.bytes or the topics' max.message.bytes with it)"
@@ -115,13 +128,22 @@ public struct KafkaDedupJobConfiguration: Sendable, Hashable {
         }
     }
 
+    /// The smallest output topic `max.message.bytes` the job fits records to.
+    static let minimumTopicLimitBytes = 4 * recordOverheadBytes
+
+    /// The topics the job produces to, with their flags: output, duplicates, dead letters.
+    var outputTopics: [(flag: String, topic: String)] {
+        var outputs = [("--output-topic", outputTopic)]
+        if let duplicatesTopic { outputs.append(("--duplicates-topic", duplicatesTopic)) }
+        if let deadLetterTopic { outputs.append(("--dead-letter-topic", deadLetterTopic)) }
+        return outputs
+    }
+
     /// What is wrong with the settings, as a usage error naming the flag, or `nil`.
     func problem() -> String? {
         if inputTopics.isEmpty { return "give at least one --input-topic" }
         if Set(inputTopics).count != inputTopics.count { return "an --input-topic is given twice" }
-        var outputs = [("--output-topic", outputTopic)]
-        if let duplicatesTopic { outputs.append(("--duplicates-topic", duplicatesTopic)) }
-        if let deadLetterTopic { outputs.append(("--dead-letter-topic", deadLetterTopic)) }
+        let outputs = outputTopics
         for (flag, topic) in outputs {
             if inputTopics.contains(topic) {
                 return "\(flag) \(topic) is also an --input-topic; write to another topic"

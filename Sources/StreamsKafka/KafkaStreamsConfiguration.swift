@@ -44,8 +44,11 @@ public struct KafkaStreamsConfiguration: Sendable {
     /// between; at the last of them the engine stops with ``StreamsError/Code/engine`` naming the
     /// task, its committed offsets and the error, rather than reprocess without end a record the
     /// broker refuses every time (an output record over its topic's `max.message.bytes`). Default
-    /// 5; values below 1 count as 1 (the first abort stops).
+    /// ``defaultMaxConsecutiveAborts``; values below 1 count as 1 (the first abort stops).
     public var maxConsecutiveAborts: Int
+
+    /// The default of ``maxConsecutiveAborts``.
+    public static let defaultMaxConsecutiveAborts = 5
 
     /// Creates a configuration.
     ///
@@ -57,7 +60,7 @@ public struct KafkaStreamsConfiguration: Sendable {
     ///   - requestTimeout: Default 60 s.
     ///   - pollTimeout: Default 100 ms.
     ///   - changelogRetentionMargin: Default one day.
-    ///   - maxConsecutiveAborts: Default 5.
+    ///   - maxConsecutiveAborts: Default ``defaultMaxConsecutiveAborts``.
     public init(
         bootstrapServers: String,
         applicationId: String,
@@ -66,7 +69,7 @@ public struct KafkaStreamsConfiguration: Sendable {
         requestTimeout: Duration = .seconds(60),
         pollTimeout: Duration = .milliseconds(100),
         changelogRetentionMargin: Duration = .seconds(86_400),
-        maxConsecutiveAborts: Int = 5
+        maxConsecutiveAborts: Int = defaultMaxConsecutiveAborts
     ) {
         self.bootstrapServers = bootstrapServers
         self.applicationId = applicationId

@@ -661,13 +661,23 @@ struct KafkaCommandTests {
         let (events, directory) = try setUp(broker, count: 300, seed: 53, directory: "kafka-cli-poison")
         defer { directory.remove() }
         let app = "poison"
-        // The output topic takes batches up to 100,000 bytes; the job's limit is librdkafka's
-        // (998,976 bytes for a record): a 200,000-byte record is valid to the job, sent, and
-        // refused by the broker (MSG_SIZE_TOO_LARGE) every time.
-        try broker.createTopics(["poison-unique": 3], configs: ["retention.ms": "-1", "max.message.bytes": "100000"])
         let arguments = arguments(
             broker, app: app, state: directory.file("state"), extra: ["--commit-interval", "100ms"])
         var (process, _, stderr) = try DedupCLI.launch(arguments, in: directory.path)
+        // The output topic takes batches up to 100,000 bytes. It is created once the job is past
+        // its start (its changelog topic exists), so the job's limit stays librdkafka's (998,976
+        // bytes for a record) as for a topic whose limit is lowered while the job runs: a
+        // 200,000-byte record is valid to the job, sent, and refused by the broker
+        // (MSG_SIZE_TOO_LARGE) every time.
+        let admin = try KafkaAdminClient(configuration: broker.client())
+        let started = ContinuousClock.now
+        while try admin.describeTopic("\(app)-dedup-store-changelog", timeout: KafkaBroker.patience) == nil {
+            guard ContinuousClock.now - started < .seconds(60) else {
+                throw KafkaCommandFailure("the job did not create its changelog topic in 60 s: \(Files.text(stderr))")
+            }
+            usleep(50_000)
+        }
+        try broker.createTopics(["poison-unique": 3], configs: ["retention.ms": "-1", "max.message.bytes": "100000"])
         try broker.produce(events.map { ($0.id, $0.json) }, to: "events")
         try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
 
@@ -698,12 +708,52 @@ struct KafkaCommandTests {
         #expect(try broker.readAll("poison-unique").map(\.value).sorted() == expected)
 
         // The fix the message names: the producers' limit at the topic's makes the record invalid
-        // to the job, which skips it and goes on.
+        // to the job, which skips it and goes on (the job now also reads the topic's limit at its
+        // start).
         (process, _, stderr) = try DedupCLI.launch(
             arguments + ["-X", "producer.message.max.bytes=100000", "--on-invalid", "skip"], in: directory.path)
         let errors = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
         #expect(try statistics(errors)["invalid"] as? Int == 1, "\(errors)")
         #expect(try broker.readAll("poison-unique").map(\.value).sorted() == expected)
+    }
+
+    @Test(
+        "the output topics' max.message.bytes is read at the start: a record over it follows --on-invalid (fail exits 65 naming the limit; skip dead-letters it cut to fit) instead of being refused by the broker"
+    )
+    func outputTopicLimitReadAtStart() async throws {
+        try await onBroker { try Self.outputTopicLimitReadAtStart($0) }
+    }
+
+    static func outputTopicLimitReadAtStart(_ broker: KafkaBroker) throws {
+        let (events, directory) = try setUp(broker, count: 300, seed: 59, directory: "kafka-cli-topic-limit")
+        defer { directory.remove() }
+        // Both output topics take batches up to 100,000 bytes; librdkafka's limit is 1,000,000.
+        try broker.createTopics(
+            ["limit-fail-unique": 3, "limit-unique": 3], configs: ["retention.ms": "-1", "max.message.bytes": "100000"])
+        let big =
+            #"{"order":{"id":"o-big"},"ts":1700000400000,"pad":""# + String(repeating: "x", count: 200_000) + #""}"#
+        try broker.produce(events.map { ($0.id, $0.json) } + [("o-big", big)], to: "events")
+
+        let failed = try DedupCLI.run(
+            arguments(broker, app: "limit-fail", state: directory.file("fail")), in: directory.path, timeout: 90)
+        #expect(failed.status == 65, "\(failed)")
+        #expect(
+            failed.stderr.contains("the topic limit-fail-unique's max.message.bytes, 100000, less 1024"),
+            "\(failed.stderr)")
+        #expect(!failed.stderr.contains("MSG_SIZE_TOO_LARGE"), "\(failed.stderr)")
+
+        let app = "limit"
+        let (process, _, stderr) = try DedupCLI.launch(
+            arguments(
+                broker, app: app, state: directory.file("skip"),
+                extra: ["--on-invalid", "skip", "--dead-letter-topic", "limit-dlq"]),
+            in: directory.path)
+        let errors = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
+        #expect(try statistics(errors)["invalid"] as? Int == 1, "\(errors)")
+        #expect(try broker.readAll("limit-unique").map(\.value).sorted() == model(events, windowMs: windowMs).kept)
+        let dead = try broker.readAll("limit-dlq")
+        #expect(dead.count == 1)
+        #expect(dead.allSatisfy { $0.value.utf8.count <= 100_000 - 1_024 }, "cut to fit the smallest output topic")
     }
 
     /// The `--stats` JSON: the last line of standard error.
@@ -753,7 +803,7 @@ struct ReadRecord {
 extension KafkaBroker {
     static let patience: Duration = .seconds(60)
 
-    private func client(_ properties: [String: String] = [:]) -> KafkaConfiguration {
+    func client(_ properties: [String: String] = [:]) -> KafkaConfiguration {
         KafkaConfiguration(
             bootstrapServers: bootstrapServers,
             ["reconnect.backoff.ms": "20", "reconnect.backoff.max.ms": "500"].merging(properties) { _, new in new })
