@@ -852,11 +852,12 @@ package final class KafkaEngine: StreamsEngine {
             inputPartitions = max(inputPartitions, count)
         }
         var configs = ["cleanup.policy": "compact"]
-        if let store = (listener as? TaskManager)?.tasks.first(where: { $0.id == log.id.taskId })?
+        let windowStore =
+            (listener as? TaskManager)?.tasks.first(where: { $0.id == log.id.taskId })?
             .store(named: log.id.storeName) as? any WindowStore
-        {
+        if let windowStore {
             let margin = settings.changelogRetentionMargin.components.seconds * 1_000
-            let (retention, overflow) = store.retentionMs.addingReportingOverflow(margin)
+            let (retention, overflow) = windowStore.retentionMs.addingReportingOverflow(margin)
             configs = ["cleanup.policy": "compact,delete", "retention.ms": overflow ? "-1" : "\(retention)"]
         }
         do {
@@ -874,9 +875,28 @@ package final class KafkaEngine: StreamsEngine {
                 )
             }
             changelogTopics[log.topic] = existing
+            if let windowStore { checkRetention(of: log.topic, keeps: windowStore.retentionMs, admin: admin) }
         } catch {
             throw StreamsError(.engine, "cannot create the changelog topic \(log.topic): \(error)", underlying: error)
         }
+    }
+
+    /// Warns when an existing changelog topic deletes records sooner than its window store keeps
+    /// entries (`retention.ms` lowered by hand, or a topic made by someone else): a store rebuilt
+    /// from it would miss the entries deleted in between, and let their keys' repeats through.
+    private func checkRetention(of topic: String, keeps storeRetentionMs: Int64, admin: KafkaAdminClient) {
+        let configuration: [String: String]
+        do { configuration = try admin.topicConfiguration(topic, timeout: settings.requestTimeout) } catch {
+            logger.debug("the configuration of \(topic): \(error)")
+            return
+        }
+        guard configuration["cleanup.policy"]?.contains("delete") ?? false,
+            let retention = configuration["retention.ms"].flatMap({ Int64($0) }), retention >= 0,
+            retention < storeRetentionMs
+        else { return }
+        logger.warning(
+            "the changelog topic \(topic) deletes records after \(retention) ms (retention.ms), sooner than its window store keeps entries (\(storeRetentionMs) ms): a store rebuilt from it misses older entries and lets their repeats through; raise the topic's retention.ms to at least \(storeRetentionMs)"
+        )
     }
 
     private func partitionCount(_ topic: String, refresh: Bool = false) throws(StreamsError) -> Int32? {

@@ -756,6 +756,32 @@ struct KafkaCommandTests {
         #expect(dead.allSatisfy { $0.value.utf8.count <= 100_000 - 1_024 }, "cut to fit the smallest output topic")
     }
 
+    @Test(
+        "an existing changelog topic that deletes records sooner than the window: the job warns, naming the topic, both durations and the fix, and runs"
+    )
+    func changelogRetentionBelowWindow() async throws {
+        try await onBroker { try Self.changelogRetentionBelowWindow($0) }
+    }
+
+    static func changelogRetentionBelowWindow(_ broker: KafkaBroker) throws {
+        let (events, directory) = try setUp(broker, count: 300, seed: 61, directory: "kafka-cli-short-changelog")
+        defer { directory.remove() }
+        let app = "short"
+        // Made beforehand (by hand, or by another tool) with a retention of 1 minute; the window is 10.
+        try broker.createTopics(
+            ["\(app)-dedup-store-changelog": 3], configs: ["cleanup.policy": "compact,delete", "retention.ms": "60000"])
+        try broker.produce(events.map { ($0.id, $0.json) }, to: "events")
+        let (process, _, stderr) = try DedupCLI.launch(
+            arguments(broker, app: app, state: directory.file("state")), in: directory.path)
+        let errors = try stopWhenCommitted(broker, app: app, process: process, stderr: stderr)
+        #expect(
+            errors.contains(
+                "the changelog topic short-dedup-store-changelog deletes records after 60000 ms (retention.ms), sooner than its window store keeps entries (600000 ms)"
+            ), "\(errors)")
+        #expect(errors.contains("raise the topic's retention.ms to at least 600000"), "\(errors)")
+        #expect(try broker.readAll("short-unique").map(\.value).sorted() == model(events, windowMs: windowMs).kept)
+    }
+
     /// The `--stats` JSON: the last line of standard error.
     /// Stops `process` with SIGTERM once group `app` has committed every record of topic
     /// `events`, checks that it exited 0, and returns what it wrote to `stderr`.
