@@ -16,12 +16,17 @@ struct KafkaCommandTests {
     /// 3 producers' events, `ts` one second apart: new ids, and one in three a copy of an earlier
     /// event from another producer (its own `seq` and `producer`), up to 15 minutes later, so that
     /// with a 10-minute window some copies are duplicates and some are kept again.
+    /// The event time of the tests' first event: a day ago, on the hour. The output records carry
+    /// their event time as their Kafka timestamp, and noida-db applies a topic's retention (7 days
+    /// by default) to it: records timestamped in 2023 were deleted while a test read them back.
+    static let baseMs: Int64 = (Int64(Date().timeIntervalSince1970) / 3_600 - 24) * 3_600_000
+
     static func events(count: Int, seed: UInt64) -> [Event] {
         var random = SplitMix64(seed: seed)
         var events: [Event] = []
         var nextId = 0
         for seq in 0..<count {
-            let ts = 1_700_000_000_000 + Int64(seq) * 1_000
+            let ts = baseMs + Int64(seq) * 1_000
             let producer = ["a", "b", "c"][seq % 3]
             if seq >= 10 && random.next() % 3 == 0 {
                 let back = Int(random.next() % UInt64(min(seq, 900))) + 1
@@ -533,7 +538,7 @@ struct KafkaCommandTests {
             ("o-0", good[0].json), ("o-1", good[1].json), ("x", "not json {"), ("o-2", good[2].json),
         ]
         let key: [(String?, String)] = [
-            ("o-3", good[3].json), (nil, #"{"order":{},"ts":1700000003500}"#), ("o-4", good[4].json),
+            ("o-3", good[3].json), (nil, #"{"order":{},"ts":\#(baseMs + 3_500)}"#), ("o-4", good[4].json),
         ]
         try broker.produce(json, to: "bad-json")
         try broker.produce(key, to: "bad-key")
@@ -564,7 +569,7 @@ struct KafkaCommandTests {
         let errors = Files.text(stderr)
         #expect(process.terminationStatus == 0, "\(errors)")
         let dead = try broker.readAll("skip-dlq")
-        #expect(dead.map(\.value).sorted() == [#"{"order":{},"ts":1700000003500}"#, "not json {"].sorted())
+        #expect(dead.map(\.value).sorted() == [#"{"order":{},"ts":\#(baseMs + 3_500)}"#, "not json {"].sorted())
         #expect(dead.allSatisfy { $0.headers["streams.error.origin"] != nil })
         #expect(try broker.readAll("skip-unique").map(\.value).sorted() == good[0..<5].map(\.json).sorted())
         #expect(try statistics(errors)["invalid"] as? Int == 2)
@@ -584,8 +589,9 @@ struct KafkaCommandTests {
         let good = Self.events(count: 3, seed: 1).map(\.json)
         // 1.2 MB of value under a small key; a 2 MiB key (its value a little more).
         let bigValue =
-            #"{"order":{"id":"o-big"},"ts":1700000000500,"pad":""# + String(repeating: "v", count: 1_200_000) + #""}"#
-        let bigKey = #"{"order":{"id":""# + String(repeating: "k", count: 2 << 20) + #""},"ts":1700000001500}"#
+            #"{"order":{"id":"o-big"},"ts":\#(baseMs + 500),"pad":""# + String(repeating: "v", count: 1_200_000)
+            + #""}"#
+        let bigKey = #"{"order":{"id":""# + String(repeating: "k", count: 2 << 20) + #""},"ts":\#(baseMs + 1_500)}"#
         // big-0@0 good, @1 big value, @2 good, @3 big key, @4 good.
         try broker.produce(
             [(nil, good[0]), (nil, bigValue), (nil, good[1]), (nil, bigKey), (nil, good[2])], to: "big",
@@ -682,7 +688,8 @@ struct KafkaCommandTests {
         try broker.waitUntilCommitted(group: app, topics: ["events"], process: process, stderr: stderr)
 
         let big =
-            #"{"order":{"id":"o-big"},"ts":1700000400000,"pad":""# + String(repeating: "x", count: 200_000) + #""}"#
+            #"{"order":{"id":"o-big"},"ts":\#(baseMs + 400_000),"pad":""# + String(repeating: "x", count: 200_000)
+            + #""}"#
         let poisonedAt = ContinuousClock.now
         try broker.produce([("o-big", big)], to: "events")
         // Bounded: without the limit on aborts in a row, the job aborts and starts the task again
@@ -731,7 +738,8 @@ struct KafkaCommandTests {
         try broker.createTopics(
             ["limit-fail-unique": 3, "limit-unique": 3], configs: ["retention.ms": "-1", "max.message.bytes": "100000"])
         let big =
-            #"{"order":{"id":"o-big"},"ts":1700000400000,"pad":""# + String(repeating: "x", count: 200_000) + #""}"#
+            #"{"order":{"id":"o-big"},"ts":\#(baseMs + 400_000),"pad":""# + String(repeating: "x", count: 200_000)
+            + #""}"#
         try broker.produce(events.map { ($0.id, $0.json) } + [("o-big", big)], to: "events")
 
         let failed = try DedupCLI.run(
