@@ -281,9 +281,9 @@ package final class KafkaEngine: StreamsEngine {
 
     /// Has the task's producer learn `topic`'s partitions now (``KafkaProducer/prepare(topic:timeout:)``),
     /// so that its first transaction does not wait for them. Only for a topic that exists: asking
-    /// for the metadata of one that does not creates it on a broker that auto-creates topics, and
-    /// noida-db loses records when two clients create one topic at once. A failure is left to the
-    /// first record produced there, which reports it.
+    /// for the metadata of one that does not would create it on a broker that auto-creates topics,
+    /// before the task has anything to write there. A failure is left to the first record
+    /// produced there, which reports it.
     private func prepare(_ topic: String, for task: TaskProducer) {
         guard task.preparedTopics.insert(topic).inserted else { return }
         do {
@@ -530,19 +530,36 @@ package final class KafkaEngine: StreamsEngine {
         bytes.reserveCapacity(size)
         var spans: [(partition: Int, key: Range<Int>?, value: Range<Int>)] = []
         spans.reserveCapacity(batch.count)
-        var partitions: [TopicPartition] = []
         var keep: [Int] = []
         keep.reserveCapacity(batch.count)
+        // Per partition of this poll: what is looked up once (records come in runs of one
+        // partition, so a record costs no hashing of its topic name).
+        var partitions: [TopicPartition] = []
+        var dropped: [Bool] = []
+        var resumes: [Int64?] = []
+        var counts: [Int] = []
+        var lastOffsets: [Int64] = []
+        var current = (handle: OpaquePointer?.none, partition: Int32(-1), index: -1)
         for i in 0..<batch.count {
             let message = batch[i]
-            let tp = TopicPartition(topic: topicName(message.message.pointee.rkt), partition: message.partition)
-            if awaitingStart.contains(tp) { continue }  // read again once the task starts
-            if let resume = resumeOffsets[tp], message.offset < resume { continue }  // fetched before the rewind
-            let index =
-                partitions.firstIndex(of: tp)
-                ?? {
-                    partitions.append(tp); return partitions.count - 1
-                }()
+            let handle = message.message.pointee.rkt
+            if handle != current.handle || message.partition != current.partition {
+                let tp = TopicPartition(topic: topicName(handle), partition: message.partition)
+                let index =
+                    partitions.firstIndex(of: tp)
+                    ?? {
+                        partitions.append(tp)
+                        dropped.append(awaitingStart.contains(tp))  // read again once the task starts
+                        resumes.append(resumeOffsets[tp])
+                        counts.append(0)
+                        lastOffsets.append(-1)
+                        return partitions.count - 1
+                    }()
+                current = (handle, message.partition, index)
+            }
+            let index = current.index
+            if dropped[index] { continue }
+            if let resume = resumes[index], message.offset < resume { continue }  // fetched before the rewind
             var keyRange: Range<Int>?
             if let key = message.key {
                 let start = bytes.count
@@ -553,14 +570,18 @@ package final class KafkaEngine: StreamsEngine {
             if let value = message.value { bytes.append(contentsOf: value) }
             spans.append((index, keyRange, start..<bytes.count))
             keep.append(i)
+            counts[index] += 1
+            lastOffsets[index] = message.offset
         }
-        var batches = partitions.map { InputBatch(partition: $0, records: []) }
+        var batches = partitions.indices.map { InputBatch(partition: partitions[$0], records: []) }
+        for index in partitions.indices where counts[index] > 0 {
+            batches[index].records.reserveCapacity(counts[index])
+            atEnd.remove(partitions[index])
+            positions[partitions[index]] = lastOffsets[index] + 1
+        }
         for (n, i) in keep.enumerated() {
             let message = batch[i]
             let span = spans[n]
-            let tp = partitions[span.partition]
-            atEnd.remove(tp)
-            positions[tp] = message.offset + 1
             var headers: [RecordHeader] = []
             var cHeaders: OpaquePointer?
             if rd_kafka_message_headers(message.message, &cHeaders) == RD_KAFKA_RESP_ERR_NO_ERROR, cHeaders != nil {
@@ -572,7 +593,7 @@ package final class KafkaEngine: StreamsEngine {
                     value: bytes[span.value],
                     timestampMs: message.timestampMs ?? 0,
                     headers: headers,
-                    origin: RecordOrigin(partition: tp, offset: message.offset)
+                    origin: RecordOrigin(partition: partitions[span.partition], offset: message.offset)
                 ))
         }
         return batches.filter { !$0.records.isEmpty }
@@ -1126,9 +1147,8 @@ final class KafkaChangelogSink: ChangelogSink {
     {
         self.key.removeAll(keepingCapacity: true)
         self.key.append(contentsOf: key)
-        for shift in stride(from: 56, through: 0, by: -8) {
-            self.key.append(UInt8(truncatingIfNeeded: timestampMs >> shift))
-        }
+        // The timestamp, 8 bytes big-endian, in one append.
+        withUnsafeBytes(of: timestampMs.bigEndian) { self.key.append(contentsOf: $0) }
         let result = self.key.withUnsafeBytes { bytes in
             withBytes(value) { value in
                 Result { () throws(StateStoreError) in
