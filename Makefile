@@ -47,7 +47,7 @@ bench-pipeline: deps
 bench-peers: deps
 	Benchmarks/peers.sh $(ROUNDS)
 
-# dedup kafka against a C librdkafka loop on a real broker (issue 13); ROUNDS=n (default 3), RECORDS=n.
+# dedup kafka against C librdkafka loops (3 shapes) on a real broker (issue 13); ROUNDS=n (default 3), RECORDS=n.
 bench-kafka: deps
 	Benchmarks/kafka.sh $(or $(ROUNDS),3) $(or $(RECORDS),200000)
 

@@ -21,6 +21,12 @@
 //
 //   [PRODUCERS=one|per-partition] loop BOOTSTRAP GROUP INPUT_TOPIC OUTPUT_TOPIC EXPECTED [COMMIT_MS]
 //
+// CHANGELOG_TOPIC (environment; create it with as many partitions as the input) adds what the
+// engine's transactions also carry: per kept record a changelog record (key = the record key + its
+// 8-byte timestamp, a 1-byte value, as the engine's store entry) to that topic's partition of the
+// input partition, by the same producer in the same transaction. With `per-partition` this is the
+// engine's transaction size in records and bytes, not only in shape.
+//
 // Prints "records=N kept=K seconds=S records_per_second=R producers=P transactions=T" on success.
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
@@ -96,6 +102,7 @@ static int insert(const void *key, size_t length) {
 typedef struct {
     rd_kafka_t *producer;  // NULL until created
     rd_kafka_topic_t *out;
+    rd_kafka_topic_t *changelog;  // NULL without CHANGELOG_TOPIC
     int open;  // a transaction is open (begun at the first record after a commit)
 } unit_t;
 static unit_t units[MAX_PARTITIONS];
@@ -103,7 +110,7 @@ static int per_partition;
 // The next offset to commit per partition, -1 before its first record.
 static int64_t next_offset[MAX_PARTITIONS];
 // What the rebalance callback needs to create a partition's producer.
-static const char *bootstrap_servers, *group_id, *output_topic;
+static const char *bootstrap_servers, *group_id, *output_topic, *changelog_topic;
 
 static unit_t *unit_of(int partition) { return per_partition ? &units[partition] : &units[0]; }
 
@@ -131,9 +138,10 @@ static void start_unit(unit_t *unit, const char *transactional_id) {
     if (!unit->producer) die("producer", error);
     check_error("init_transactions", rd_kafka_init_transactions(unit->producer, 30000));
     unit->out = rd_kafka_topic_new(unit->producer, output_topic, NULL);
+    if (changelog_topic) unit->changelog = rd_kafka_topic_new(unit->producer, changelog_topic, NULL);
 }
 
-// On assignment, start each partition at its committed offset, or at the beginning without one
+// On assignment, start each partition at its committed offset, or at its low watermark without one
 // (as the Kafka engine does; noida-db's answer to librdkafka's own start-offset fetch is not
 // usable, docs/kafka.md). In `per-partition` mode each new partition's producer is created and
 // initialized first, as the engine does for a task before reading its offsets. The benchmark runs
@@ -151,8 +159,18 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
             start_unit(&units[p], transactional_id);
         }
         rd_kafka_committed(rk, partitions, 10000);
-        for (int i = 0; i < partitions->cnt; i++)
-            if (partitions->elems[i].offset < 0) partitions->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        // Without a committed offset, the partition's first offset itself (its low watermark),
+        // as the engine does: librdkafka looks a logical offset (BEGINNING) up only once the
+        // partition's leader is known, and otherwise retries 500 ms later.
+        for (int i = 0; i < partitions->cnt; i++) {
+            rd_kafka_topic_partition_t *p = &partitions->elems[i];
+            if (p->offset >= 0) continue;
+            int64_t low = 0, high = 0;
+            if (rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &low, &high, 10000) == 0)
+                p->offset = low;
+            else
+                p->offset = RD_KAFKA_OFFSET_BEGINNING;
+        }
         rd_kafka_assign(rk, partitions);
     } else {
         rd_kafka_assign(rk, NULL);
@@ -188,6 +206,7 @@ int main(int argc, char **argv) {
     group_id = argv[2];
     const char *input = argv[3];
     output_topic = argv[4];
+    changelog_topic = getenv("CHANGELOG_TOPIC");
     long expected = atol(argv[5]);
     double commit_seconds = (argc > 6 ? atof(argv[6]) : 100.0) / 1000.0;
     char error[512];
@@ -243,6 +262,19 @@ int main(int argc, char **argv) {
             records++;
             if (insert(message->key, message->key_len)) {
                 kept++;
+                if (unit->changelog) {
+                    char key[512];
+                    size_t length = message->key_len < sizeof key - 8 ? message->key_len : sizeof key - 8;
+                    memcpy(key, message->key, length);
+                    int64_t timestamp = rd_kafka_message_timestamp(message, NULL);
+                    for (int b = 0; b < 8; b++) key[length + b] = (char)(timestamp >> (56 - 8 * b));
+                    while (rd_kafka_produce(unit->changelog, message->partition, RD_KAFKA_MSG_F_COPY, "\1", 1, key,
+                               length + 8, NULL) != 0) {
+                        rd_kafka_resp_err_t failure = rd_kafka_last_error();
+                        if (failure != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce", rd_kafka_err2str(failure));
+                        rd_kafka_poll(unit->producer, 10);
+                    }
+                }
                 while (rd_kafka_produce(unit->out, message->partition, RD_KAFKA_MSG_F_COPY, message->payload,
                            message->len, message->key, message->key_len, NULL) != 0) {
                     rd_kafka_resp_err_t failure = rd_kafka_last_error();
@@ -285,6 +317,7 @@ int main(int argc, char **argv) {
     for (int u = 0; u < MAX_PARTITIONS; u++) {
         if (!units[u].producer) continue;
         rd_kafka_topic_destroy(units[u].out);
+        if (units[u].changelog) rd_kafka_topic_destroy(units[u].changelog);
         rd_kafka_destroy(units[u].producer);
     }
     return 0;
