@@ -432,20 +432,25 @@ package final class KafkaEngine: StreamsEngine {
             do {
                 _ = try producer(for: id)
                 let committed = try readCommitted(owned, task: id)
+                var taskStarts: [KafkaTopicPartitionOffset] = []
+                for entry in committed {
+                    var start = entry.offset ?? resetOffset
+                    if start == KafkaTopicPartitionOffset.beginning {
+                        // The first offset itself: librdkafka looks a logical offset up once the
+                        // partition's leader is known, and retries only on a timer (500 ms later).
+                        start = try watermarks(entry.topicPartition.topic, entry.topicPartition.partition, task: id).low
+                    }
+                    taskStarts.append(KafkaTopicPartitionOffset(entry.topicPartition, offset: start))
+                }
+                // All or nothing per task: a task placed here skips its start's read and seek.
                 assignedCommits[id] = committed
                 for entry in committed {
                     let tp = TopicPartition(
                         topic: entry.topicPartition.topic, partition: entry.topicPartition.partition)
                     resumeOffsets[tp] = entry.offset
                     positions[tp] = entry.offset ?? 0
-                    var start = entry.offset ?? resetOffset
-                    if start == KafkaTopicPartitionOffset.beginning {
-                        // The first offset itself: librdkafka looks a logical offset up once the
-                        // partition's leader is known, and retries only on a timer (500 ms later).
-                        start = try watermarks(tp.topic, tp.partition, task: id).low
-                    }
-                    starts.append(KafkaTopicPartitionOffset(entry.topicPartition, offset: start))
                 }
+                starts += taskStarts
             } catch {
                 logger.debug("task \(id) reads its committed offsets when it starts: \(error)")
             }
@@ -732,11 +737,11 @@ package final class KafkaEngine: StreamsEngine {
                 throw failure(error, task: task, "produce to \(log.topic)")
             }
         } catch {
-            let log = changelog(route.changelog!)
             // The engine's error stays underneath: a fenced or failed producer is the task's
             // error (the runtime closes or restarts that task), not a failed store.
             throw StateStoreError(
-                .storage, "cannot write the changelog \(log.topic)[\(log.partition)]: \(error)", underlying: error)
+                .storage, "cannot write the changelog \(route.topic)[\(route.task.partition)]: \(error)",
+                underlying: error)
         }
     }
 
