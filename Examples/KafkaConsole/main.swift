@@ -1,7 +1,7 @@
 // kafka-console: the few Kafka commands README's "Kafka quick start" needs, on StreamsKafka's
 // public client API (no other Kafka tool is needed on the machine).
 //
-//   kafka-console create-topic BOOTSTRAP TOPIC PARTITIONS
+//   kafka-console create-topic BOOTSTRAP TOPIC PARTITIONS [NAME=VALUE ...]   (topic configs, e.g. retention.ms=-1)
 //   kafka-console produce BOOTSTRAP TOPIC [KEY-FIELD.PATH] < records.jsonl   (one record per line,
 //       keyed by the JSON field's text so that copies of a key share a partition)
 //   kafka-console consume BOOTSTRAP TOPIC    (read_committed, every partition to its end, one value per line)
@@ -23,9 +23,14 @@ let timeout: Duration = .seconds(30)
 do {
     switch command {
     case "create-topic":
-        guard arguments.count == 4, let partitions = Int32(arguments[3]) else { fail("create-topic needs PARTITIONS") }
+        guard arguments.count >= 4, let partitions = Int32(arguments[3]) else { fail("create-topic needs PARTITIONS") }
+        var configs: [String: String] = [:]
+        for setting in arguments.dropFirst(4) {
+            guard let equals = setting.firstIndex(of: "=") else { fail("a topic config is NAME=VALUE: \(setting)") }
+            configs[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
+        }
         try KafkaAdminClient(configuration: KafkaConfiguration(bootstrapServers: bootstrap))
-            .createTopics([KafkaNewTopic(name: topic, partitions: partitions)], timeout: timeout)
+            .createTopics([KafkaNewTopic(name: topic, partitions: partitions, configs: configs)], timeout: timeout)
     case "produce":
         let path = arguments.count > 3 ? arguments[3].split(separator: ".").map(String.init) : []
         let producer = try KafkaProducer(
@@ -63,14 +68,21 @@ do {
             })
         var ended: Set<Int32> = []
         var batch = KafkaMessageBatch(capacity: 1_000)
+        var read = 0
+        let deadline = ContinuousClock.now + .seconds(120)
         while ended.count < description.partitions.count {
+            guard ContinuousClock.now < deadline else {
+                fail("read \(read) records of \(topic) but not every partition to its end in 120 s")
+            }
             try consumer.poll(into: &batch, timeout: .milliseconds(200))
+            read += batch.count
             for i in 0..<batch.count {
                 print(String(decoding: batch[i].valueBytes ?? [], as: UTF8.self))
                 ended.remove(batch[i].partition)
             }
             for end in batch.partitionEnds { ended.insert(end.topicPartition.partition) }
         }
+        batch.removeAll()
         try consumer.close()
     default:
         fail("unknown command \(command): create-topic, produce or consume")

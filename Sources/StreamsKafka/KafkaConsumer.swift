@@ -110,7 +110,7 @@ public final class KafkaConsumer {
             wait = 0
             let err = message.pointee.err
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                batch.append(message)
+                batch.append(message, of: self)
                 continue
             }
             let error = KafkaError(

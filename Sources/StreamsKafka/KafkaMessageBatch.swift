@@ -6,7 +6,12 @@ internal import CStreamsRdKafka
 /// ``removeAll()`` or the end of the batch's life, which is what lets a record borrow its key and
 /// value bytes without copying them.
 ///
-/// - Important: Not `Sendable`; use it on the thread that polls, and drop it before closing its consumer.
+/// While it holds messages the batch keeps the consumer they came from alive: librdkafka's
+/// `rd_kafka_destroy` waits for every message to be destroyed, so a consumer released before a
+/// batch of its messages would hang its thread forever.
+///
+/// - Important: Not `Sendable`; use it on the thread that polls, and clear it (``removeAll()``)
+///   before closing its consumer.
 public struct KafkaMessageBatch: ~Copyable {
     private let storage: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     /// How many messages a poll may put in the batch.
@@ -19,6 +24,8 @@ public struct KafkaMessageBatch: ~Copyable {
     /// The partitions whose end the last poll reached (`enable.partition.eof=true`), with the end
     /// offset: the high watermark, or for `read_committed` the last stable offset.
     public var partitionEnds: [KafkaTopicPartitionOffset] = []
+    /// The consumer of the messages held, kept alive until they are destroyed.
+    private var owner: AnyObject?
 
     /// Creates an empty batch that holds up to `capacity` messages.
     public init(capacity: Int = 500) {
@@ -30,6 +37,7 @@ public struct KafkaMessageBatch: ~Copyable {
     deinit {
         for i in 0..<count { rd_kafka_message_destroy(storage[i]) }
         storage.deallocate()
+        // `owner` is released after this body: after the messages.
     }
 
     /// Whether the batch holds no message.
@@ -45,13 +53,15 @@ public struct KafkaMessageBatch: ~Copyable {
     public mutating func removeAll() {
         for i in 0..<count { rd_kafka_message_destroy(storage[i]) }
         count = 0
+        owner = nil
         errors.removeAll(keepingCapacity: true)
         partitionEnds.removeAll(keepingCapacity: true)
     }
 
-    /// Appends a message; the batch takes ownership.
-    mutating func append(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+    /// Appends a message of `consumer`'s; the batch takes ownership (and keeps `consumer` alive).
+    mutating func append(_ message: UnsafeMutablePointer<rd_kafka_message_t>, of consumer: AnyObject) {
         precondition(count < capacity)
+        if owner == nil { owner = consumer }
         storage[count] = message
         count += 1
     }

@@ -92,6 +92,40 @@ struct KafkaClientTests {
         }
     }
 
+    @Test("a consumer released while a batch still holds its messages is destroyed with the batch, without hanging")
+    func batchOutlivesItsConsumer() async throws {
+        try await KafkaBroker.with { broker in
+            try broker.createTopics([KafkaNewTopic(name: "held", partitions: 1)])
+            let producer = try KafkaProducer(configuration: broker.configuration(["acks": "all"]))
+            for i in 0..<5 { try producer.produce(topic: "held", key: nil, value: Array("v\(i)".utf8)) }
+            try producer.flush(timeout: patience)
+            // librdkafka's rd_kafka_destroy waits for every message of the consumer to be
+            // destroyed: without the batch keeping its consumer alive, releasing the consumer
+            // first blocked that thread forever.
+            let done = DispatchSemaphore(value: 0)
+            let thread = Thread {
+                var batch = KafkaMessageBatch(capacity: 10)
+                do {
+                    var consumer: KafkaConsumer? = try broker.consumer(group: "held")
+                    try consumer?.assign([KafkaTopicPartitionOffset(topic: "held", partition: 0, offset: 0)])
+                    let deadline = ContinuousClock.now + patience
+                    while batch.isEmpty && ContinuousClock.now < deadline {
+                        try consumer?.poll(into: &batch, timeout: .milliseconds(200))
+                    }
+                    consumer = nil
+                } catch {
+                    Issue.record("\(error)")
+                }
+                let held = batch.count
+                #expect(held > 0)
+                _ = consume batch
+                done.signal()
+            }
+            thread.start()
+            #expect(done.wait(timeout: .now() + 60) == .success, "the consumer's destruction hung")
+        }
+    }
+
     @Test(
         "prepare learns a topic's partitions before the first record; a record produced to its handle then is delivered"
     )
