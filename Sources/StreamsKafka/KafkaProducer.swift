@@ -167,7 +167,7 @@ public final class KafkaProducer {
     /// Queues one record for `topic`. The bytes are copied; the call does not wait for the broker.
     ///
     /// - Parameters:
-    ///   - topic: The topic, from ``topic(_:)``.
+    ///   - topic: The topic, from this producer's ``topic(_:)`` (another producer's handle is not valid here).
     ///   - partition: The partition, or `nil` to let the partitioner choose from the key.
     ///   - key: The key's bytes, or `nil` for no key.
     ///   - value: The value's bytes, or `nil` for no value (a tombstone).
