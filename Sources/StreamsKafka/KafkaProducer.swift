@@ -276,9 +276,21 @@ public final class KafkaProducer {
     ) throws(KafkaError) {
         let list = PartitionList.make(offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        try check(
-            rd_kafka_send_offsets_to_transaction(handle, list, groupMetadata.handle, timeout.kafkaMilliseconds),
-            "send_offsets_to_transaction")
+        guard
+            let failed = rd_kafka_send_offsets_to_transaction(
+                handle, list, groupMetadata.handle, timeout.kafkaMilliseconds)
+        else { return }
+        let error = KafkaError(consuming: failed, operation: "send_offsets_to_transaction")
+        // A transaction that failed earlier (the broker rejected one of its records) makes
+        // librdkafka answer a bare `_STATE`; the cause is the first delivery error, once served.
+        if error.code == .state && error.errorClass == .abortable {
+            rd_kafka_poll(handle, 0)
+            if let cause = callbacks.firstDeliveryError, cause.errorClass == .abortable {
+                callbacks.firstDeliveryError = nil
+                throw cause
+            }
+        }
+        throw error
     }
 
     /// Delivers the transaction's records and commits it with its offsets.
