@@ -72,7 +72,11 @@ do {
         let deadline = ContinuousClock.now + .seconds(120)
         while ended.count < description.partitions.count {
             guard ContinuousClock.now < deadline else {
-                fail("read \(read) records of \(topic) but not every partition to its end in 120 s")
+                FileHandle.standardError.write(
+                    Data(
+                        "kafka-console: read \(read) records of \(topic) but not every partition to its end in 120 s\n"
+                            .utf8))
+                exit(74)
             }
             try consumer.poll(into: &batch, timeout: .milliseconds(200))
             read += batch.count

@@ -713,23 +713,8 @@ package final class KafkaEngine: StreamsEngine {
     func appendChangelog(route index: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)
         throws(StateStoreError)
     {
-        let route = changelogRoutes[index]
         do {
-            let task: TaskProducer
-            let handle: KafkaProducer.Topic
-            let log: Changelog
-            if let known = route.producer, !known.broken, let knownHandle = route.handle, let knownLog = route.log {
-                (task, handle, log) = (known, knownHandle, knownLog)
-            } else {
-                log = changelog(route.changelog!)
-                task = try producer(for: route.task)
-                do { handle = try task.producer.topic(log.topic) } catch {
-                    throw failure(error, task: task, "produce to \(log.topic)")
-                }
-                changelogRoutes[index].producer = task
-                changelogRoutes[index].handle = handle
-                changelogRoutes[index].log = log
-            }
+            let (task, handle, log) = try route(changelog: index)
             try beginIfNeeded(task)
             do {
                 try task.producer.produce(to: handle, partition: log.partition, key: key, value: value, tag: log.tag)
@@ -740,9 +725,31 @@ package final class KafkaEngine: StreamsEngine {
             // The engine's error stays underneath: a fenced or failed producer is the task's
             // error (the runtime closes or restarts that task), not a failed store.
             throw StateStoreError(
-                .storage, "cannot write the changelog \(route.topic)[\(route.task.partition)]: \(error)",
+                .storage,
+                "cannot write the changelog \(changelogRoutes[index].topic)[\(changelogRoutes[index].task.partition)]: \(error)",
                 underlying: error)
         }
+    }
+
+    /// The producer, topic handle and changelog of changelog route `index`, resolved on its first
+    /// record (as ``route(sink:)``).
+    @inline(__always)
+    private func route(changelog index: Int) throws(StreamsError) -> (TaskProducer, KafkaProducer.Topic, Changelog) {
+        if let producer = changelogRoutes[index].producer, !producer.broken,
+            let handle = changelogRoutes[index].handle, let log = changelogRoutes[index].log
+        {
+            return (producer, handle, log)
+        }
+        let log = changelog(changelogRoutes[index].changelog!)
+        let task = try producer(for: changelogRoutes[index].task)
+        let handle: KafkaProducer.Topic
+        do { handle = try task.producer.topic(log.topic) } catch {
+            throw failure(error, task: task, "produce to \(log.topic)")
+        }
+        changelogRoutes[index].producer = task
+        changelogRoutes[index].handle = handle
+        changelogRoutes[index].log = log
+        return (task, handle, log)
     }
 
     // MARK: ChangelogReader

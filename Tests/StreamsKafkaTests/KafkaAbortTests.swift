@@ -48,6 +48,17 @@ struct KafkaAbortTests {
 
     static let windowMs: Int64 = 600_000
 
+    /// events (keyed and timed by their JSON) → the deduplicator on LMDB → unique-events.
+    static func dedupTopology() -> Topology {
+        var topology = Topology()
+        topology.addSource("events", topics: ["events"], key: .jsonField("id"), timestamp: .jsonField("ts"))
+        topology.addDeduplicator(
+            "dedup", parents: "events",
+            configuration: DeduplicatorConfiguration(key: .recordKey, window: .milliseconds(windowMs)), store: .lmdb())
+        topology.addSink("unique", topic: "unique-events", parents: "dedup")
+        return topology
+    }
+
     /// The contract on events in time order (each id's events in one partition, in seq order): an
     /// event is a duplicate iff the last event kept with its id is less than the window before it.
     static func model(_ events: [Event]) -> [String] {
@@ -180,12 +191,7 @@ struct KafkaAbortTests {
             (0, last(of: 0, inSlice: 1), .commit), (1, 9_000, .produce), (2, last(of: 2, inSlice: 2), .commit),
             (0, 14_000, .produce), (1, last(of: 1, inSlice: 4), .commit),
         ])
-        var topology = Topology()
-        topology.addSource("events", topics: ["events"], key: .jsonField("id"), timestamp: .jsonField("ts"))
-        topology.addDeduplicator(
-            "dedup", parents: "events",
-            configuration: DeduplicatorConfiguration(key: .recordKey, window: .milliseconds(windowMs)), store: .lmdb())
-        topology.addSink("unique", topic: "unique-events", parents: "dedup")
+        var topology = dedupTopology()
         topology.addProcessor("trip", parents: "events") { Tripping(context: $0, plan: plan) }
         topology.addSink("oversized", topic: "oversized", parents: "trip")
 
@@ -284,12 +290,7 @@ struct KafkaAbortTests {
         let state = TemporaryDirectory("kafka-poison-state")
         defer { state.remove() }
 
-        var topology = Topology()
-        topology.addSource("events", topics: ["events"], key: .jsonField("id"), timestamp: .jsonField("ts"))
-        topology.addDeduplicator(
-            "dedup", parents: "events",
-            configuration: DeduplicatorConfiguration(key: .recordKey, window: .milliseconds(windowMs)), store: .lmdb())
-        topology.addSink("unique", topic: "unique-events", parents: "dedup")
+        let topology = dedupTopology()
 
         let capture = CapturingLogHandler()
         let app = "poison-app"
