@@ -145,12 +145,12 @@ public final class KafkaProducer {
     ///
     /// - Throws: ``KafkaError`` when librdkafka refuses the name.
     public func topic(_ name: String) throws(KafkaError) -> Topic {
-        if let existing = topicHandles[name] { return Topic(handle: existing) }
+        if let existing = topicHandles[name] { return Topic(handle: existing, producer: ObjectIdentifier(self)) }
         guard let made = rd_kafka_topic_new(handle, name, nil) else {
             throw KafkaError(rd_kafka_last_error(), operation: "topic \(name)", client: handle)
         }
         topicHandles[name] = made
-        return Topic(handle: made)
+        return Topic(handle: made, producer: ObjectIdentifier(self))
     }
 
     /// Queues one record for the topic named `topic` (``produce(to:partition:key:value:timestampMs:headers:tag:)``
@@ -167,7 +167,7 @@ public final class KafkaProducer {
     /// Queues one record for `topic`. The bytes are copied; the call does not wait for the broker.
     ///
     /// - Parameters:
-    ///   - topic: The topic, from this producer's ``topic(_:)`` (another producer's handle is not valid here).
+    ///   - topic: The topic, from this producer's ``topic(_:)`` (another producer's is refused: ``KafkaError/Code/invalidArgument``).
     ///   - partition: The partition, or `nil` to let the partitioner choose from the key.
     ///   - key: The key's bytes, or `nil` for no key.
     ///   - value: The value's bytes, or `nil` for no value (a tombstone).
@@ -186,6 +186,12 @@ public final class KafkaProducer {
         timestampMs: Int64? = nil, headers: [KafkaHeader] = [], tag: Int = 0
     ) throws(KafkaError) {
         precondition(tag >= 0 && tag < 1 << 16, "delivery tags are 0..<65536")
+        guard topic.producer == ObjectIdentifier(self) else {
+            throw KafkaError(
+                code: .invalidArgument, errorClass: .permanent,
+                message: "the topic handle of \(topic.name) is another producer's; take this producer's topic(_:)",
+                operation: "produce to \(topic.name)")
+        }
         if tag > 0 && tag >= callbacks.lastOffsets.count {
             callbacks.lastOffsets += Array(repeating: -1, count: tag + 1 - callbacks.lastOffsets.count)
         }
@@ -392,6 +398,8 @@ extension KafkaProducer {
     /// that producer lives.
     public struct Topic {
         let handle: OpaquePointer
+        /// The producer whose handle it is: another producer's is refused.
+        let producer: ObjectIdentifier
 
         /// The topic's name.
         public var name: String { String(cString: rd_kafka_topic_name(handle)) }

@@ -127,7 +127,7 @@ struct KafkaClientTests {
     }
 
     @Test(
-        "prepare learns a topic's partitions before the first record; a record produced to its handle then is delivered"
+        "prepare learns a topic's partitions before the first record; a record produced to its handle then is delivered; another producer's handle is refused"
     )
     func prepareTopic() async throws {
         try await KafkaBroker.with { broker in
@@ -142,6 +142,13 @@ struct KafkaClientTests {
             }
             try producer.flush(timeout: patience)
             #expect(producer.deliveredCount == 1)
+            // Another producer's handle is refused, not sent through this one.
+            let other = try KafkaProducer(configuration: broker.configuration())
+            let error = try #require(throws: KafkaError.self) {
+                try Array("v".utf8).withUnsafeBytes { value in try other.produce(to: topic, key: nil, value: value) }
+            }
+            #expect(error.code == .invalidArgument && error.errorClass == .permanent, "\(error)")
+            #expect(error.message.contains("another producer's"), "\(error)")
         }
     }
 
